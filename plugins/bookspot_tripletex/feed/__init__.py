@@ -1,0 +1,1 @@
+"""The BookSpot transaction feed: wire format, invariants and sources."""

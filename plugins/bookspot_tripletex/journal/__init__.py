@@ -1,0 +1,1 @@
+"""Daily journal: from staged transactions and a mapping version to a balanced voucher."""

@@ -1,0 +1,146 @@
+"""Build the day journal of one tenant: run sql/journal_lines.sql and sum it into a voucher."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from bookspot_tripletex.journal.model import DayJournal, JournalLine, Posting, Voucher, external_number
+from bookspot_tripletex.sqlfiles import sql
+from bookspot_tripletex.staging.schema import quarantine, transactions
+from bookspot_tripletex.tenants.config import TenantConfig
+from bookspot_tripletex.tenants.store import StoredMapping, mapping_for_day
+
+NO_VAT = 0
+METHOD_LABELS = {
+    "stripe": "Stripe",
+    "dintero": "Dintero",
+    "vipps": "Vipps",
+    "card_terminal": "card terminal",
+    "cash": "cash",
+    "invoice": "invoice",
+    "bank_transfer": "bank transfer",
+}
+
+
+def describe(account_type: str) -> str:
+    kind, _, rest = account_type.partition(".")
+    if kind == "sales":
+        return "sales exempt from VAT" if rest == "exempt" else f"sales {rest} % VAT"
+    if kind == "settlement":
+        return f"{METHOD_LABELS.get(rest, rest)} settlement"
+    if kind in ("product", "category"):
+        return f"sales {kind} {rest}"
+    return {"gift_card_liability": "gift cards", "provider_fees": "provider fees"}.get(
+        account_type, account_type
+    )
+
+
+def quarantined_for_day(conn: Connection, tenant: str, day: dt.date) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(quarantine.c.record_id, quarantine.c.reason, quarantine.c.rules, quarantine.c.raw)
+        .where(
+            quarantine.c.tenant_id == tenant,
+            quarantine.c.local_date == day,
+            quarantine.c.released_at.is_(None),
+        )
+        .order_by(quarantine.c.id)
+    )
+    return [{"id": r.record_id, "reason": r.reason, "rules": list(r.rules), "raw": r.raw} for r in rows]
+
+
+def journal_lines(conn: Connection, tenant: str, day: dt.date, mapping_version_id: int) -> list[JournalLine]:
+    params = {"tenant_id": tenant, "local_date": day, "mapping_version_id": mapping_version_id}
+    return [JournalLine(**row) for row in conn.execute(sql("journal_lines"), params).mappings()]
+
+
+def vat_type_of(line: JournalLine, vat_types: dict[str, int]) -> int | None:
+    if line.vat_rate is None:
+        return NO_VAT
+    return vat_types.get(line.vat_rate)
+
+
+def sum_postings(lines: list[JournalLine], vat_types: dict[str, int]) -> tuple[Posting, ...]:
+    """Sum journal lines per (account, VAT type) into numbered postings; zero sums drop out."""
+    sums: dict[tuple[int, int], int] = defaultdict(int)
+    types: dict[tuple[int, int], set[str]] = defaultdict(set)
+    rates: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for line in lines:
+        vat_type = vat_type_of(line, vat_types)
+        assert line.account_number is not None and vat_type is not None
+        key = (line.account_number, vat_type)
+        sums[key] += line.amount_ore
+        types[key].add(line.account_type)
+        if line.vat_rate is not None:
+            rates[key].add(line.vat_rate)
+    postings = []
+    for key in sorted(k for k, amount in sums.items() if amount != 0):
+        labels = sorted(types[key])
+        postings.append(
+            Posting(
+                row=len(postings) + 1,
+                account=key[0],
+                vat_type=key[1],
+                amount_ore=sums[key],
+                description="BookSpot " + ", ".join(describe(t) for t in labels),
+                account_types=tuple(labels),
+                vat_rate=next(iter(rates[key])) if len(rates[key]) == 1 else None,
+            )
+        )
+    return tuple(postings)
+
+
+def missing_mappings(lines: list[JournalLine], mapping: StoredMapping) -> list[str]:
+    missing = {line.account_type for line in lines if line.account_number is None}
+    missing |= {
+        f"vat_types.{line.vat_rate}"
+        for line in lines
+        if line.vat_rate is not None and line.vat_rate not in mapping.vat_types
+    }
+    return sorted(missing)
+
+
+def build_day(conn: Connection, tenant: TenantConfig, day: dt.date, version: int = 1) -> DayJournal:
+    """The journal of one tenant-day: `ready`, `held` (quarantine or missing mappings) or `empty`."""
+    journal = DayJournal(tenant=tenant.tenant, date=day, status="empty")
+    journal.quarantined = quarantined_for_day(conn, tenant.tenant, day)
+    journal.transactions = conn.execute(
+        select(func.count()).where(
+            transactions.c.tenant_id == tenant.tenant,
+            transactions.c.local_date == day,
+            transactions.c.status == "completed",
+        )
+    ).scalar_one()
+    mapping = mapping_for_day(conn, tenant.tenant, day)
+    if mapping is None:
+        if journal.transactions or journal.quarantined:
+            journal.status = "held"
+            journal.missing_account_types = [f"mapping version valid on {day.isoformat()}"]
+        return journal
+    journal.mapping_version_id = mapping.id
+    journal.mapping_valid_from = mapping.valid_from
+    journal.lines = journal_lines(conn, tenant.tenant, day, mapping.id)
+    journal.missing_account_types = missing_mappings(journal.lines, mapping)
+    if journal.missing_account_types:
+        journal.status = "held"
+        return journal
+    postings = sum_postings(journal.lines, mapping.vat_types)
+    if postings:
+        journal.voucher = Voucher(
+            tenant=tenant.tenant,
+            date=day,
+            version=version,
+            description=f"BookSpot sales {day.isoformat()}",
+            external_number=external_number(tenant.tenant, day, version),
+            postings=postings,
+            mapping_version_id=mapping.id,
+            mapping_valid_from=mapping.valid_from,
+        )
+    if journal.quarantined:
+        journal.status = "held"
+    elif journal.voucher is not None:
+        journal.status = "ready"
+    return journal

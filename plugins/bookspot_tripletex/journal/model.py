@@ -1,0 +1,131 @@
+"""The voucher of one tenant-day as the pipeline sees it: account and VAT type numbers, øre."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from bookspot_tripletex.money import format_nok
+
+MAX_EXTERNAL_NUMBER = 70
+
+
+def external_number(tenant: str, day: dt.date, version: int) -> str:
+    """Deterministic Tripletex externalVoucherNumber for (tenant, day, version), ≤ 70 chars."""
+    readable = f"bookspot:{tenant}:{day.isoformat()}:v{version}"
+    if len(readable) <= MAX_EXTERNAL_NUMBER:
+        return readable
+    digest = hashlib.sha256(tenant.encode()).hexdigest()[:12]
+    head = f"bookspot:{tenant[:30]}~{digest}"
+    return f"{head}:{day.isoformat()}:v{version}"
+
+
+@dataclass(frozen=True)
+class JournalLine:
+    transaction_id: str
+    line_no: int
+    entry: str
+    account_type: str
+    vat_rate: str | None
+    amount_ore: int
+    vat_ore: int
+    payment_method: str
+    account_number: int | None
+
+
+@dataclass(frozen=True)
+class Posting:
+    row: int
+    account: int
+    vat_type: int
+    amount_ore: int
+    description: str
+    account_types: tuple[str, ...] = ()
+    vat_rate: str | None = None
+
+    def as_preview(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "account": self.account,
+            "vatType": self.vat_type,
+            "amountGross": format_nok(self.amount_ore),
+            "description": self.description,
+        }
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "account": self.account,
+            "vat_type": self.vat_type,
+            "amount_ore": self.amount_ore,
+            "description": self.description,
+            "account_types": list(self.account_types),
+            "vat_rate": self.vat_rate,
+        }
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> Posting:
+        return cls(
+            row=data["row"],
+            account=data["account"],
+            vat_type=data["vat_type"],
+            amount_ore=data["amount_ore"],
+            description=data["description"],
+            account_types=tuple(data.get("account_types", ())),
+            vat_rate=data.get("vat_rate"),
+        )
+
+
+@dataclass(frozen=True)
+class Voucher:
+    tenant: str
+    date: dt.date
+    version: int
+    description: str
+    external_number: str
+    postings: tuple[Posting, ...]
+    mapping_version_id: int
+    mapping_valid_from: dt.date
+
+    @property
+    def balance_ore(self) -> int:
+        return sum(p.amount_ore for p in self.postings)
+
+    def as_preview(self) -> dict[str, Any]:
+        return {
+            "date": self.date.isoformat(),
+            "description": self.description,
+            "externalVoucherNumber": self.external_number,
+            "postings": [p.as_preview() for p in self.postings],
+        }
+
+
+@dataclass
+class DayJournal:
+    """Everything known about one tenant-day before validation: lines, voucher, why it is held."""
+
+    tenant: str
+    date: dt.date
+    status: str
+    lines: list[JournalLine] = field(default_factory=list)
+    voucher: Voucher | None = None
+    mapping_version_id: int | None = None
+    mapping_valid_from: dt.date | None = None
+    missing_account_types: list[str] = field(default_factory=list)
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    transactions: int = 0
+
+    def as_preview(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "tenant": self.tenant,
+            "date": self.date.isoformat(),
+            "status": self.status,
+            "mapping_valid_from": self.mapping_valid_from.isoformat() if self.mapping_valid_from else None,
+            "voucher": self.voucher.as_preview() if self.voucher else None,
+            "quarantined": self.quarantined,
+        }
+        if self.missing_account_types:
+            out["missing_mappings"] = self.missing_account_types
+        return out

@@ -1,0 +1,1 @@
+"""The staging database: schema, migrations, and writes of feed records."""
