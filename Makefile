@@ -1,0 +1,40 @@
+# The README's commands. `make demo` and `make test` are all a fresh machine needs.
+PYTHON ?= python3.11
+VENV   ?= .venv
+STAMP  := $(VENV)/.installed-$(shell sha256sum requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+
+.PHONY: venv demo test airflow lint format lock bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found (Python 3.11 is required)"; exit 1; }
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+demo: venv          ## one night (2026-11-24) of the demo tenant through Airflow into the emulator
+	bash scripts/demo.sh
+
+test: venv          ## the whole suite, SQLite and PostgreSQL staging
+	bash scripts/test.sh
+
+airflow: venv       ## Airflow standalone on 127.0.0.1:8080 with the demo setup, for the UI
+	bash scripts/airflow.sh
+
+lint: venv
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: venv
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+lock:               ## re-resolve requirements.in into the hashed lock
+	$(VENV)/bin/python -m pip install --quiet uv
+	$(VENV)/bin/uv pip compile requirements.in -p 3.11 --generate-hashes -o requirements.lock
+
+bench: venv
+	bash -c 'source scripts/env.sh && $$PY bench/tripletex_calls.py && $$PY bench/staging_throughput.py'
+
+clean:
+	rm -rf .data .pytest_cache

@@ -1,0 +1,132 @@
+"""Command line: import tenants, preview a day, run the local emulator/simulator, set up the demo."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _import_tenant(args: argparse.Namespace) -> int:
+    from bookspot_tripletex.staging.db import make_engine, migrate
+    from bookspot_tripletex.tenants.config import load_tenant_file
+    from bookspot_tripletex.tenants.store import import_tenant
+
+    engine = make_engine(args.staging_url)
+    migrate(engine)
+    for path in args.files:
+        cfg = load_tenant_file(path)
+        with engine.begin() as conn:
+            result = import_tenant(conn, cfg)
+        added = ", ".join(f"{d} rev {r}" for d, r in result.new_versions) or "none"
+        print(f"{cfg.tenant}: imported; new mapping versions: {added}; unchanged: {result.unchanged}")
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from bookspot_tripletex.journal.preview import preview_from_file, preview_from_staging
+
+    day = dt.date.fromisoformat(args.date)
+    if args.feed:
+        if not args.tenant_file:
+            raise SystemExit("preview --feed needs --tenant-file")
+        out = preview_from_file(args.tenant_file, args.feed, day)
+    else:
+        if not args.tenant:
+            raise SystemExit("preview needs --feed and --tenant-file, or --tenant (from staging)")
+        out = preview_from_staging(args.tenant, day, args.staging_url)
+    json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
+    print()
+    return 0
+
+
+def _voucher(args: argparse.Namespace) -> int:
+    from bookspot_tripletex.load.post import summary
+    from bookspot_tripletex.load.state import get_voucher
+    from bookspot_tripletex.staging.db import make_engine
+
+    with make_engine(args.staging_url).connect() as conn:
+        row = get_voucher(conn, args.tenant, dt.date.fromisoformat(args.date))
+    if row is None:
+        print(f"{args.tenant} {args.date}: no voucher built", file=sys.stderr)
+        return 1
+    json.dump(summary(row, row.status), sys.stdout, indent=2, ensure_ascii=False)
+    print()
+    return 0
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from bookspot_tripletex.emulator.__main__ import main as emulator_main
+
+    return emulator_main(args.rest) or 0
+
+
+def _simulator(args: argparse.Namespace) -> int:
+    from bookspot_tripletex.simulator.__main__ import main as simulator_main
+
+    return simulator_main(args.rest) or 0
+
+
+def _demo_setup(args: argparse.Namespace) -> int:
+    from bookspot_tripletex.demo import setup_demo
+
+    setup_demo(Path(args.data_dir), args.emulator_port, Path(args.feed))
+    return 0
+
+
+def _activation(args: argparse.Namespace) -> int:
+    from bookspot_tripletex.activation_cli import run_activation_check
+
+    return run_activation_check(args.tenant, args.staging_url)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bookspot-tripletex", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("import-tenant", help="import tenant YAML files into the staging mapping tables")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--staging-url", default=None)
+    p.set_defaults(func=_import_tenant)
+
+    p = sub.add_parser("preview", help="print the Day preview JSON of one tenant-day (posts nothing)")
+    p.add_argument("--tenant-file")
+    p.add_argument("--feed", help="a BookSpot JSON Lines export")
+    p.add_argument("--tenant", help="read from staging instead of a file")
+    p.add_argument("--date", required=True)
+    p.add_argument("--staging-url", default=None)
+    p.set_defaults(func=_preview)
+
+    p = sub.add_parser("voucher", help="print the staged voucher of one tenant-day and its posting state")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--date", required=True)
+    p.add_argument("--staging-url", default=None)
+    p.set_defaults(func=_voucher)
+
+    p = sub.add_parser("activation-check", help="check a tenant's Tripletex key and mapped accounts")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--staging-url", default=None)
+    p.set_defaults(func=_activation)
+
+    p = sub.add_parser("emulator", help="serve the local Tripletex emulator (arguments pass through)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_emulator)
+
+    p = sub.add_parser("simulator", help="the BookSpot simulator (arguments pass through)")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_simulator)
+
+    p = sub.add_parser("demo-setup", help="write the demo's emulator config and Airflow connections")
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--emulator-port", type=int, default=8765)
+    p.add_argument("--feed", required=True)
+    p.set_defaults(func=_demo_setup)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))

@@ -1,0 +1,68 @@
+"""After the demo night: print the voucher staging recorded, what the emulator holds, and the report."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+import requests
+
+from bookspot_tripletex.demo import DEMO_COMPANY_ID
+from bookspot_tripletex.load.state import get_voucher
+from bookspot_tripletex.money import format_nok
+from bookspot_tripletex.staging.db import make_engine
+from bookspot_tripletex.staging.schema import vouchers
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tenant", required=True)
+    parser.add_argument("--date", required=True)
+    parser.add_argument("--emulator", required=True)
+    parser.add_argument("--since", required=True, help="when this demo run started (UTC ISO)")
+    args = parser.parse_args(argv)
+    day = dt.date.fromisoformat(args.date)
+    since = dt.datetime.fromisoformat(args.since)
+    with make_engine().connect() as conn:
+        row = get_voucher(conn, args.tenant, day)
+        posted_at = (
+            conn.execute(
+                vouchers.select().with_only_columns(vouchers.c.posted_at).where(vouchers.c.id == row.id)
+            ).scalar()
+            if row
+            else None
+        )
+    if row is None:
+        print(f"{args.tenant} {day}: no voucher was built", file=sys.stderr)
+        return 1
+    print(f"\n{args.tenant} {day}: status {row.status}, voucher {row.external_number}")
+    if row.status != "posted":
+        print(f"NOT POSTED ({row.error or row.status}); report: {row.report_path}")
+        return 1
+    if posted_at is not None and posted_at.replace(tzinfo=dt.UTC) < since:
+        print(
+            f"Already posted (Tripletex voucher {row.tripletex_number}, id {row.tripletex_voucher_id}) "
+            f"at {posted_at:%Y-%m-%d %H:%M:%S} UTC: nothing new was posted."
+        )
+    else:
+        print(f"Posted now as Tripletex voucher {row.tripletex_number} (id {row.tripletex_voucher_id}).")
+    held = requests.get(f"{args.emulator}/_emulator/companies/{DEMO_COMPANY_ID}/vouchers", timeout=10).json()
+    matching = [v for v in held.get("values", held) if v.get("externalVoucherNumber") == row.external_number]
+    print(f"The emulator holds {len(matching)} voucher(s) with that externalVoucherNumber.")
+    for voucher in matching:
+        print(f"\nVoucher {voucher.get('number')} dated {voucher.get('date')}: {voucher.get('description')}")
+        print(f"  {'row':>3}  {'account':>7}  {'VAT':>4}  {'amountGross':>12}  {'net':>12}")
+        for p in sorted(voucher.get("postings", []), key=lambda p: p.get("row", 0)):
+            print(
+                f"  {p.get('row'):>3}  {p.get('account', {}).get('number', p.get('account', {}).get('id')):>7}  "
+                f"{(p.get('vatType') or {}).get('number', ''):>4}  {p.get('amountGross'):>12}  {p.get('amount'):>12}"
+            )
+    total = sum(p.amount_ore for p in row.postings)
+    print(f"\nStaged postings: {len(row.postings)}, sum {format_nok(total)} NOK")
+    print(f"Validation report: {row.report_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

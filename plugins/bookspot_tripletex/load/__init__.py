@@ -1,0 +1,1 @@
+"""Loading vouchers into Tripletex exactly once per tenant, day and version."""

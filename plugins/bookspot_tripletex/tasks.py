@@ -1,0 +1,98 @@
+"""What each Airflow task of the nightly DAG does; DAG files only wire these together."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bookspot_tripletex import pipeline
+from bookspot_tripletex.staging.db import make_engine, migrate
+
+DAG_TZ = ZoneInfo("Europe/Oslo")
+
+
+def accounting_day(context: dict[str, Any]) -> dt.date:
+    """The local day a run covers.
+
+    A scheduled or backfill run's data interval is one local day in Europe/Oslo and its logical date is
+    that interval's start. A manual run (`airflow dags test D 2026-11-24`, the UI's trigger form) names
+    its day by its logical date; the optional `day` param overrides both.
+    """
+    requested = (context.get("params") or {}).get("day")
+    if requested:
+        return dt.date.fromisoformat(requested)
+    moment = context.get("logical_date") or context["data_interval_start"]
+    return moment.astimezone(DAG_TZ).date()
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    engine = make_engine()
+    migrate(engine)
+    return engine
+
+
+def plan(requested: list[str] | None) -> list[str]:
+    """Active tenants, or the requested subset (an unknown or inactive name is an error)."""
+    from bookspot_tripletex.tenants.store import active_tenants
+
+    with _engine().connect() as conn:
+        active = active_tenants(conn)
+    if not requested:
+        return active
+    unknown = sorted(set(requested) - set(active))
+    if unknown:
+        raise ValueError(f"not active or not imported: {', '.join(unknown)}")
+    return [t for t in active if t in set(requested)]
+
+
+def open_source(tenant_id: str):  # type: ignore[no-untyped-def]
+    """The tenant's BookSpot source from its connection: a JSON Lines export or the API."""
+    from bookspot_tripletex.feed.source import JsonlFileSource
+    from bookspot_tripletex.tenants.store import load_tenant
+
+    with _engine().connect() as conn:
+        conn_id = load_tenant(conn, tenant_id).bookspot_conn_id
+    from airflow.sdk.bases.hook import BaseHook
+
+    connection = BaseHook.get_connection(conn_id)
+    feed_file = (connection.extra_dejson or {}).get("feed_file")
+    if feed_file:
+        return JsonlFileSource(feed_file)
+    from bookspot_tripletex.feed.hook import BookSpotHook
+
+    return BookSpotHook(bookspot_conn_id=conn_id, account_id=tenant_id).get_conn()
+
+
+def extract(tenant_id: str, day: dt.date, now: dt.datetime | None = None) -> dict[str, Any]:
+    from bookspot_tripletex.staging.watermark import extract_window, save_watermark
+
+    engine = _engine()
+    now = now or dt.datetime.now(dt.UTC)
+    with engine.connect() as conn:
+        updated_from, updated_to = extract_window(conn, tenant_id, now, pipeline.EXTRACT_OVERLAP)
+    result = pipeline.stage_tenant(engine, tenant_id, open_source(tenant_id), updated_from, updated_to)
+    with engine.begin() as conn:
+        save_watermark(conn, tenant_id, updated_to, now)
+    return result
+
+
+def journal(tenant_id: str, day: dt.date) -> dict[str, Any]:
+    return pipeline.journal_day(_engine(), tenant_id, day)
+
+
+def validate(tenant_id: str, day: dt.date) -> dict[str, Any]:
+    return pipeline.validate_day(_engine(), tenant_id, day)
+
+
+def load(tenant_id: str, day: dt.date, dry_run: bool, claimant: str) -> dict[str, Any]:
+    engine = _engine()
+    client = None
+    if not dry_run:
+        from bookspot_tripletex.tenants.store import load_tenant
+        from bookspot_tripletex.tripletex.hook import TripletexHook
+
+        with engine.connect() as conn:
+            conn_id = load_tenant(conn, tenant_id).tripletex_conn_id
+        client = TripletexHook(tripletex_conn_id=conn_id).get_conn()
+    return pipeline.load_day(engine, tenant_id, day, client, claimant, dry_run=dry_run)
