@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import shared_path
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
 
 _AIRFLOW_HOME = tempfile.mkdtemp(prefix="bookspot-airflow-")
 os.environ["AIRFLOW_HOME"] = _AIRFLOW_HOME
@@ -22,13 +23,6 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"
 os.environ["BOOKSPOT_DATA_DIR"] = str(Path(_AIRFLOW_HOME) / "data")
 os.environ["TQDM_DISABLE"] = "1"
 os.environ.pop("BOOKSPOT_STAGING_URL", None)
-
-
-def shared_path(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is not here (the shared contracts sit beside the project)")
-    return path
 
 
 @pytest.fixture(scope="session")

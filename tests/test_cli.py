@@ -12,17 +12,33 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT / "plugins"), **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "bookspot_tripletex", *args], capture_output=True, text=True, env=full_env, cwd=ROOT
+        [sys.executable, "-m", "bookspot_tripletex", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=ROOT,
     )
 
 
 def test_preview_prints_the_worked_example(example_tenant_file: Path, example_feed: Path) -> None:
-    from journal.test_build import worked_example_table
+    from helpers import worked_example_table
 
-    done = run_cli("preview", "--tenant-file", str(example_tenant_file), "--feed", str(example_feed), "--date", "2026-11-24")
+    done = run_cli(
+        "preview",
+        "--tenant-file",
+        str(example_tenant_file),
+        "--feed",
+        str(example_feed),
+        "--date",
+        "2026-11-24",
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    assert out["status"] == "ready" and out["tenant"] == "fjord-kayak" and out["mapping_valid_from"] == "2026-01-01"
+    assert (
+        out["status"] == "ready"
+        and out["tenant"] == "fjord-kayak"
+        and out["mapping_valid_from"] == "2026-01-01"
+    )
     from decimal import Decimal
 
     postings = {(p["account"], p["vatType"]): Decimal(p["amountGross"]) for p in out["voucher"]["postings"]}
@@ -31,8 +47,18 @@ def test_preview_prints_the_worked_example(example_tenant_file: Path, example_fe
     assert out["quarantined"] == []
 
 
-def test_preview_of_a_day_without_transactions_is_empty(example_tenant_file: Path, example_feed: Path) -> None:
-    done = run_cli("preview", "--tenant-file", str(example_tenant_file), "--feed", str(example_feed), "--date", "2026-11-22")
+def test_preview_of_a_day_without_transactions_is_empty(
+    example_tenant_file: Path, example_feed: Path
+) -> None:
+    done = run_cli(
+        "preview",
+        "--tenant-file",
+        str(example_tenant_file),
+        "--feed",
+        str(example_feed),
+        "--date",
+        "2026-11-22",
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["status"] == "empty" and out["voucher"] is None
@@ -45,7 +71,9 @@ def test_preview_of_a_held_day_lists_the_quarantined_record(
     lines[1] = lines[1].replace('"amount_minor": 105000', '"amount_minor": 105001')
     feed = tmp_path / "feed.jsonl"
     feed.write_text("\n".join(lines) + "\n")
-    done = run_cli("preview", "--tenant-file", str(example_tenant_file), "--feed", str(feed), "--date", "2026-11-24")
+    done = run_cli(
+        "preview", "--tenant-file", str(example_tenant_file), "--feed", str(feed), "--date", "2026-11-24"
+    )
     out = json.loads(done.stdout)
     assert out["status"] == "held"
     assert [q["id"] for q in out["quarantined"]] == ["tx_000002"]

@@ -76,6 +76,9 @@ def test_no_airflow2_imports() -> None:
         pytest.skip("ruff is not installed in this environment")
     root = DAGS[0].parents[1]
     result = subprocess.run(
-        [str(ruff), "check", "--select", "AIR3", "--no-cache", "dags", "plugins"], cwd=root, capture_output=True, text=True
+        [str(ruff), "check", "--select", "AIR3", "--no-cache", "dags", "plugins"],
+        cwd=root,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout

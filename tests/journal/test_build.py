@@ -1,5 +1,4 @@
 import datetime as dt
-import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -9,22 +8,9 @@ from bookspot_tripletex.journal.build import build_day
 from bookspot_tripletex.journal.model import external_number
 from bookspot_tripletex.tenants.config import load_tenant_file
 from bookspot_tripletex.tenants.store import import_tenant
-from conftest import shared_path
-from helpers import read_jsonl, record, setup_tenant, stage
+from helpers import read_jsonl, record, setup_tenant, stage, worked_example_table
 
 DAY = dt.date(2026, 11, 24)
-
-
-def worked_example_table() -> dict[tuple[int, int], Decimal]:
-    """The expected voucher, read from the contract's worked example table."""
-    text = shared_path("contracts", "accounting-rules.md").read_text(encoding="utf-8")
-    section = text.split("## Worked example", 1)[1]
-    rows = re.findall(r"^\| (\d{4}) \| (\d+) \| .*= (-?[\d.]+) \|$", section, flags=re.M)
-    rows += [
-        (a, v, amt)
-        for a, v, amt in re.findall(r"^\| (\d{4}) \| (\d+) \| (-?[\d.]+) \|$", section, flags=re.M)
-    ]
-    return {(int(a), int(v)): Decimal(amount) for a, v, amount in rows}
 
 
 def test_worked_example_exactly(staging_engine, example_tenant_file: Path, example_feed: Path) -> None:

@@ -1,0 +1,49 @@
+"""The demo-shaped emulator company and a fast-retrying client for it (shared by load and DAG tests)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from bookspot_tripletex.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig
+from bookspot_tripletex.emulator.server import EmulatorServer
+from bookspot_tripletex.tripletex.client import RetryPolicy, TripletexClient
+
+COMPANY_ID = 4242
+
+
+def fjord_company() -> CompanyConfig:
+    return CompanyConfig(
+        id=COMPANY_ID,
+        name="Fjord Kayak AS",
+        consumer_token=f"c-{secrets.token_hex(8)}",
+        employee_token=f"e-{secrets.token_hex(8)}",
+        extra_accounts=[
+            AccountSpec(number=1580, name="Stripe clearing"),
+            AccountSpec(number=1581, name="Vipps clearing"),
+            AccountSpec(number=1582, name="Dintero clearing"),
+        ],
+    )
+
+
+def make_client(server: EmulatorServer) -> TripletexClient:
+    company = server.config.companies[0]
+    return TripletexClient(
+        server.url,
+        company.consumer_token,
+        company.employee_token,
+        timeout=5,
+        clock=lambda: dt.date(2026, 11, 25),
+        retry=RetryPolicy(
+            backoff_initial=0.01, backoff_max=0.05, post_settle=0.01, rate_limit_backoff_initial=0.01
+        ),
+    )
+
+
+def vouchers_in(server: EmulatorServer, external: str | None = None) -> list[dict]:
+    path = f"companies/{COMPANY_ID}/vouchers" + (f"?externalVoucherNumber={external}" if external else "")
+    return server.admin("GET", path)["values"]
+
+
+def emulator_config() -> EmulatorConfig:
+    return EmulatorConfig(companies=[fjord_company()], today=dt.date(2026, 11, 25))
