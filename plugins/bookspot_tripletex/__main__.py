@@ -1,5 +1,6 @@
 """`python -m bookspot_tripletex`: the project's command line."""
 
-from bookspot_tripletex.cli import main
+if __name__ == "__main__":
+    from bookspot_tripletex.cli import main
 
-raise SystemExit(main())
+    raise SystemExit(main())

@@ -23,7 +23,8 @@ def accounting_day(context: dict[str, Any]) -> dt.date:
     if requested:
         return dt.date.fromisoformat(requested)
     moment = context.get("logical_date") or context["data_interval_start"]
-    return moment.astimezone(DAG_TZ).date()
+    local = moment.astimezone(DAG_TZ)
+    return dt.date(local.year, local.month, local.day)
 
 
 def _engine():  # type: ignore[no-untyped-def]

@@ -1,0 +1,284 @@
+"""In-memory Tripletex: companies with charts and vouchers, session tokens, rate-limit windows."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import secrets
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from .chart import DEFAULT_ACCOUNTS, VAT_TYPES, VatTypeDef
+from .config import AccountSpec, ClosedPeriod, CompanyConfig, EmulatorConfig, RateLimitConfig
+from .faults import FaultInjector
+
+VOUCHER_TYPE_NAMES = (
+    "Utgående faktura",
+    "Leverandørfaktura",
+    "Purring",
+    "Betaling",
+    "Lønnsbilag",
+    "Terminoppgave",
+    "Mva-melding",
+    "Betaling med KID-nummer",
+    "Tollbilag",
+    "Bank",
+    "Åpningsbalanse",
+    "Reiseregning",
+    "Ansattutlegg",
+)
+
+
+class Clock:
+    """The emulator's calendar and stopwatch; both can be moved by tests."""
+
+    def __init__(self, today: date | None = None) -> None:
+        self._today = today
+        self._offset = 0.0
+
+    def today(self) -> date:
+        return self._today or date.today()
+
+    def set_today(self, day: date | None) -> None:
+        self._today = day
+
+    def now(self) -> float:
+        return time.monotonic() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        self._offset += seconds
+
+    def reset(self, today: date | None) -> None:
+        self._today = today
+        self._offset = 0.0
+
+
+@dataclass
+class Account:
+    id: int
+    spec: AccountSpec
+    version: int = 1
+
+
+@dataclass
+class Posting:
+    id: int
+    row: int
+    date: date
+    description: str
+    account_id: int
+    vat_type_id: int | None
+    amount: Decimal
+    amount_gross: Decimal
+    system_generated: bool = False
+    refs: dict[str, int] = field(default_factory=dict)
+    version: int = 1
+
+
+@dataclass
+class Attachment:
+    id: int
+    file_name: str
+    mime_type: str
+    data: bytes
+
+
+@dataclass
+class Voucher:
+    id: int
+    date: date
+    description: str
+    number: int
+    temp_number: int
+    year: int
+    postings: list[Posting]
+    external_voucher_number: str | None = None
+    voucher_type_id: int | None = None
+    reverse_voucher_id: int | None = None
+    attachment: Attachment | None = None
+    version: int = 1
+
+
+@dataclass
+class Session:
+    id: int
+    token: str
+    company_id: int
+    consumer_token: str
+    employee_token: str
+    expiration_date: date
+    consumer_token_id: int
+    employee_token_id: int
+    expired: bool = False
+
+
+class Company:
+    """One company's chart, VAT settings, voucher types, periods and vouchers."""
+
+    def __init__(self, cfg: CompanyConfig, ids: itertools.count[int]) -> None:
+        self.cfg = cfg
+        self.id = cfg.id
+        self.name = cfg.name
+        self.employee_id = cfg.employee_id or next(ids)
+        self.accounts: dict[int, Account] = {}
+        self.voucher_types = {next(ids): name for name in VOUCHER_TYPE_NAMES}
+        self.disabled_vat_numbers: set[str] = set(cfg.disabled_vat_numbers)
+        self.closed_periods: list[ClosedPeriod] = list(cfg.closed_periods)
+        self.vouchers: dict[int, Voucher] = {}
+        self.next_number: dict[int, int] = {}
+        self.next_temp_number = 1
+        for spec in DEFAULT_ACCOUNTS:
+            self.put_account(AccountSpec(**vars(spec)), ids)
+        for spec in cfg.extra_accounts:
+            self.put_account(spec, ids)
+
+    def put_account(self, spec: AccountSpec, ids: itertools.count[int]) -> Account:
+        existing = self.account_by_number(spec.number)
+        if existing is not None:
+            existing.spec = spec
+            existing.version += 1
+            return existing
+        account = Account(next(ids), spec)
+        self.accounts[account.id] = account
+        return account
+
+    def account_by_number(self, number: int) -> Account | None:
+        return next((a for a in self.accounts.values() if a.spec.number == number), None)
+
+    def closed_on(self, day: date) -> bool:
+        return any(p.contains(day) for p in self.closed_periods)
+
+    def vat_enabled(self, vat: VatTypeDef) -> bool:
+        return vat.number not in self.disabled_vat_numbers
+
+
+class RateLimiter:
+    """Fixed windows per key: `limit` calls, then 429 until `period_seconds` have passed."""
+
+    def __init__(self, cfg: RateLimitConfig | None, clock: Clock) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self._windows: dict[Any, list[float]] = {}
+
+    def hit(self, key: Any) -> tuple[bool, dict[str, str]]:
+        """Count one call; returns (allowed, headers)."""
+        if self.cfg is None:
+            return True, {}
+        now = self.clock.now()
+        window = self._windows.get(key)
+        if window is None or now >= window[0] + self.cfg.period_seconds:
+            window = [now, 0]
+            self._windows[key] = window
+        window[1] += 1
+        allowed = window[1] <= self.cfg.limit
+        reset = max(0, math.ceil(window[0] + self.cfg.period_seconds - now))
+        headers = {
+            "X-Rate-Limit-Limit": str(self.cfg.limit),
+            "X-Rate-Limit-Remaining": str(max(0, self.cfg.limit - int(window[1]))),
+        }
+        if allowed or not self.cfg.omit_reset_on_429:
+            headers["X-Rate-Limit-Reset"] = str(reset)
+        return allowed, headers
+
+    def reset(self) -> None:
+        self._windows.clear()
+
+
+class EmulatorState:
+    """All emulator data behind one re-entrant lock; `reset()` rebuilds it from the config."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self.lock = threading.RLock()
+        self.clock = Clock(config.today)
+        self.vat_types: dict[int, VatTypeDef] = {v.id: v for v in VAT_TYPES}
+        self.request_log: deque[dict[str, Any]] = deque(maxlen=10_000)
+        self.rate_limiter = RateLimiter(config.rate_limit, self.clock)
+        self.faults = FaultInjector(config.faults)
+        self._build()
+
+    def _build(self) -> None:
+        self.ids = itertools.count(195_000_001)
+        self.companies: dict[int, Company] = {c.id: Company(c, self.ids) for c in self.config.companies}
+        self.sessions: dict[str, Session] = {}
+        self.token_ids: dict[str, int] = {}
+
+    def reset(self) -> None:
+        with self.lock:
+            self.clock.reset(self.config.today)
+            self.rate_limiter = RateLimiter(self.config.rate_limit, self.clock)
+            self.request_log.clear()
+            self.faults.configure(self.config.faults)
+            self._build()
+
+    def next_id(self) -> int:
+        with self.lock:
+            return next(self.ids)
+
+    def company(self, company_id: int) -> Company:
+        return self.companies[company_id]
+
+    def vat_by_number(self, number: str) -> VatTypeDef | None:
+        return next((v for v in self.vat_types.values() if v.number == number), None)
+
+    def set_rate_limit(self, cfg: RateLimitConfig | None) -> None:
+        with self.lock:
+            self.rate_limiter = RateLimiter(cfg, self.clock)
+
+    def find_company_for_tokens(self, consumer_token: str, employee_token: str) -> tuple[Company | None, str]:
+        """The company owning the pair, else which token is wrong ('consumerToken' / 'employeeToken')."""
+        consumers = [c for c in self.companies.values() if consumer_token in c.cfg.all_consumer_tokens()]
+        if not consumers:
+            return None, "consumerToken"
+        for company in consumers:
+            if employee_token in company.cfg.all_employee_tokens():
+                return company, ""
+        return None, "employeeToken"
+
+    def _token_id(self, token: str) -> int:
+        if token not in self.token_ids:
+            self.token_ids[token] = self.next_id()
+        return self.token_ids[token]
+
+    def create_session(
+        self, company: Company, consumer_token: str, employee_token: str, expires: date
+    ) -> Session:
+        with self.lock:
+            session = Session(
+                id=self.next_id(),
+                token=secrets.token_urlsafe(36).replace("-", "A").replace("_", "B"),
+                company_id=company.id,
+                consumer_token=consumer_token,
+                employee_token=employee_token,
+                expiration_date=expires,
+                consumer_token_id=self._token_id(consumer_token),
+                employee_token_id=self._token_id(employee_token),
+            )
+            self.sessions[session.token] = session
+            return session
+
+    def session_for(self, token: str) -> Session | None:
+        session = self.sessions.get(token)
+        if session is None or session.expired or self.clock.today() >= session.expiration_date:
+            return None
+        return session
+
+    def expire_sessions(self) -> int:
+        with self.lock:
+            live = [s for s in self.sessions.values() if not s.expired]
+            for session in live:
+                session.expired = True
+            return len(live)
+
+    def log_request(self, entry: dict[str, Any]) -> None:
+        self.request_log.append(entry)
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
