@@ -58,16 +58,15 @@ def _voucher(args: argparse.Namespace) -> int:
     return 0
 
 
-def _emulator(args: argparse.Namespace) -> int:
-    from bookspot_tripletex.emulator.__main__ import main as emulator_main
+def _delegate(command: str, rest: list[str]) -> int:
+    """`emulator` and `simulator` hand their arguments to the subpackage's own command line."""
+    if command == "emulator":
+        from bookspot_tripletex.emulator.__main__ import main as emulator_main
 
-    return emulator_main(args.rest) or 0
-
-
-def _simulator(args: argparse.Namespace) -> int:
+        return emulator_main(rest) or 0
     from bookspot_tripletex.simulator.__main__ import main as simulator_main
 
-    return simulator_main(args.rest) or 0
+    return simulator_main(rest) or 0
 
 
 def _demo_setup(args: argparse.Namespace) -> int:
@@ -81,6 +80,9 @@ def _activation(args: argparse.Namespace) -> int:
     from bookspot_tripletex.activation_cli import run_activation_check
 
     return run_activation_check(args.tenant, args.staging_url)
+
+
+DELEGATED = ("emulator", "simulator")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,13 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--staging-url", default=None)
     p.set_defaults(func=_activation)
 
-    p = sub.add_parser("emulator", help="serve the local Tripletex emulator (arguments pass through)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_emulator)
-
-    p = sub.add_parser("simulator", help="the BookSpot simulator (arguments pass through)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_simulator)
+    sub.add_parser(
+        "emulator", help="serve the local Tripletex emulator (see `emulator --help`)", add_help=False
+    )
+    sub.add_parser("simulator", help="the BookSpot simulator (see `simulator --help`)", add_help=False)
 
     p = sub.add_parser("demo-setup", help="write the demo's emulator config and Airflow connections")
     p.add_argument("--data-dir", required=True)
@@ -130,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from bookspot_tripletex.tenants.config import TenantConfigError
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:
+        return _delegate(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
