@@ -1,0 +1,271 @@
+"""HTTP client for the BookSpot transactions API: cursor paging, bounded retries, errors naming the tenant."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import requests
+import tenacity
+
+log = logging.getLogger(__name__)
+
+MAX_LIMIT = 500
+MAX_RETRY_AFTER = 120.0
+BACKOFF_INITIAL = 1.0
+BACKOFF_MAX = 30.0
+
+
+class BookSpotError(Exception):
+    """A BookSpot call that failed; the message names the tenant and never carries the token."""
+
+
+class BookSpotAuthError(BookSpotError):
+    """401/403: the account token was refused."""
+
+
+class BookSpotNotFound(BookSpotError):
+    """404: BookSpot does not know the account."""
+
+
+class BookSpotRequestError(BookSpotError):
+    """Another 4xx: the request itself was wrong."""
+
+
+class BookSpotProtocolError(BookSpotError):
+    """A 200 whose body is not the documented page shape, or a cursor that goes round in circles."""
+
+
+class BookSpotTransientError(BookSpotError):
+    """Worth retrying; raised to the caller only once the retries are used up."""
+
+    attempts: int = 1
+
+
+class BookSpotRateLimited(BookSpotTransientError):
+    """429; `retry_after` is the Retry-After header in seconds when BookSpot sent one."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BookSpotServerError(BookSpotTransientError):
+    """5xx."""
+
+
+class BookSpotConnectionError(BookSpotTransientError):
+    """No response: connection refused or reset, DNS, TLS, or the timeout ran out."""
+
+
+class Page(NamedTuple):
+    records: list[Any]
+    next_cursor: str | None
+
+
+def _instant(value: dt.datetime, name: str) -> str:
+    if not isinstance(value, dt.datetime) or value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
+    return value.isoformat()
+
+
+def _retry_after(header: str | None) -> float | None:
+    if not header:
+        return None
+    try:
+        return max(0.0, float(header))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
+
+
+class BookSpotClient:
+    """One BookSpot account's transactions (a `TransactionSource`): raw records exactly as received."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        account_id: str,
+        timeout: float = 30,
+        session: requests.Session | None = None,
+        max_retries: int = 5,
+        sleep: Callable[[float], None] = time.sleep,
+        *,
+        tenant: str | None = None,
+    ) -> None:
+        if not base_url or "://" not in base_url:
+            raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+        if not token:
+            raise ValueError("a BookSpot account token is required")
+        if not account_id:
+            raise ValueError("a BookSpot account id is required")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self.base_url = base_url.rstrip("/")
+        self.account_id = account_id
+        self.tenant = tenant or account_id
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._token = token
+        self._own_session = session is None
+        self._session = session or requests.Session()
+        self._sleep = sleep
+        self._backoff = tenacity.wait_exponential_jitter(initial=BACKOFF_INITIAL, max=BACKOFF_MAX)
+
+    def __repr__(self) -> str:
+        return f"BookSpotClient(base_url={self.base_url!r}, account_id={self.account_id!r})"
+
+    def close(self) -> None:
+        """Close the HTTP session if the client made it."""
+        if self._own_session:
+            self._session.close()
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/v1/accounts/{self.account_id}/transactions"
+
+    def _who(self) -> str:
+        if self.tenant == self.account_id:
+            return f"tenant {self.tenant!r}"
+        return f"tenant {self.tenant!r} (BookSpot account {self.account_id!r})"
+
+    def iter_records(
+        self, updated_from: dt.datetime, updated_to: dt.datetime, limit: int = MAX_LIMIT
+    ) -> Iterator[Any]:
+        """Every record changed in [updated_from, updated_to), page after page, in BookSpot's order."""
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = self.fetch_page(updated_from, updated_to, limit=limit, cursor=cursor)
+            yield from page.records
+            if page.next_cursor is None:
+                return
+            if page.next_cursor in seen:
+                raise BookSpotProtocolError(f"BookSpot repeated a cursor for {self._who()}")
+            seen.add(page.next_cursor)
+            cursor = page.next_cursor
+
+    def fetch_page(
+        self,
+        updated_from: dt.datetime,
+        updated_to: dt.datetime,
+        *,
+        limit: int = MAX_LIMIT,
+        cursor: str | None = None,
+    ) -> Page:
+        """One page, retried on 429, 5xx and transport errors up to `max_retries` times."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+        params = {
+            "updated_from": _instant(updated_from, "updated_from"),
+            "updated_to": _instant(updated_to, "updated_to"),
+            "limit": str(limit),
+        }
+        if cursor is not None:
+            params["cursor"] = cursor
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.max_retries + 1),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception_type(BookSpotTransientError),
+            sleep=self._sleep,
+            before_sleep=self._log_retry,
+            reraise=False,
+        )
+        try:
+            return retrying(self._get, params)
+        except tenacity.RetryError as exc:
+            error = exc.last_attempt.exception()
+            assert isinstance(error, BookSpotTransientError)
+            attempts = exc.last_attempt.attempt_number
+            error.attempts = attempts
+            error.args = (f"{error.args[0]}; gave up after {attempts} attempts",)
+            raise error from None
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, BookSpotRateLimited) and error.retry_after is not None:
+            return min(error.retry_after, MAX_RETRY_AFTER)
+        return float(self._backoff(state))
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        log.warning(
+            "BookSpot call for %s failed (attempt %d of %d): %s; retrying in %.1f s",
+            self._who(),
+            state.attempt_number,
+            self.max_retries + 1,
+            error,
+            wait,
+        )
+
+    def _get(self, params: dict[str, str]) -> Page:
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        try:
+            response = self._session.get(self.url, params=params, headers=headers, timeout=self.timeout)
+        except requests.Timeout:
+            raise BookSpotConnectionError(
+                f"BookSpot did not answer within {self.timeout} s for {self._who()} at {self.base_url}"
+            ) from None
+        except requests.RequestException as exc:
+            raise BookSpotConnectionError(
+                f"could not reach BookSpot at {self.base_url} for {self._who()}: {type(exc).__name__}"
+            ) from None
+        if response.status_code == 200:
+            return self._page(response)
+        raise self._error(response)
+
+    def _page(self, response: requests.Response) -> Page:
+        try:
+            body = response.json()
+        except ValueError:
+            raise BookSpotProtocolError(f"BookSpot sent a body that is not JSON for {self._who()}") from None
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise BookSpotProtocolError(f"BookSpot sent a page without a `data` list for {self._who()}")
+        cursor = body.get("next_cursor")
+        if cursor is not None and (not isinstance(cursor, str) or not cursor):
+            raise BookSpotProtocolError(f"BookSpot sent an invalid next_cursor for {self._who()}")
+        log.debug("BookSpot page for %s: %d records, more: %s", self._who(), len(body["data"]), bool(cursor))
+        return Page(body["data"], cursor)
+
+    def _error(self, response: requests.Response) -> BookSpotError:
+        status = response.status_code
+        detail = self._detail(response)
+        if status in (401, 403):
+            return BookSpotAuthError(
+                f"BookSpot refused the token for {self._who()} at {self.base_url} (HTTP {status}{detail}); "
+                "check the password of the tenant's BookSpot connection"
+            )
+        if status == 404:
+            return BookSpotNotFound(
+                f"BookSpot does not know the account of {self._who()} at {self.base_url} (HTTP 404{detail})"
+            )
+        if status == 429:
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            message = f"BookSpot rate-limited {self._who()} (HTTP 429{detail}, Retry-After {retry_after})"
+            return BookSpotRateLimited(message, retry_after)
+        if status >= 500:
+            return BookSpotServerError(f"BookSpot failed for {self._who()} (HTTP {status}{detail})")
+        return BookSpotRequestError(f"BookSpot rejected the call for {self._who()} (HTTP {status}{detail})")
+
+    def _detail(self, response: requests.Response) -> str:
+        try:
+            error = response.json().get("error") or {}
+            code, message = error.get("code"), error.get("message")
+        except (ValueError, AttributeError):
+            return ""
+        text = ": ".join(str(p) for p in (code, message) if p)[:300].replace(self._token, "***")
+        return f": {text}" if text else ""
