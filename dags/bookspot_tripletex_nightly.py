@@ -8,7 +8,9 @@ Each run covers one accounting day: its data interval is one local day in Europe
    (bad records are quarantined with their reason and hold their day),
 2. **journals** the day with the mapping version in force (or the one the day was first posted with),
 3. **validates** it with Great Expectations and writes the day's report (HTML + JSON),
-4. **loads** the balanced voucher into the tenant's Tripletex company, exactly once.
+4. **activates** the tenant before a mapping version's first night (the API key works; every mapped
+   account exists, is active, accepts its VAT type and needs no customer or supplier),
+5. **loads** the balanced voucher into the tenant's Tripletex company, exactly once.
 
 Backfills (an initial import from a tenant's start date, or a re-run) are ordinary runs of this DAG:
 every task is idempotent for its tenant and day, and a day already posted is never posted again.
@@ -94,6 +96,12 @@ def bookspot_tripletex_nightly() -> None:
             return validate(tenant, _day())
 
         @task
+        def activate(tenant: str) -> dict:
+            from bookspot_tripletex.tasks import activate
+
+            return activate(tenant, _day())
+
+        @task
         def load(tenant: str) -> dict:
             from bookspot_tripletex.tasks import load
 
@@ -101,7 +109,7 @@ def bookspot_tripletex_nightly() -> None:
             claimant = f"{context['dag_run'].run_id}/{tenant}"
             return load(tenant, _day(), bool(context["params"]["dry_run"]), claimant)
 
-        extract(tenant) >> journal(tenant) >> validate(tenant) >> load(tenant)
+        extract(tenant) >> journal(tenant) >> validate(tenant) >> activate(tenant) >> load(tenant)
 
     tenant_night.expand(tenant=plan_tenants())
 

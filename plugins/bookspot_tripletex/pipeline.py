@@ -13,7 +13,7 @@ from bookspot_tripletex import settings
 from bookspot_tripletex.feed.source import TransactionSource
 from bookspot_tripletex.journal.build import build_day
 from bookspot_tripletex.load.post import TripletexLike, post_day
-from bookspot_tripletex.load.state import get_voucher, record_validation, save_journal
+from bookspot_tripletex.load.state import get_voucher, record_validation, save_journal, set_report
 from bookspot_tripletex.staging.stage import stage_records
 from bookspot_tripletex.tenants.store import load_tenant
 
@@ -79,16 +79,14 @@ def validate_day(
         row = save_journal(conn, journal)
         result = run_suites(conn, tenant, journal) if journal.voucher is not None else None
         report = build_report(tenant, journal, result)
-        paths = write_report(report, reports_dir)
-        html_path = str(next(p for p in paths if str(p).endswith(".html")))
-        summary = (
-            result.summary() if result is not None else {"success": False, "failed": [], "skipped": True}
-        )
+        _, html = write_report(report, reports_dir)
         success = result is not None and result.success
+        summary = result.summary() if result is not None else {"success": False, "failed": []}
+        now = dt.datetime.now(dt.UTC)
         if journal.voucher is not None:
-            record_validation(conn, row.id, success, summary, html_path, dt.datetime.now(dt.UTC))
-        elif row.status != "posted":
-            record_validation(conn, row.id, False, summary, html_path, dt.datetime.now(dt.UTC))
+            record_validation(conn, row.id, success, summary, str(html), now)
+        else:
+            set_report(conn, row.id, str(html), now)
         final = get_voucher(conn, tenant_id, day)
     assert final is not None
     return {
@@ -97,7 +95,7 @@ def validate_day(
         "status": final.status,
         "success": success,
         "failed_checks": summary.get("failed", []),
-        "report": html_path,
+        "report": str(html),
     }
 
 
@@ -111,4 +109,29 @@ def load_day(
 ) -> dict[str, Any]:
     with engine.begin() as conn:
         tenant = load_tenant(conn, tenant_id)
-    return post_day(engine, tenant, day, client, claimant, dry_run=dry_run)
+    result = post_day(engine, tenant, day, client, claimant, dry_run=dry_run)
+    if result["outcome"] == "posted" and tenant.attach_report and client is not None:
+        result["attachment"] = attach_report(client, result)
+    return result
+
+
+def attach_report(client: Any, posted: dict[str, Any]) -> str:
+    """Upload the day's report as PDF onto its voucher; a failure is reported, the voucher stays posted."""
+    import json
+
+    from bookspot_tripletex.validation.report import render_pdf
+
+    report_path = Path(posted["report"]).with_suffix(".json") if posted.get("report") else None
+    if report_path is None or not report_path.is_file():
+        return "skipped: no report"
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    report.update(status="posted", tripletex_number=posted.get("tripletex_number"))
+    filename = f"bookspot-{posted['tenant']}-{posted['date']}-v{posted['version']}.pdf"
+    try:
+        client.upload_attachment(
+            posted["tripletex_voucher_id"], filename, render_pdf(report), "application/pdf"
+        )
+    except Exception as exc:  # the voucher is posted either way; say so rather than fail the night
+        log.warning("%s %s: report not attached: %s", posted["tenant"], posted["date"], exc)
+        return f"failed: {exc}"
+    return filename

@@ -86,14 +86,30 @@ def validate(tenant_id: str, day: dt.date) -> dict[str, Any]:
     return pipeline.validate_day(_engine(), tenant_id, day)
 
 
+def tripletex_client(engine, tenant_id: str):  # type: ignore[no-untyped-def]
+    """The tenant's own Tripletex company, through the connection its tenant file names."""
+    from bookspot_tripletex.tenants.store import load_tenant
+    from bookspot_tripletex.tripletex.hook import TripletexHook
+
+    with engine.connect() as conn:
+        conn_id = load_tenant(conn, tenant_id).tripletex_conn_id
+    return TripletexHook(tripletex_conn_id=conn_id).get_conn()
+
+
+def activate(tenant_id: str, day: dt.date) -> dict[str, Any]:
+    """Before a mapping version's first night: the key works and every mapped account can take its postings."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from bookspot_tripletex.tenants.activation import ActivationFailed, ensure_activated
+
+    engine = _engine()
+    try:
+        return ensure_activated(engine, tenant_id, day, tripletex_client(engine, tenant_id))
+    except ActivationFailed as exc:
+        raise AirflowFailException(str(exc)) from exc
+
+
 def load(tenant_id: str, day: dt.date, dry_run: bool, claimant: str) -> dict[str, Any]:
     engine = _engine()
-    client = None
-    if not dry_run:
-        from bookspot_tripletex.tenants.store import load_tenant
-        from bookspot_tripletex.tripletex.hook import TripletexHook
-
-        with engine.connect() as conn:
-            conn_id = load_tenant(conn, tenant_id).tripletex_conn_id
-        client = TripletexHook(tripletex_conn_id=conn_id).get_conn()
+    client = None if dry_run else tripletex_client(engine, tenant_id)
     return pipeline.load_day(engine, tenant_id, day, client, claimant, dry_run=dry_run)

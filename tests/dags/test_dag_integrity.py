@@ -62,9 +62,10 @@ def test_nightly_shape(dagbag) -> None:  # type: ignore[no-untyped-def]
         "tenant_night.extract",
         "tenant_night.journal",
         "tenant_night.validate",
+        "tenant_night.activate",
         "tenant_night.load",
     }
-    assert dag.get_task("tenant_night.load").upstream_task_ids == {"tenant_night.validate", "plan_tenants"}
+    assert dag.get_task("tenant_night.load").upstream_task_ids == {"tenant_night.activate", "plan_tenants"}
     assert dag.get_task("tenant_night.extract").upstream_task_ids == {"plan_tenants"}
     tz = getattr(dag.timetable, "_timezone", None) or getattr(dag.timetable, "timezone", None)
     assert "Oslo" in str(tz)

@@ -132,6 +132,12 @@ def record_validation(
     )
 
 
+def set_report(conn: Connection, voucher_id: int, report_path: str, now: dt.datetime) -> None:
+    conn.execute(
+        update(vouchers).where(vouchers.c.id == voucher_id).values(report_path=report_path, updated_at=now)
+    )
+
+
 def claim(conn: Connection, voucher_id: int, claimant: str, now: dt.datetime) -> bool:
     """Take the right to post this voucher; False when another run holds a live claim or it is done."""
     stale = now - CLAIM_LEASE

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
@@ -35,6 +36,7 @@ tenants = Table(
     Column("bookspot_conn_id", String(250), nullable=False),
     Column("voucher_type", String(100)),
     Column("vat_tolerance_ore", BigInteger, nullable=False),
+    Column("attach_report", Boolean, nullable=False, server_default=false()),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -149,6 +151,19 @@ extract_watermarks = Table(
     Column("tenant_id", String(100), ForeignKey("tenants.tenant_id"), primary_key=True),
     Column("updated_to", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+activations = Table(
+    "activations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(100), ForeignKey("tenants.tenant_id"), nullable=False),
+    Column("mapping_version_id", Integer, ForeignKey("mapping_versions.id"), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("company", String(300)),
+    Column("problems", JSON, nullable=False),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+    Index("ix_activations_tenant_mapping", "tenant_id", "mapping_version_id"),
 )
 
 pending_corrections = Table(

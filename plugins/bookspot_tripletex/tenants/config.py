@@ -51,6 +51,7 @@ class TenantConfig:
     voucher_type: str | None
     vat_tolerance_ore: int
     mappings: tuple[MappingVersion, ...] = field(default_factory=tuple)
+    attach_report: bool = False
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
@@ -120,8 +121,10 @@ def parse_tenant(data: Any, source: str = "<tenant file>") -> TenantConfig:
     if len({v.valid_from for v in versions}) != len(versions):
         raise TenantConfigError(f"{source}: two mapping versions share a valid_from date")
     active = data.get("active", True)
-    if not isinstance(active, bool):
-        raise TenantConfigError(f"{source}: active must be true or false")
+    attach_report = data.get("attach_report", False)
+    for key, value in (("active", active), ("attach_report", attach_report)):
+        if not isinstance(value, bool):
+            raise TenantConfigError(f"{source}: {key} must be true or false")
     return TenantConfig(
         tenant=str(req("tenant")),
         name=str(req("name")),
@@ -134,6 +137,7 @@ def parse_tenant(data: Any, source: str = "<tenant file>") -> TenantConfig:
         voucher_type=data.get("voucher_type"),
         vat_tolerance_ore=tolerance,
         mappings=tuple(sorted(versions, key=lambda v: v.valid_from)),
+        attach_report=attach_report,
     )
 
 

@@ -42,6 +42,7 @@ def import_tenant(conn: Connection, cfg: TenantConfig, now: dt.datetime | None =
         "bookspot_conn_id": cfg.bookspot_conn_id,
         "voucher_type": cfg.voucher_type,
         "vat_tolerance_ore": cfg.vat_tolerance_ore,
+        "attach_report": cfg.attach_report,
         "updated_at": now,
     }
     upsert(conn, tenants, [row], ["tenant_id"], [k for k in row if k != "tenant_id"])
@@ -104,6 +105,7 @@ def load_tenant(conn: Connection, tenant: str) -> TenantConfig:
         bookspot_conn_id=row["bookspot_conn_id"],
         voucher_type=row["voucher_type"],
         vat_tolerance_ore=row["vat_tolerance_ore"],
+        attach_report=row["attach_report"],
     )
 
 

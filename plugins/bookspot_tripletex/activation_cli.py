@@ -1,0 +1,33 @@
+"""`activation-check`: the activation report of one tenant's current mapping, in the customer's words."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bookspot_tripletex.staging.db import make_engine, migrate
+from bookspot_tripletex.tenants.activation import ActivationFailed, run_activation
+from bookspot_tripletex.tenants.store import mapping_for_day
+
+
+def run_activation_check(tenant_id: str, staging_url: str | None = None, day: dt.date | None = None) -> int:
+    from bookspot_tripletex.tasks import tripletex_client
+
+    engine = make_engine(staging_url)
+    migrate(engine)
+    day = day or dt.date.today()
+    with engine.connect() as conn:
+        mapping = mapping_for_day(conn, tenant_id, day)
+    if mapping is None:
+        print(f"{tenant_id}: no mapping version is in force on {day}")
+        return 1
+    try:
+        result = run_activation(engine, tenant_id, mapping, tripletex_client(engine, tenant_id))
+    except ActivationFailed as exc:
+        print(exc)
+        return 1
+    print(
+        f"{tenant_id}: the API key works ({result['company']}); every mapped account can take its postings."
+    )
+    for warning in result["warnings"]:
+        print(f"WARNING: {warning}")
+    return 0

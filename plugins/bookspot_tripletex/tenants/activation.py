@@ -1,0 +1,75 @@
+"""Activation of a tenant's mapping against its Tripletex company, checked once per mapping version."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from bookspot_tripletex.staging.schema import activations
+from bookspot_tripletex.tenants.store import StoredMapping, mapping_for_day
+
+
+class ActivationFailed(RuntimeError):
+    """The tenant's Tripletex key or chart cannot take the postings; the message is for the customer."""
+
+
+def passed_activation(engine: Engine, tenant_id: str, mapping_version_id: int) -> dict[str, Any] | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(activations.c.checked_at, activations.c.company)
+            .where(
+                activations.c.tenant_id == tenant_id,
+                activations.c.mapping_version_id == mapping_version_id,
+                activations.c.ok.is_(True),
+            )
+            .order_by(activations.c.checked_at.desc())
+            .limit(1)
+        ).first()
+    return None if row is None else {"checked_at": str(row.checked_at), "company": row.company}
+
+
+def run_activation(engine: Engine, tenant_id: str, mapping: StoredMapping, client: Any) -> dict[str, Any]:
+    """Check the key and every mapped account; record the outcome; raise ActivationFailed on errors."""
+    from bookspot_tripletex.tripletex.activation import check_activation
+
+    report = check_activation(client, mapping.accounts, mapping.vat_types)
+    problems = [
+        {
+            "severity": p.severity,
+            "message": p.message,
+            "account": p.account_number,
+            "types": list(p.account_types),
+        }
+        for p in report.problems
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            activations.insert().values(
+                tenant_id=tenant_id,
+                mapping_version_id=mapping.id,
+                ok=report.ok,
+                company=report.company,
+                problems=problems,
+                checked_at=dt.datetime.now(dt.UTC),
+            )
+        )
+    if not report.ok:
+        raise ActivationFailed(
+            f"{tenant_id}: Tripletex activation check failed for the mapping valid from {mapping.valid_from}:\n"
+            + str(report)
+        )
+    return {"status": "activated", "company": report.company, "warnings": [p["message"] for p in problems]}
+
+
+def ensure_activated(engine: Engine, tenant_id: str, day: dt.date, client: Any) -> dict[str, Any]:
+    """Before the first night of a mapping version: run the activation check unless it already passed."""
+    with engine.connect() as conn:
+        mapping = mapping_for_day(conn, tenant_id, day)
+    if mapping is None:
+        return {"status": "no_mapping"}
+    done = passed_activation(engine, tenant_id, mapping.id)
+    if done is not None:
+        return {"status": "already_activated", **done}
+    return run_activation(engine, tenant_id, mapping, client)

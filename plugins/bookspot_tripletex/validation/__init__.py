@@ -1,0 +1,1 @@
+"""Validation of a tenant-day before posting: Great Expectations suites and the day's report."""
