@@ -97,7 +97,7 @@ def tripletex_client(engine, tenant_id: str):  # type: ignore[no-untyped-def]
 
 
 def activate(tenant_id: str, day: dt.date) -> dict[str, Any]:
-    """Before a mapping version's first night: the key works and every mapped account can take its postings."""
+    """Before a mapping version's first night: the key works and every mapped account takes its postings."""
     from airflow.sdk.exceptions import AirflowFailException
 
     from bookspot_tripletex.tenants.activation import ActivationFailed, ensure_activated

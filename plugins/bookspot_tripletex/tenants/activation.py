@@ -56,10 +56,8 @@ def run_activation(engine: Engine, tenant_id: str, mapping: StoredMapping, clien
             )
         )
     if not report.ok:
-        raise ActivationFailed(
-            f"{tenant_id}: Tripletex activation check failed for the mapping valid from {mapping.valid_from}:\n"
-            + str(report)
-        )
+        version = f"the mapping valid from {mapping.valid_from}"
+        raise ActivationFailed(f"{tenant_id}: Tripletex activation check failed for {version}:\n{report}")
     return {"status": "activated", "company": report.company, "warnings": [p["message"] for p in problems]}
 
 
