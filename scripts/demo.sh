@@ -11,7 +11,8 @@ FEED="${DEMO_FEED:-$ROOT/demo/fjord-kayak.jsonl}"
 "$PY" -m bookspot_tripletex import-tenant "$ROOT/demo/fjord-kayak.yaml"
 
 "$PY" -m bookspot_tripletex emulator --host 127.0.0.1 --port "$EMULATOR_PORT" \
-  --config "$BOOKSPOT_DATA_DIR/emulator.yaml" >"$BOOKSPOT_DATA_DIR/emulator.log" 2>&1 &
+  --config "$BOOKSPOT_DATA_DIR/emulator.yaml" --state-file "$BOOKSPOT_DATA_DIR/emulator-state.json" \
+  >"$BOOKSPOT_DATA_DIR/emulator.log" 2>&1 &
 EMULATOR_PID=$!
 trap 'kill $EMULATOR_PID 2>/dev/null || true; wait $EMULATOR_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

@@ -1,13 +1,15 @@
-"""`python -m bookspot_tripletex.emulator --config FILE`: serve the emulator until killed."""
+"""`python -m bookspot_tripletex.emulator --config FILE [--state-file FILE]`: serve until killed."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import uvicorn
 
 from .app import create_app
 from .config import EmulatorConfig, load_config
+from .persistence import StateFileError
 from .state import EmulatorState
 
 
@@ -16,11 +18,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--config", help="YAML or JSON file (see bookspot_tripletex.emulator.config)")
+    parser.add_argument(
+        "--state-file",
+        help="JSON file keeping vouchers, accounts and numbering across restarts (read if it exists, "
+        "rewritten after every change); without it the state lives in memory only",
+    )
     args = parser.parse_args(argv)
     config = load_config(args.config) if args.config else EmulatorConfig()
-    app = create_app(EmulatorState(config))
+    try:
+        state = EmulatorState(config, args.state_file)
+    except StateFileError as exc:
+        sys.exit(f"Tripletex emulator: {exc}")
+    app = create_app(state)
+    kept = f", state in {args.state_file}" if args.state_file else ""
     print(
-        f"Tripletex emulator: http://{args.host}:{args.port}/v2 ({len(config.companies)} companies)",
+        f"Tripletex emulator: http://{args.host}:{args.port}/v2 ({len(config.companies)} companies{kept})",
         flush=True,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="off")

@@ -53,6 +53,14 @@ def _authenticate(state: EmulatorState, request: Request) -> Session:
     return session
 
 
+PERSISTED_PREFIXES = ("/v2/ledger/", "/_emulator/companies/")
+
+
+def _changes_state(method: str, path: str, status: int) -> bool:
+    """A write that succeeded on data the state file keeps (reset saves by itself)."""
+    return method in ("POST", "PUT", "DELETE") and status < 400 and path.startswith(PERSISTED_PREFIXES)
+
+
 def _redact(path: str) -> str:
     if path.startswith("/v2/token/session/") and path not in (TOKEN_CREATE, "/v2/token/session/>whoAmI"):
         return "/v2/token/session/***"
@@ -82,6 +90,8 @@ def create_app(state: EmulatorState) -> FastAPI:
                 response = error_response(request, err)
         if response is None:
             response = await call_next(request)
+            if state.state_file is not None and _changes_state(request.method, path, response.status_code):
+                state.save()
         for key, value in request.state.rate_headers.items():
             response.headers[key] = value
         response.headers["x-tlx-request-id"] = request.state.request_id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -13,11 +14,20 @@ from .state import EmulatorState
 
 
 class EmulatorServer:
-    """Serve an emulator for `config`; `url` is the API base (…/v2), `admin_url` the admin base."""
+    """Serve an emulator for `config`; `url` is the API base (…/v2), `admin_url` the admin base.
 
-    def __init__(self, config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0) -> None:
+    With `state_file` the companies' data outlives the server (see `EmulatorState`).
+    """
+
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state_file: str | Path | None = None,
+    ) -> None:
         self.config = config
-        self.state = EmulatorState(config)
+        self.state = EmulatorState(config, state_file)
         self.app = create_app(self.state)
         self._server = ThreadedServer(self.app, host=host, port=port)
 
@@ -55,7 +65,10 @@ class EmulatorServer:
         return response.json() if response.content else None
 
     def reset(self) -> None:
-        """Back to the configured start: no vouchers or sessions, configured faults and rate limit."""
+        """Back to the configured start: no vouchers or sessions, configured faults and rate limit.
+
+        A state file is overwritten with that start.
+        """
         self.state.reset()
 
     def set_faults(self, faults: FaultConfig | None) -> None:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import secrets
 import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from .chart import DEFAULT_ACCOUNTS, VAT_TYPES, VatTypeDef
@@ -33,6 +34,24 @@ VOUCHER_TYPE_NAMES = (
     "Reiseregning",
     "Ansattutlegg",
 )
+
+
+FIRST_ID = 195_000_001
+
+
+class IdSequence:
+    """The one id sequence of an emulator (ids are unique across object kinds, as in Tripletex)."""
+
+    def __init__(self, start: int = FIRST_ID) -> None:
+        self.next_value = start
+
+    def __iter__(self) -> IdSequence:
+        return self
+
+    def __next__(self) -> int:
+        value = self.next_value
+        self.next_value += 1
+        return value
 
 
 class Clock:
@@ -121,7 +140,7 @@ class Session:
 class Company:
     """One company's chart, VAT settings, voucher types, periods and vouchers."""
 
-    def __init__(self, cfg: CompanyConfig, ids: itertools.count[int]) -> None:
+    def __init__(self, cfg: CompanyConfig, ids: Iterator[int]) -> None:
         self.cfg = cfg
         self.id = cfg.id
         self.name = cfg.name
@@ -138,7 +157,7 @@ class Company:
         for spec in cfg.extra_accounts:
             self.put_account(spec, ids)
 
-    def put_account(self, spec: AccountSpec, ids: itertools.count[int]) -> Account:
+    def put_account(self, spec: AccountSpec, ids: Iterator[int]) -> Account:
         existing = self.account_by_number(spec.number)
         if existing is not None:
             existing.spec = spec
@@ -191,10 +210,16 @@ class RateLimiter:
 
 
 class EmulatorState:
-    """All emulator data behind one re-entrant lock; `reset()` rebuilds it from the config."""
+    """All emulator data behind one re-entrant lock; `reset()` rebuilds it from the config.
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    With a `state_file` the companies (accounts, vouchers, numbering, id sequence) are read from it
+    at start if it exists, and `save()` writes them back; sessions, clock, faults and rate limit
+    are not kept.
+    """
+
+    def __init__(self, config: EmulatorConfig, state_file: str | Path | None = None) -> None:
         self.config = config
+        self.state_file = Path(state_file) if state_file is not None else None
         self.lock = threading.RLock()
         self.clock = Clock(config.today)
         self.vat_types: dict[int, VatTypeDef] = {v.id: v for v in VAT_TYPES}
@@ -202,9 +227,13 @@ class EmulatorState:
         self.rate_limiter = RateLimiter(config.rate_limit, self.clock)
         self.faults = FaultInjector(config.faults)
         self._build()
+        if self.state_file is not None and self.state_file.exists():
+            from .persistence import load  # imported here: persistence imports this module
+
+            load(self, self.state_file)
 
     def _build(self) -> None:
-        self.ids = itertools.count(195_000_001)
+        self.ids = IdSequence()
         self.companies: dict[int, Company] = {c.id: Company(c, self.ids) for c in self.config.companies}
         self.sessions: dict[str, Session] = {}
         self.token_ids: dict[str, int] = {}
@@ -216,6 +245,16 @@ class EmulatorState:
             self.request_log.clear()
             self.faults.configure(self.config.faults)
             self._build()
+            self.save()
+
+    def save(self) -> None:
+        """Write the state file (if there is one) atomically, as of now; a no-op without one."""
+        if self.state_file is None:
+            return
+        from .persistence import write_state
+
+        with self.lock:
+            write_state(self, self.state_file)
 
     def next_id(self) -> int:
         with self.lock:
