@@ -17,3 +17,35 @@ def test_migrating_twice_changes_nothing(staging_engine) -> None:  # type: ignor
     with staging_engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() is not None
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_upgrade_from_the_first_revision_keeps_data(staging_url: str, example_tenant_file) -> None:  # type: ignore[no-untyped-def]
+    from alembic import command
+    from sqlalchemy import text
+
+    from bookspot_tripletex.staging.db import alembic_config, make_engine
+
+    engine = make_engine(staging_url)
+    cfg = alembic_config(staging_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO tenants (tenant_id, name, timezone, currency, start_date, active, tripletex_conn_id,"
+                " bookspot_conn_id, vat_tolerance_ore, updated_at) VALUES ('t', 'T', 'Europe/Oslo', 'NOK',"
+                " '2026-01-01', true, 'a', 'b', 100, '2026-01-01 00:00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO mapping_versions (tenant_id, valid_from, revision, content_hash, vat_types, imported_at)"
+                " VALUES ('t', '2026-01-01', 1, 'h', '{}', '2026-01-01 00:00:00')"
+            )
+        )
+    migrate(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT tenant_id, attach_report FROM tenants")).one() == ("t", False)
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    engine.dispose()

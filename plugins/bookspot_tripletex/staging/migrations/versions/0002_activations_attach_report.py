@@ -17,10 +17,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("tenants") as batch_op:
-        batch_op.add_column(
-            sa.Column("attach_report", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    op.add_column(
+        "tenants", sa.Column("attach_report", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     op.create_table(
         "activations",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
