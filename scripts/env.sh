@@ -15,4 +15,5 @@ export TQDM_DISABLE=1
 export AIRFLOW__CORE__TEST_CONNECTION="${AIRFLOW__CORE__TEST_CONNECTION:-Enabled}"
 VENV="${VENV:-$ROOT/.venv}"
 PY="$VENV/bin/python"
+export PATH="$VENV/bin:$PATH"
 mkdir -p "$BOOKSPOT_DATA_DIR" "$AIRFLOW_HOME"
