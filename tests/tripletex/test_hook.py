@@ -117,7 +117,6 @@ def test_ui_field_behaviour_matches_airflows_schema():
         (Path(airflow.__file__).parent / "customized_form_field_behaviours.schema.json").read_text()
     )
     jsonschema.validate(TripletexHook.get_ui_field_behaviour(), schema)
-    assert TripletexHook.get_connection_form_widgets() == {}
 
 
 def test_provider_info_is_valid_for_airflow():

@@ -11,8 +11,10 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from airflow.sdk.bases.hook import BaseHook
 
+from bookspot_tripletex.connection_form import ui_field_behaviour
+
 from .client import BookSpotClient, BookSpotError
-from .provider import CONN_FIELDS, CONN_TYPE, UI_FIELD_BEHAVIOUR
+from .provider import CONN_TYPE, UI_FIELD_BEHAVIOUR
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
@@ -97,40 +99,8 @@ class BookSpotHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Form behaviour; Airflow 3.2+ reads the same from the provider info's `ui-field-behaviour`."""
-        return {
-            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra form fields for a Flask AppBuilder UI; Airflow 3.2+ reads `conn-fields` instead."""
-        try:
-            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-            from flask_babel import lazy_gettext
-            from wtforms import FloatField, IntegerField, StringField
-            from wtforms.validators import NumberRange, Optional
-        except ImportError:
-            return {}
-        return {
-            "account_id": StringField(
-                lazy_gettext(CONN_FIELDS["account_id"]["label"]), widget=BS3TextFieldWidget()
-            ),
-            "timeout": FloatField(
-                lazy_gettext(CONN_FIELDS["timeout"]["label"]),
-                widget=BS3TextFieldWidget(),
-                validators=[Optional(), NumberRange(min=1)],
-                default=DEFAULT_TIMEOUT,
-            ),
-            "max_retries": IntegerField(
-                lazy_gettext(CONN_FIELDS["max_retries"]["label"]),
-                widget=BS3TextFieldWidget(),
-                validators=[Optional(), NumberRange(min=0, max=10)],
-                default=DEFAULT_MAX_RETRIES,
-            ),
-        }
+        """Form behaviour; Airflow 3 reads the same from the provider info's `ui-field-behaviour`."""
+        return ui_field_behaviour(UI_FIELD_BEHAVIOUR)
 
 
 def _extra(extra: dict[str, Any], name: str) -> Any:

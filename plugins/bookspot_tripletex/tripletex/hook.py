@@ -7,9 +7,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from airflow.sdk.bases.hook import BaseHook
 
+from bookspot_tripletex.connection_form import ui_field_behaviour
+
 from .client import RetryPolicy, TripletexClient
 from .errors import TripletexError
-from .provider import CONN_FIELDS, CONN_TYPE, ENVIRONMENTS, UI_FIELD_BEHAVIOUR
+from .provider import CONN_TYPE, ENVIRONMENTS, UI_FIELD_BEHAVIOUR
 
 WHO_AM_I_FIELDS = "*,company(id,name),employee(id,firstName,lastName)"
 
@@ -79,36 +81,8 @@ class TripletexHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Form behaviour; Airflow 3.2+ reads the same from the provider info's `ui-field-behaviour`."""
-        return {
-            "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
-            "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
-        }
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra form fields for a Flask AppBuilder UI; Airflow 3.2+ reads `conn-fields` instead."""
-        try:
-            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-            from flask_babel import lazy_gettext
-            from wtforms import IntegerField, StringField
-            from wtforms.validators import NumberRange, Optional
-        except ImportError:
-            return {}
-        return {
-            "environment": StringField(
-                lazy_gettext(CONN_FIELDS["environment"]["label"]),
-                widget=BS3TextFieldWidget(),
-                default="production",
-            ),
-            "company_id": IntegerField(
-                lazy_gettext(CONN_FIELDS["company_id"]["label"]),
-                widget=BS3TextFieldWidget(),
-                validators=[Optional(), NumberRange(min=0)],
-                default=0,
-            ),
-        }
+        """Form behaviour; Airflow 3 reads the same from the provider info's `ui-field-behaviour`."""
+        return ui_field_behaviour(UI_FIELD_BEHAVIOUR)
 
 
 def _extra(extra: dict[str, Any], name: str) -> Any:
