@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import random
+import secrets
 import sys
 import time
 from collections import Counter
@@ -26,8 +27,8 @@ from bookspot_tripletex.tripletex.payload import voucher_payload  # noqa: E402
 
 TODAY = datetime.date(2026, 11, 25)
 DAY = datetime.date(2026, 11, 24)
-CONSUMER = "bench-consumer-token-1"
-EMPLOYEE = "bench-employee-token-1"
+CONSUMER = f"bench-consumer-{secrets.token_hex(8)}"
+EMPLOYEE = f"bench-employee-{secrets.token_hex(8)}"
 SALES = {25: (3000, 3), 15: (3001, 31), 12: (3002, 33)}
 SETTLEMENT = {"stripe": 1580, "vipps": 1581, "card_terminal": 1920}
 FEE_PERMILLE = {"stripe": 24, "vipps": 17, "card_terminal": 0}

@@ -33,11 +33,14 @@ class JsonlFileSource:
     def iter_records(
         self, updated_from: dt.datetime | None = None, updated_to: dt.datetime | None = None
     ) -> Iterator[Any]:
-        with self.path.open("r", encoding="utf-8") as fh:
-            for line_no, text in enumerate(fh, start=1):
-                if not text.strip():
+        with self.path.open("rb") as fh:
+            for line_no, data in enumerate(fh, start=1):
+                if not data.strip():
                     continue
                 try:
-                    yield json.loads(text)
-                except json.JSONDecodeError as exc:
-                    yield UndecodableLine(line_no, text.rstrip("\n"), str(exc))
+                    yield json.loads(data.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    text = data.decode("utf-8", errors="replace").rstrip("\n")
+                    yield UndecodableLine(line_no, text, f"not UTF-8: {exc.reason}")
+                except ValueError as exc:
+                    yield UndecodableLine(line_no, data.decode("utf-8").rstrip("\n"), str(exc))
