@@ -130,3 +130,17 @@ def test_example_days(staging_engine, example_tenant_file: Path, example_feed: P
         days = dict(conn.execute(select(transactions.c.transaction_id, transactions.c.local_date)).all())
     assert days["tx_000006"] == dt.date(2026, 11, 24)
     assert days["tx_000007"] == dt.date(2026, 11, 25)
+
+
+def test_bytes_that_are_not_utf8_or_json_numbers_too_long_are_quarantined(
+    staging_engine, example_tenant_file: Path, tmp_path: Path
+) -> None:
+    cfg = setup_tenant(staging_engine, example_tenant_file)
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes(b'{"id": "tx_\xff"}\n' + b'{"amount_minor": ' + b"9" * 5000 + b"}\n")
+    result = stage(staging_engine, cfg, list(JsonlFileSource(feed).iter_records()))
+    assert result.quarantined == 2 and result.staged == 0
+    with staging_engine.connect() as conn:
+        reasons = sorted(conn.execute(select(quarantine.c.reason)).scalars())
+    assert "line 1" in reasons[0] and "not UTF-8" in reasons[0]
+    assert "line 2" in reasons[1]
