@@ -6,7 +6,10 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Engine
+
 from bookspot_tripletex import pipeline
+from bookspot_tripletex.feed.source import TransactionSource
 from bookspot_tripletex.staging.db import make_engine, migrate
 
 DAG_TZ = ZoneInfo("Europe/Oslo")
@@ -47,35 +50,67 @@ def plan(requested: list[str] | None) -> list[str]:
     return [t for t in active if t in set(requested)]
 
 
-def open_source(tenant_id: str):  # type: ignore[no-untyped-def]
-    """The tenant's BookSpot source from its connection: a JSON Lines export or the API."""
-    from bookspot_tripletex.feed.source import JsonlFileSource
+def utcnow() -> dt.datetime:
+    """The extract's clock: where a run's window ends (tests pin it)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def _bookspot_conn_id(engine: Engine, tenant_id: str) -> str:
     from bookspot_tripletex.tenants.store import load_tenant
 
-    with _engine().connect() as conn:
-        conn_id = load_tenant(conn, tenant_id).bookspot_conn_id
+    with engine.connect() as conn:
+        return load_tenant(conn, tenant_id).bookspot_conn_id
+
+
+def open_source(tenant_id: str, engine: Engine | None = None) -> TransactionSource:
+    """The tenant's BookSpot source from its connection: a JSON Lines export (extra `feed_file`) or the
+    API (host = base URL, password = the account's token; the account id defaults to the tenant id)."""
     from airflow.sdk.bases.hook import BaseHook
 
-    connection = BaseHook.get_connection(conn_id)
-    feed_file = (connection.extra_dejson or {}).get("feed_file")
+    from bookspot_tripletex.feed.hook import BookSpotHook
+    from bookspot_tripletex.feed.source import JsonlFileSource
+
+    conn_id = _bookspot_conn_id(engine or _engine(), tenant_id)
+    feed_file = (BaseHook.get_connection(conn_id).extra_dejson or {}).get("feed_file")
     if feed_file:
         return JsonlFileSource(feed_file)
-    from bookspot_tripletex.feed.hook import BookSpotHook
-
-    return BookSpotHook(bookspot_conn_id=conn_id, account_id=tenant_id).get_conn()
+    return BookSpotHook(conn_id, tenant=tenant_id).get_conn()
 
 
 def extract(tenant_id: str, day: dt.date, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Stage what changed since the tenant's watermark (minus the overlap), then move the watermark.
+
+    A refused token, an unknown account or a malformed answer fails the task at once (retrying cannot
+    help); 429, 5xx and connection errors, once the client's own retries are used up, let Airflow retry.
+    The watermark moves only after the records are staged, so a failed run loses nothing.
+    """
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from bookspot_tripletex.feed.client import BookSpotError, BookSpotTransientError
     from bookspot_tripletex.staging.watermark import extract_window, save_watermark
 
     engine = _engine()
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     with engine.connect() as conn:
         updated_from, updated_to = extract_window(conn, tenant_id, now, pipeline.EXTRACT_OVERLAP)
-    result = pipeline.stage_tenant(engine, tenant_id, open_source(tenant_id), updated_from, updated_to)
+    conn_id = _bookspot_conn_id(engine, tenant_id)
+    try:
+        source = open_source(tenant_id, engine)
+    except ValueError as exc:
+        raise AirflowFailException(f"{tenant_id}: BookSpot connection {conn_id!r}: {exc}") from exc
+    try:
+        result = pipeline.stage_tenant(engine, tenant_id, source, updated_from, updated_to)
+    except BookSpotTransientError:
+        raise
+    except BookSpotError as exc:
+        raise AirflowFailException(f"{exc} (connection {conn_id!r})") from exc
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
     with engine.begin() as conn:
         save_watermark(conn, tenant_id, updated_to, now)
-    return result
+    return {**result, "window": [updated_from.isoformat(), updated_to.isoformat()]}
 
 
 def journal(tenant_id: str, day: dt.date) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 metadata = MetaData()
@@ -120,6 +121,13 @@ quarantine = Table(
     Column("released_by", String(200)),
     UniqueConstraint("tenant_id", "raw_hash", name="uq_quarantine_record"),
     Index("ix_quarantine_tenant_day", "tenant_id", "local_date"),
+    Index(
+        "ix_quarantine_held",
+        "tenant_id",
+        "record_id",
+        sqlite_where=text("released_at IS NULL"),
+        postgresql_where=text("released_at IS NULL"),
+    ),
 )
 
 vouchers = Table(

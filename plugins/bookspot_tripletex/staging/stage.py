@@ -4,32 +4,52 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select, update
 
-from bookspot_tripletex.feed.model import InvalidRecord, Transaction, Violation, parse_record
-from bookspot_tripletex.feed.source import UndecodableLine
-from bookspot_tripletex.staging.schema import (
-    pending_corrections,
-    quarantine,
-    transaction_lines,
-    transactions,
-    vouchers,
+from bookspot_tripletex.feed.model import (
+    LINE_KEYS,
+    RECORD_KEYS,
+    InvalidRecord,
+    Transaction,
+    Violation,
+    fast_fields,
+    parse_record,
 )
-from bookspot_tripletex.staging.upsert import insert_ignore, upsert
+from bookspot_tripletex.feed.source import UndecodableLine
+from bookspot_tripletex.staging.bulk import Staged, Writer, writer_for
+from bookspot_tripletex.staging.limits import (
+    ID_LENGTH,
+    LINE_TEXT_FIELDS,
+    MAX_ORE,
+    MAX_QUANTITY,
+    TEXT_FIELDS,
+    raw_json,
+    safe_text,
+    storable_id,
+    storage_violations,
+)
+from bookspot_tripletex.staging.schema import pending_corrections, quarantine, vouchers
+from bookspot_tripletex.staging.upsert import insert_ignore
 from bookspot_tripletex.tenants.config import TenantConfig
 from bookspot_tripletex.timeutil import as_utc, iso_utc
 
-BATCH = 2000
-TX_UPDATE_COLUMNS = [
-    "kind", "status", "booking_id", "occurred_at", "updated_at", "local_date", "currency", "amount_ore",
-    "payment_method", "provider_fee_ore", "gift_card_code", "raw", "staged_at",
-]  # fmt: skip
+try:  # msgspec writes the same text as json.dumps(sort_keys=True) for such records, several times faster
+    import msgspec
+
+    _encode_sorted: Callable[[Any], bytes] | None = msgspec.json.Encoder(order="sorted").encode
+    _format_json = msgspec.json.format
+except ImportError:  # pragma: no cover - Airflow brings msgspec
+    _encode_sorted = None
+
+BATCH = 5000
+BOOKING_ID_LENGTH, GIFT_CARD_CODE_LENGTH = TEXT_FIELDS["booking_id"], TEXT_FIELDS["gift_card_code"]
+PRODUCT_ID_LENGTH, PRODUCT_NAME_LENGTH = LINE_TEXT_FIELDS["product_id"], LINE_TEXT_FIELDS["product_name"]
 
 
 @dataclass
@@ -58,8 +78,22 @@ class StageResult:
 
 def _raw_text(raw: Any) -> str:
     if isinstance(raw, UndecodableLine):
-        return raw.text
-    return json.dumps(raw, ensure_ascii=False, sort_keys=True)
+        return safe_text(raw.text)
+    return raw_json(raw)
+
+
+def _plain_json(raw: dict[str, Any]) -> str | None:
+    """`raw_json` of a record holding only strings, integers, null and lists of such objects, or None
+    where it would differ (a lone surrogate) or the record holds a NUL (which no column takes)."""
+    if _encode_sorted is None:
+        return None
+    try:
+        text = _format_json(_encode_sorted(raw), indent=0)
+    except (UnicodeEncodeError, TypeError, ValueError, OverflowError):
+        return None
+    if b"\\u0000" in text:
+        return None
+    return text.decode()
 
 
 def _quarantine_row(tenant: TenantConfig, raw: Any, error: InvalidRecord, now: dt.datetime) -> dict[str, Any]:
@@ -69,14 +103,14 @@ def _quarantine_row(tenant: TenantConfig, raw: Any, error: InvalidRecord, now: d
         local_date = _local_date_of(raw.get("occurred_at"), tenant)
         try:
             updated = iso_utc(dt.datetime.fromisoformat(raw["updated_at"]))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             updated = None
     return {
         "tenant_id": tenant.tenant,
-        "record_id": error.record_id,
+        "record_id": storable_id(error.record_id),
         "local_date": local_date,
         "updated_at": updated,
-        "reason": str(error),
+        "reason": safe_text(str(error)),
         "rules": error.rules,
         "raw": text,
         "raw_hash": hashlib.sha256(text.encode()).hexdigest(),
@@ -91,7 +125,10 @@ def _local_date_of(value: Any, tenant: TenantConfig) -> dt.date | None:
         return None
     if parsed.tzinfo is None:
         return None
-    return parsed.astimezone(tenant.tz).date()
+    try:
+        return parsed.astimezone(tenant.tz).date()
+    except OverflowError:
+        return None
 
 
 def check_record(raw: Any, tenant: TenantConfig) -> Transaction:
@@ -112,6 +149,9 @@ def check_record(raw: Any, tenant: TenantConfig) -> Transaction:
                 )
             ],
         )
+    unfit = storage_violations(tx, tenant.tz)
+    if unfit:
+        raise InvalidRecord(tx.id, unfit)
     return tx
 
 
@@ -124,147 +164,188 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 def stage_records(
     conn: Connection, tenant: TenantConfig, records: Iterable[Any], now: dt.datetime | None = None
 ) -> StageResult:
-    """Stage records in batches; the caller's transaction makes the whole pass atomic."""
+    """Stage records in batches; the caller's transaction makes the whole pass atomic.
+
+    Memory holds a chunk or two, whatever the feed's length. On PostgreSQL a writer thread stores one
+    chunk while the next is checked.
+    """
     now = now or dt.datetime.now(dt.UTC)
+    writer = writer_for(conn, tenant.tenant, now)
+    prepared = (_prepare(tenant, writer, chunk, now) for chunk in _chunks(records, BATCH))
     total = StageResult()
-    for chunk in _chunks(records, BATCH):
-        total.merge(_stage_chunk(conn, tenant, chunk, now))
+    if not writer.threaded:
+        for chunk in prepared:
+            total.merge(_apply(conn, tenant, writer, chunk, now))
+        return total
+    with ThreadPoolExecutor(1, thread_name_prefix="stage-writer") as pool:
+        pending: Future[StageResult] | None = None
+        for chunk in prepared:
+            if pending is not None:
+                total.merge(pending.result())
+            pending = pool.submit(_apply, conn, tenant, writer, chunk, now)
+        if pending is not None:
+            total.merge(pending.result())
     return total
 
 
-def _stage_chunk(conn: Connection, tenant: TenantConfig, chunk: list[Any], now: dt.datetime) -> StageResult:
-    result = StageResult()
-    bad: list[dict[str, Any]] = []
-    latest: dict[str, Transaction] = {}
+@dataclass
+class _Prepared:
+    """A checked chunk: quarantine rows, the latest valid version per id, and what was skipped."""
+
+    bad: list[dict[str, Any]] = field(default_factory=list)
+    latest: dict[str, Staged] = field(default_factory=dict)
+    before_start: int = 0
+    days: set[dt.date] = field(default_factory=set)
+
+
+def _prepare(tenant: TenantConfig, writer: Writer, chunk: list[Any], now: dt.datetime) -> _Prepared:
+    out = _Prepared()
+    latest = out.latest
+    tz = tenant.tz
     for raw in chunk:
-        try:
-            tx = check_record(raw, tenant)
-        except InvalidRecord as error:
-            row = _quarantine_row(tenant, raw, error, now)
-            bad.append(row)
-            if row["local_date"] is not None:
-                result.days.add(row["local_date"])
+        staged = _plain_record(raw, tenant, tz, writer)
+        if staged is None:
+            try:
+                tx = check_record(raw, tenant)
+            except InvalidRecord as error:
+                row = _quarantine_row(tenant, raw, error, now)
+                out.bad.append(row)
+                if row["local_date"] is not None:
+                    out.days.add(row["local_date"])
+                continue
+            staged = _staged(tx, tz, writer)
+        if staged.local_date < tenant.start_date:
+            out.before_start += 1
             continue
-        if tx.local_date(tenant.tz) < tenant.start_date:
-            result.before_start += 1
-            continue
-        seen = latest.get(tx.id)
-        if seen is None or seen.updated_at <= tx.updated_at:
-            latest[tx.id] = tx
-    if bad:
-        insert_ignore(conn, quarantine, bad, ["tenant_id", "raw_hash"])
-        result.quarantined += len(bad)
-    if latest:
-        _stage_valid(conn, tenant, latest, now, result)
+        seen = latest.get(staged.id)
+        if seen is None or seen.updated_at <= staged.updated_at:
+            latest[staged.id] = staged
+    return out
+
+
+def _staged(tx: Transaction, tz: dt.tzinfo, writer: Writer) -> Staged:
+    lines = [
+        (line.product_id, line.product_name, line.category, line.quantity, line.gross_ore, line.vat_rate,
+         line.vat_ore, line.service_date)
+        for line in tx.lines
+    ]  # fmt: skip
+    return writer.staged(
+        tx.id, tx.kind, tx.status, tx.booking_id, as_utc(tx.occurred_at), as_utc(tx.updated_at),
+        tx.local_date(tz), tx.currency, tx.amount_ore, tx.payment_method, tx.provider_fee_ore,
+        tx.gift_card_code, _raw_text(tx.raw), lines,
+    )  # fmt: skip
+
+
+def _plain_record(raw: Any, tenant: TenantConfig, tz: dt.tzinfo, writer: Writer) -> Staged | None:
+    """The common case without building a Transaction: a record that plainly keeps the contract and
+    fits the columns (see `check_record`), with the JSON keys the contract names and nothing else.
+    None sends the record through `check_record`, which decides and names every problem."""
+    fields = fast_fields(raw, tenant.currency)
+    if fields is None:
+        return None
+    (
+        tx_id,
+        account_id,
+        kind,
+        status,
+        booking_id,
+        occurred,
+        updated,
+        currency,
+        amount,
+        method,
+        fee,
+        gift,
+        lines,
+    ) = fields
+    if (
+        account_id != tenant.tenant
+        or len(tx_id) > ID_LENGTH
+        or (booking_id is not None and len(booking_id) > BOOKING_ID_LENGTH)
+        or (gift is not None and len(gift) > GIFT_CARD_CODE_LENGTH)
+        or amount > MAX_ORE
+        or len(raw) != len(RECORD_KEYS)
+    ):
+        return None
+    for (product_id, name, _, quantity, gross, _, vat, _), raw_line in zip(lines, raw["lines"], strict=True):
+        if (
+            len(product_id) > PRODUCT_ID_LENGTH
+            or len(name) > PRODUCT_NAME_LENGTH
+            or quantity > MAX_QUANTITY
+            or gross > MAX_ORE
+            or vat > MAX_ORE
+            or len(raw_line) != len(LINE_KEYS)
+        ):
+            return None
+    text = _plain_json(raw)
+    if text is None:
+        return None
+    try:
+        occurred_utc = occurred.astimezone(dt.UTC)
+        updated_utc = occurred_utc if updated is occurred else updated.astimezone(dt.UTC)
+        local_date = occurred.astimezone(tz).date()
+    except (OverflowError, ValueError):
+        return None
+    if not (1 < occurred_utc.year < 9999 and 1 < updated_utc.year < 9999):
+        return None
+    return writer.staged(
+        tx_id, kind, status, booking_id, occurred_utc, updated_utc, local_date, currency, amount, method, fee,
+        gift, text, lines,
+    )  # fmt: skip
+
+
+def _apply(
+    conn: Connection, tenant: TenantConfig, writer: Writer, chunk: _Prepared, now: dt.datetime
+) -> StageResult:
+    result = StageResult(before_start=chunk.before_start, days=set(chunk.days))
+    if chunk.bad:
+        insert_ignore(conn, quarantine, chunk.bad, ["tenant_id", "raw_hash"])
+        result.quarantined += len(chunk.bad)
+    if chunk.latest:
+        _stage_valid(conn, tenant, writer, chunk.latest, now, result)
     return result
 
 
 def _stage_valid(
     conn: Connection,
     tenant: TenantConfig,
-    latest: dict[str, Transaction],
+    writer: Writer,
+    latest: dict[str, Staged],
     now: dt.datetime,
     result: StageResult,
 ) -> None:
-    ids = list(latest)
-    existing = {
-        row.transaction_id: row
-        for row in conn.execute(
-            select(
-                transactions.c.transaction_id,
-                transactions.c.updated_at,
-                transactions.c.local_date,
-                transactions.c.status,
-                transactions.c.raw,
-            ).where(transactions.c.tenant_id == tenant.tenant, transactions.c.transaction_id.in_(ids))
-        )
-    }
-    fresh: list[Transaction] = []
-    for tx_id, tx in latest.items():
-        old = existing.get(tx_id)
-        if old is not None and as_utc(old.updated_at) > as_utc(tx.updated_at):
-            result.stale += 1
-            continue
-        if old is not None and as_utc(old.updated_at) == as_utc(tx.updated_at):
-            result.stale += 1
-            continue
-        fresh.append(tx)
+    candidates = list(latest.values())
+    existing = writer.existing(candidates)
+    fresh = [s for s in candidates if s.id not in existing or existing[s.id].updated_at < s.updated_at]
+    result.stale += len(candidates) - len(fresh)
     if not fresh:
         return
-    days = {tx.local_date(tenant.tz) for tx in fresh} | {
-        existing[tx.id].local_date for tx in fresh if tx.id in existing
-    }
+    replaced = [s.id for s in fresh if s.id in existing]
+    days = {s.local_date for s in fresh} | {existing[tx_id].local_date for tx_id in replaced}
     posted_days = _posted_days(conn, tenant.tenant, days)
     corrections = []
-    for tx in fresh:
-        day = tx.local_date(tenant.tz)
-        old = existing.get(tx.id)
-        touched = {day} | ({old.local_date} if old is not None else set())
+    for s in fresh if posted_days else ():
+        old = existing.get(s.id)
+        touched = {s.local_date} | ({old.local_date} if old is not None else set())
         for touched_day in sorted(touched & posted_days):
-            change = "void" if tx.status == "voided" else ("update" if old is not None else "late")
+            change = "void" if s.status == "voided" else ("update" if old is not None else "late")
             corrections.append(
                 {
                     "tenant_id": tenant.tenant,
-                    "transaction_id": tx.id,
+                    "transaction_id": s.id,
                     "local_date": touched_day,
                     "change": change,
-                    "raw": _raw_text(tx.raw),
+                    "raw": s.raw,
                     "detected_at": now,
                 }
             )
-        result.days |= touched
-    tx_rows = [
-        {
-            "tenant_id": tenant.tenant,
-            "transaction_id": tx.id,
-            "kind": tx.kind,
-            "status": tx.status,
-            "booking_id": tx.booking_id,
-            "occurred_at": as_utc(tx.occurred_at),
-            "updated_at": as_utc(tx.updated_at),
-            "local_date": tx.local_date(tenant.tz),
-            "currency": tx.currency,
-            "amount_ore": tx.amount_ore,
-            "payment_method": tx.payment_method,
-            "provider_fee_ore": tx.provider_fee_ore,
-            "gift_card_code": tx.gift_card_code,
-            "raw": _raw_text(tx.raw),
-            "staged_at": now,
-        }
-        for tx in fresh
-    ]
-    upsert(conn, transactions, tx_rows, ["tenant_id", "transaction_id"], TX_UPDATE_COLUMNS)
-    fresh_ids = [tx.id for tx in fresh]
-    conn.execute(
-        delete(transaction_lines).where(
-            transaction_lines.c.tenant_id == tenant.tenant, transaction_lines.c.transaction_id.in_(fresh_ids)
-        )
-    )
-    conn.execute(
-        transaction_lines.insert(),
-        [
-            {
-                "tenant_id": tenant.tenant,
-                "transaction_id": tx.id,
-                "line_no": no,
-                "product_id": line.product_id,
-                "product_name": line.product_name,
-                "category": line.category,
-                "quantity": line.quantity,
-                "gross_ore": line.gross_ore,
-                "vat_rate": line.vat_rate,
-                "vat_ore": line.vat_ore,
-                "service_date": line.service_date,
-            }
-            for tx in fresh
-            for no, line in enumerate(tx.lines, start=1)
-        ],
-    )
+    result.days |= days
+    writer.write(fresh, replaced)
     if corrections:
         conn.execute(pending_corrections.insert(), corrections)
         result.corrections += len(corrections)
     result.staged += len(fresh)
-    result.released += _release(conn, tenant.tenant, fresh, now)
+    result.released += _release(conn, writer, fresh, now)
 
 
 def _posted_days(conn: Connection, tenant: str, days: set[dt.date]) -> set[dt.date]:
@@ -280,17 +361,17 @@ def _posted_days(conn: Connection, tenant: str, days: set[dt.date]) -> set[dt.da
     return {row.local_date for row in rows}
 
 
-def _release(conn: Connection, tenant: str, fresh: list[Transaction], now: dt.datetime) -> int:
+def _release(conn: Connection, writer: Writer, fresh: list[Staged], now: dt.datetime) -> int:
     """A valid newer version of a quarantined record releases the quarantined versions."""
-    by_id = {tx.id: iso_utc(tx.updated_at) for tx in fresh}
-    held = conn.execute(
-        select(quarantine.c.id, quarantine.c.record_id, quarantine.c.updated_at).where(
-            quarantine.c.tenant_id == tenant,
-            quarantine.c.released_at.is_(None),
-            quarantine.c.record_id.in_(list(by_id)),
-        )
-    ).all()
-    release_ids = [row.id for row in held if row.updated_at is None or row.updated_at <= by_id[row.record_id]]
+    held = writer.held(fresh)
+    if not held:
+        return 0
+    by_id = {s.id: s for s in fresh}
+    release_ids = [
+        row.id
+        for row in held
+        if row.updated_at is None or row.updated_at <= iso_utc(by_id[row.record_id].updated_at)
+    ]
     if release_ids:
         conn.execute(
             update(quarantine)
