@@ -96,3 +96,43 @@ def test_bad_tenant_file_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: {bad}: mappings must list")
     assert "Traceback" not in done.stderr
+
+
+def test_release_day_lets_a_held_day_through(
+    example_tenant_file: Path, example_feed: Path, tmp_path: Path
+) -> None:
+    lines = example_feed.read_text().splitlines()
+    lines[1] = lines[1].replace('"amount_minor": 105000', '"amount_minor": 105001')
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(lines) + "\n")
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    from bookspot_tripletex.feed.source import JsonlFileSource
+    from bookspot_tripletex.staging.db import make_engine
+    from helpers import setup_tenant, stage
+
+    engine = make_engine(url)
+    run_cli("import-tenant", str(example_tenant_file), env={"BOOKSPOT_STAGING_URL": url})
+    cfg = setup_tenant(engine, example_tenant_file)
+    stage(engine, cfg, list(JsonlFileSource(feed).iter_records()))
+    held = json.loads(
+        run_cli("preview", "--tenant", "fjord-kayak", "--date", "2026-11-24", "--staging-url", url).stdout
+    )
+    assert held["status"] == "held"
+    done = run_cli(
+        "release-day", "--tenant", "fjord-kayak", "--date", "2026-11-24", "--by", "kari", "--staging-url", url
+    )
+    assert done.returncode == 0, done.stderr
+    assert "released 1 quarantined record" in done.stdout
+    ready = json.loads(
+        run_cli("preview", "--tenant", "fjord-kayak", "--date", "2026-11-24", "--staging-url", url).stdout
+    )
+    assert ready["status"] == "ready" and ready["quarantined"] == []
+    postings = {p["account"]: p["amountGross"] for p in ready["voucher"]["postings"]}
+    assert 1581 not in postings and 3002 not in postings and postings[1580] == "1646.27"
+    from sqlalchemy import select
+
+    from bookspot_tripletex.staging.schema import quarantine
+
+    with engine.connect() as conn:
+        row = conn.execute(select(quarantine.c.record_id, quarantine.c.released_by)).one()
+    assert row == ("tx_000002", "day released by kari")

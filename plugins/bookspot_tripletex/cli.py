@@ -76,6 +76,21 @@ def _demo_setup(args: argparse.Namespace) -> int:
     return 0
 
 
+def _release_day(args: argparse.Namespace) -> int:
+    from bookspot_tripletex.staging.db import make_engine, migrate
+    from bookspot_tripletex.staging.release import release_day
+
+    engine = make_engine(args.staging_url)
+    migrate(engine)
+    with engine.begin() as conn:
+        count = release_day(conn, args.tenant, dt.date.fromisoformat(args.date), args.by)
+    print(
+        f"{args.tenant} {args.date}: released {count} quarantined record(s); "
+        "the next run (or a re-run of the day) posts the day without them."
+    )
+    return 0
+
+
 def _activation(args: argparse.Namespace) -> int:
     from bookspot_tripletex.activation_cli import run_activation_check
 
@@ -107,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", required=True)
     p.add_argument("--staging-url", default=None)
     p.set_defaults(func=_voucher)
+
+    p = sub.add_parser("release-day", help="post a held day without its quarantined records (they are kept)")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--date", required=True)
+    p.add_argument("--by", required=True, help="who releases the day (kept with the records)")
+    p.add_argument("--staging-url", default=None)
+    p.set_defaults(func=_release_day)
 
     p = sub.add_parser("activation-check", help="check a tenant's Tripletex key and mapped accounts")
     p.add_argument("--tenant", required=True)
