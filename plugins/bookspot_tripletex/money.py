@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 ORE_PER_NOK = 100
 _CENT = Decimal("0.01")

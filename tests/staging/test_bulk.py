@@ -65,7 +65,8 @@ def test_sqlite_stores_times_as_sqlalchemy_does(tmp_path: Path, example_tenant_f
     raw = record("tx_1", "2026-11-24T23:30:00.5-02:00")
     with engine.begin() as conn:
         stage_module.stage_records(conn, cfg, [raw], now=now)
-        text = conn.exec_driver_sql("SELECT occurred_at, updated_at, local_date, staged_at FROM transactions").one()
+        query = "SELECT occurred_at, updated_at, local_date, staged_at FROM transactions"
+        text = conn.exec_driver_sql(query).one()
     bind = DateTime().dialect_impl(engine.dialect).bind_processor(engine.dialect)
     occurred = as_utc(parse_record(raw).occurred_at)
     assert tuple(text) == (bind(occurred), bind(occurred), "2026-11-25", bind(now))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import sqlite3
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -77,7 +78,7 @@ class SqliteWriter:
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         self.cursor = dbapi.cursor()
-        self.max_params = dbapi.getlimit(_SQLITE_LIMIT_VARIABLE_NUMBER) - 2
+        self.max_params = dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 2
         self.upsert = _upsert_sql(f"VALUES ({', '.join('?' * len(TX_COLUMNS))})")
         self.insert_lines = (
             f"INSERT INTO transaction_lines ({', '.join(LINE_COLUMNS)}) "
@@ -166,9 +167,6 @@ class SqliteWriter:
             [s.id for s in fresh],
         )
         return [Held(*row) for row in rows]
-
-
-_SQLITE_LIMIT_VARIABLE_NUMBER = 9
 
 
 def _sqlite_datetime(value: dt.datetime) -> str:
