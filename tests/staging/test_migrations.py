@@ -35,13 +35,15 @@ def test_upgrade_from_the_first_revision_keeps_data(staging_url: str, example_te
             text(
                 "INSERT INTO tenants (tenant_id, name, timezone, currency, start_date, active,"
                 " tripletex_conn_id, bookspot_conn_id, vat_tolerance_ore, updated_at)"
-                " VALUES ('t', 'T', 'Europe/Oslo', 'NOK', '2026-01-01', true, 'a', 'b', 100, '2026-01-01 00:00:00')"
+                " VALUES ('t', 'T', 'Europe/Oslo', 'NOK', '2026-01-01', true, 'a', 'b', 100,"
+                " '2026-01-01 00:00:00')"
             )
         )
         conn.execute(
             text(
                 "INSERT INTO mapping_versions"
-                " (tenant_id, valid_from, revision, content_hash, vat_types, imported_at) VALUES ('t', '2026-01-01', 1, 'h', '{}', '2026-01-01 00:00:00')"
+                " (tenant_id, valid_from, revision, content_hash, vat_types, imported_at)"
+                " VALUES ('t', '2026-01-01', 1, 'h', '{}', '2026-01-01 00:00:00')"
             )
         )
     migrate(engine)
