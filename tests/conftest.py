@@ -75,3 +75,13 @@ def staging_engine(staging_url: str):  # type: ignore[no-untyped-def]
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def tripletex():  # type: ignore[no-untyped-def]
+    """One Tripletex emulator (the demo-shaped company) over real HTTP for the session; tests reset it."""
+    from bookspot_tripletex.emulator.server import EmulatorServer
+    from tripletex_support import emulator_config
+
+    with EmulatorServer(emulator_config()) as server:
+        yield server

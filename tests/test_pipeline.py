@@ -5,21 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import pytest
-
 from bookspot_tripletex import pipeline
 from bookspot_tripletex.emulator.server import EmulatorServer
 from bookspot_tripletex.load.state import get_voucher
 from helpers import read_jsonl, record, setup_tenant, stage
-from tripletex_support import emulator_config, make_client, vouchers_in
+from tripletex_support import make_client, vouchers_in
 
 DAY = dt.date(2026, 11, 24)
-
-
-@pytest.fixture(scope="module")
-def tripletex():  # type: ignore[no-untyped-def]
-    with EmulatorServer(emulator_config()) as server:
-        yield server
 
 
 def test_an_empty_day_stays_empty_and_gets_a_report(

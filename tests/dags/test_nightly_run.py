@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pendulum
@@ -13,7 +12,7 @@ import pytest
 
 from bookspot_tripletex.emulator.server import EmulatorServer
 from helpers import worked_example_table
-from tripletex_support import emulator_config, vouchers_in
+from tripletex_support import vouchers_in
 
 pytestmark = pytest.mark.airflow
 
@@ -23,12 +22,6 @@ def airflow_db() -> None:
     from airflow.utils import db
 
     db.resetdb()
-
-
-@pytest.fixture(scope="module")
-def tripletex() -> Iterator[EmulatorServer]:
-    with EmulatorServer(emulator_config()) as server:
-        yield server
 
 
 @pytest.fixture

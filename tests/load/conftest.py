@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bookspot_tripletex.emulator.server import EmulatorServer
 from bookspot_tripletex.tripletex.client import TripletexClient
-from tripletex_support import emulator_config, make_client
-
-
-@pytest.fixture(scope="session")
-def tripletex() -> Iterator[EmulatorServer]:
-    with EmulatorServer(emulator_config()) as server:
-        yield server
+from tripletex_support import make_client
 
 
 @pytest.fixture

@@ -12,15 +12,9 @@ from bookspot_tripletex.emulator.server import EmulatorServer
 from bookspot_tripletex.staging.schema import activations
 from bookspot_tripletex.tenants.activation import ActivationFailed, ensure_activated
 from helpers import setup_tenant
-from tripletex_support import emulator_config, make_client
+from tripletex_support import make_client
 
 DAY = dt.date(2026, 11, 24)
-
-
-@pytest.fixture(scope="module")
-def tripletex():  # type: ignore[no-untyped-def]
-    with EmulatorServer(emulator_config()) as server:
-        yield server
 
 
 def test_checked_once_per_mapping_version(
