@@ -235,48 +235,36 @@ def build_frames(conn: Connection, journal: DayJournal) -> dict[str, pd.DataFram
     }
 
 
-def totals_by_vat_rate(day_totals: pd.DataFrame) -> list[dict[str, Any]]:
-    """Sales per VAT rate, journal and feed side by side (øre, debit positive: sales are negative)."""
+def _side_by_side(day_totals: pd.DataFrame, dimension: str, whole: str, part: str) -> list[dict[str, Any]]:
+    """Per key of one dimension: journal and feed figures of two measures and their net (whole - part)."""
     out = []
-    rows = day_totals[day_totals["dimension"] == "vat_rate"]
+    rows = day_totals[day_totals["dimension"] == dimension]
     for key in dict.fromkeys(rows["key"]):
         sel = {r["measure"]: r for r in records(rows[rows["key"] == key])}
-        gross, vat = sel["gross"], sel["vat"]
+        first, second = sel[whole], sel[part]
         out.append(
             {
-                "vat_rate": key,
-                "gross_ore": gross["journal_ore"],
-                "vat_ore": vat["journal_ore"],
-                "net_ore": gross["journal_ore"] - vat["journal_ore"],
-                "feed_gross_ore": gross["feed_ore"],
-                "feed_vat_ore": vat["feed_ore"],
-                "diff_gross_ore": gross["diff_ore"],
-                "diff_vat_ore": vat["diff_ore"],
+                dimension: key,
+                f"{whole}_ore": first["journal_ore"],
+                f"{part}_ore": second["journal_ore"],
+                "net_ore": first["journal_ore"] - second["journal_ore"],
+                f"feed_{whole}_ore": first["feed_ore"],
+                f"feed_{part}_ore": second["feed_ore"],
+                f"diff_{whole}_ore": first["diff_ore"],
+                f"diff_{part}_ore": second["diff_ore"],
             }
         )
     return out
+
+
+def totals_by_vat_rate(day_totals: pd.DataFrame) -> list[dict[str, Any]]:
+    """Sales per VAT rate, journal and feed side by side (øre, debit positive: sales are negative)."""
+    return _side_by_side(day_totals, "vat_rate", "gross", "vat")
 
 
 def totals_by_payment_method(day_totals: pd.DataFrame) -> list[dict[str, Any]]:
     """Money received per payment method and the provider fees kept, journal and feed side by side."""
-    out = []
-    rows = day_totals[day_totals["dimension"] == "payment_method"]
-    for key in dict.fromkeys(rows["key"]):
-        sel = {r["measure"]: r for r in records(rows[rows["key"] == key])}
-        amount, fee = sel["amount"], sel["provider_fee"]
-        out.append(
-            {
-                "payment_method": key,
-                "amount_ore": amount["journal_ore"],
-                "provider_fee_ore": fee["journal_ore"],
-                "net_ore": amount["journal_ore"] - fee["journal_ore"],
-                "feed_amount_ore": amount["feed_ore"],
-                "feed_provider_fee_ore": fee["feed_ore"],
-                "diff_amount_ore": amount["diff_ore"],
-                "diff_provider_fee_ore": fee["diff_ore"],
-            }
-        )
-    return out
+    return _side_by_side(day_totals, "payment_method", "amount", "provider_fee")
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
