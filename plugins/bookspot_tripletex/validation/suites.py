@@ -64,8 +64,3 @@ def build_suite(data: dict[str, Any]) -> ExpectationSuite:
     import great_expectations as gx
 
     return gx.ExpectationSuite(**copy.deepcopy(data))
-
-
-def load_suites(directory: Path | None = None) -> dict[str, ExpectationSuite]:
-    """Every suite as a GX ExpectationSuite, by name."""
-    return {name: build_suite(suite_json(name, directory)) for name in SUITE_NAMES}
