@@ -1,17 +1,17 @@
 # The README's commands. `make demo` and `make test` are all a fresh machine needs.
 PYTHON ?= python3.11
 VENV   ?= .venv
-STAMP  := $(VENV)/.installed-$(shell sha256sum requirements.lock pyproject.toml | sha256sum | cut -c1-12)
+STAMP  := $(VENV)/.installed-$(shell sha256sum requirements-dev.lock pyproject.toml devkit/pyproject.toml | sha256sum | cut -c1-12)
 
 .PHONY: venv demo test airflow lint format lock bench clean
 
 venv: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements-dev.lock pyproject.toml devkit/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found (Python 3.11 is required)"; exit 1; }
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . -e devkit
 	rm -f $(VENV)/.installed-* && touch $@
 
 demo: venv          ## one night (2026-11-24) of the demo tenant through Airflow into the emulator
@@ -29,9 +29,11 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
-lock:               ## re-resolve requirements.in into the hashed lock
+lock:               ## re-resolve requirements.in (runtime) and requirements-dev.in into their hashed locks
 	$(VENV)/bin/python -m pip install --quiet uv
-	$(VENV)/bin/uv pip compile requirements.in -p 3.11 --generate-hashes -o requirements.lock
+	$(VENV)/bin/uv pip compile requirements.in -p 3.11 --generate-hashes -o requirements.txt
+	$(VENV)/bin/uv pip compile requirements-dev.in -p 3.11 --generate-hashes -o requirements-dev.lock
+	$(VENV)/bin/python scripts/pin_extras.py requirements.txt requirements-dev.lock
 
 bench: venv
 	bash -c 'source scripts/env.sh && $$PY bench/tripletex_calls.py && $$PY bench/staging_throughput.py'

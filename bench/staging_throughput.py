@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins"))
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "devkit")]
 
 WORK = ROOT / ".work" / "bench"
 NIGHT = dt.date(2026, 11, 24)
@@ -59,7 +59,7 @@ KNOBS = {
 
 def plan_input(transactions: int, tenants: int | None) -> dict[str, Any]:
     """Tenants (10,000 transactions each, 1..100) and the days back from NIGHT that give ~N transactions."""
-    from bookspot_tripletex.simulator.generator import tenant_ids, tenant_profile
+    from bookspot_devkit.simulator.generator import tenant_ids, tenant_profile
 
     count = tenants or max(1, min(100, round(transactions / 10_000)))
     ids = tenant_ids(count)
@@ -77,7 +77,7 @@ def ensure_input(plan: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
     meta_path = path.with_suffix(".meta.json")
     if path.exists() and meta_path.exists():
         return path, json.loads(meta_path.read_text())
-    from bookspot_tripletex.simulator.export import write_jsonl
+    from bookspot_devkit.simulator.export import write_jsonl
 
     started = time.perf_counter()
     print(f"generating {path.name} (once) ...", flush=True)

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+sys.path[:0] = [str(Path(__file__).resolve().parents[1] / d) for d in ("plugins", "devkit")]
 
-from bookspot_tripletex.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig  # noqa: E402
-from bookspot_tripletex.emulator.server import EmulatorServer  # noqa: E402
+from bookspot_devkit.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig  # noqa: E402
+from bookspot_devkit.emulator.server import EmulatorServer  # noqa: E402
 from bookspot_tripletex.tripletex.client import TripletexClient  # noqa: E402
 from bookspot_tripletex.tripletex.payload import voucher_payload  # noqa: E402
 

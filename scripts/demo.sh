@@ -20,16 +20,16 @@ TENANTS=(fjord-kayak)
 if [ "$DEMO_SOURCE" = simulator ]; then
   SIMULATOR_PORT="${SIMULATOR_PORT:-8766}"
   read -r -a TENANTS <<<"${DEMO_TENANTS:-fjord-kayak tenant-001 tenant-002}"
-  TENANT_FILES="$("$PY" -m bookspot_tripletex.demo simulator --data-dir "$BOOKSPOT_DATA_DIR" \
+  TENANT_FILES="$("$PY" -m bookspot_devkit demo simulator --data-dir "$BOOKSPOT_DATA_DIR" \
     --emulator-port "$EMULATOR_PORT" --simulator-port "$SIMULATOR_PORT" --day "$DAY" "${TENANTS[@]}")"
   mapfile -t TENANT_FILES <<<"$TENANT_FILES"
   "$PY" -m bookspot_tripletex import-tenant "${TENANT_FILES[@]}"
 else
-  "$PY" -m bookspot_tripletex demo-setup --data-dir "$BOOKSPOT_DATA_DIR" --emulator-port "$EMULATOR_PORT" --feed "$FEED"
+  "$PY" -m bookspot_devkit demo setup --data-dir "$BOOKSPOT_DATA_DIR" --emulator-port "$EMULATOR_PORT" --feed "$FEED"
   "$PY" -m bookspot_tripletex import-tenant "$ROOT/demo/fjord-kayak.yaml"
 fi
 
-"$PY" -m bookspot_tripletex emulator --host 127.0.0.1 --port "$EMULATOR_PORT" \
+"$PY" -m bookspot_devkit emulator --host 127.0.0.1 --port "$EMULATOR_PORT" \
   --config "$BOOKSPOT_DATA_DIR/emulator.yaml" --state-file "$BOOKSPOT_DATA_DIR/emulator-state.json" \
   >"$BOOKSPOT_DATA_DIR/emulator.log" 2>&1 &
 EMULATOR_PID=$!
@@ -40,7 +40,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 if [ "$DEMO_SOURCE" = simulator ]; then
-  "$PY" -m bookspot_tripletex simulator serve --host 127.0.0.1 --port "$SIMULATOR_PORT" \
+  "$PY" -m bookspot_devkit simulator serve --host 127.0.0.1 --port "$SIMULATOR_PORT" \
     --config "$BOOKSPOT_DATA_DIR/simulator.yaml" >"$BOOKSPOT_DATA_DIR/simulator.log" 2>&1 &
   SIMULATOR_PID=$!
   trap 'kill $SIMULATOR_PID $EMULATOR_PID 2>/dev/null || true; wait $SIMULATOR_PID $EMULATOR_PID 2>/dev/null || true' EXIT
@@ -61,5 +61,5 @@ grep -q "failed" <(grep -E "state=(failed|upstream_failed)" "$BOOKSPOT_DATA_DIR/
   && { echo "a task failed:"; grep -E "state=failed" "$BOOKSPOT_DATA_DIR/dags-test.log" | tail -5; exit 1; }
 REPORT_TENANTS=()
 for tenant in "${TENANTS[@]}"; do REPORT_TENANTS+=(--tenant "$tenant"); done
-"$PY" -m bookspot_tripletex.demo_report "${REPORT_TENANTS[@]}" --date "$DAY" \
+"$PY" -m bookspot_devkit demo report "${REPORT_TENANTS[@]}" --date "$DAY" \
   --emulator "http://127.0.0.1:$EMULATOR_PORT" --since "$STARTED"

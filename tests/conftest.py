@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from helpers import shared_path
+from helpers import data_path
 
 # Timing is not what the property tests check; a loaded 2-core CI machine must not make them flaky.
 settings.register_profile("project", deadline=None)
@@ -32,12 +32,12 @@ os.environ.pop("BOOKSPOT_STAGING_URL", None)
 
 @pytest.fixture(scope="session")
 def example_feed() -> Path:
-    return shared_path("contracts", "bookspot-transactions.example.jsonl")
+    return data_path("bookspot-transactions.example.jsonl")
 
 
 @pytest.fixture(scope="session")
 def example_tenant_file() -> Path:
-    return shared_path("contracts", "fjord-kayak.example.yaml")
+    return data_path("fjord-kayak.example.yaml")
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +85,7 @@ def staging_engine(staging_url: str):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def tripletex():  # type: ignore[no-untyped-def]
     """One Tripletex emulator (the demo-shaped company) over real HTTP for the session; tests reset it."""
-    from bookspot_tripletex.emulator.server import EmulatorServer
+    from bookspot_devkit.emulator.server import EmulatorServer
     from tripletex_support import emulator_config
 
     with EmulatorServer(emulator_config()) as server:

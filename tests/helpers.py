@@ -4,35 +4,28 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine
 
 from bookspot_tripletex.staging.stage import StageResult, stage_records
 from bookspot_tripletex.tenants.config import TenantConfig, load_tenant_file
 from bookspot_tripletex.tenants.store import import_tenant
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+DATA = Path(__file__).resolve().parent / "data"
 
 
-def shared_path(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"{path} is not here (the shared contracts sit beside the project)")
-    return path
+def data_path(name: str) -> Path:
+    """A file of the contracts' examples kept with the tests (example feed, tenant file, worked example)."""
+    return DATA / name
 
 
 def worked_example_table() -> dict[tuple[int, int], Decimal]:
-    """The expected voucher, read from the contract's worked example: (account, VAT type) -> NOK."""
-    text = shared_path("contracts", "accounting-rules.md").read_text(encoding="utf-8")
-    section = text.split("## Worked example", 1)[1]
-    rows = re.findall(r"^\| (\d{4}) \| (\d+) \| .*= (-?[\d.]+) \|$", section, flags=re.M)
-    rows += re.findall(r"^\| (\d{4}) \| (\d+) \| (-?[\d.]+) \|$", section, flags=re.M)
-    return {(int(a), int(v)): Decimal(amount) for a, v, amount in rows}
+    """The expected voucher of the worked example: (account, VAT type) -> NOK."""
+    example = json.loads(data_path("worked_example.json").read_text(encoding="utf-8"))
+    return {(p["account"], p["vat_type"]): Decimal(p["amount"]) for p in example["postings"]}
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ import requests
 import yaml
 from sqlalchemy import Engine, func, select
 
-from bookspot_tripletex.simulator.server import SimulatorConfig, SimulatorServer
+from bookspot_devkit.simulator.server import SimulatorConfig, SimulatorServer
 from bookspot_tripletex.staging.schema import pending_corrections, quarantine, transactions
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -86,7 +86,7 @@ def fetch_all(server: SimulatorServer, account: str, token: str) -> list[dict[st
 def later_version(record: dict[str, Any], updated_at: dt.datetime, **changes: Any) -> dict[str, Any]:
     """A newer version of a record: the first line's quantity raised by one (amounts kept consistent),
     or the given field changes (e.g. status="voided")."""
-    from bookspot_tripletex.simulator.generator import vat_of
+    from bookspot_devkit.simulator.generator import vat_of
 
     new = {**record, "lines": [dict(line) for line in record["lines"]], "updated_at": updated_at.isoformat()}
     if not changes:

@@ -8,10 +8,10 @@ import json
 import stat
 from pathlib import Path
 
-from bookspot_tripletex.demo import DEMO_COMPANY_ID, company_ids, setup_simulator_demo
-from bookspot_tripletex.emulator.config import load_config
+from bookspot_devkit.demo import DEMO_COMPANY_ID, company_ids, setup_simulator_demo
+from bookspot_devkit.emulator.config import load_config
+from bookspot_devkit.simulator.server import SimulatorConfig
 from bookspot_tripletex.settings import PROJECT_ROOT
-from bookspot_tripletex.simulator.server import SimulatorConfig
 from bookspot_tripletex.tenants.config import load_tenant_file
 
 TENANTS = ["fjord-kayak", "tenant-001", "tenant-002"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_tripletex import pipeline
-from bookspot_tripletex.emulator.server import EmulatorServer
 from bookspot_tripletex.load.state import get_voucher
 from helpers import read_jsonl, record, setup_tenant, stage
 from tripletex_support import make_client, vouchers_in

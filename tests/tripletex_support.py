@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from bookspot_tripletex.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig
-from bookspot_tripletex.emulator.server import EmulatorServer
+from bookspot_devkit.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig
+from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_tripletex.tripletex.client import RetryPolicy, TripletexClient
 
 COMPANY_ID = 4242

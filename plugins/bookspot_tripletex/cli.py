@@ -1,4 +1,4 @@
-"""Command line: import tenants, preview a day, run the local emulator/simulator, set up the demo."""
+"""Command line: import tenants, preview a day, show a voucher, release a held day, check activation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 
 def _import_tenant(args: argparse.Namespace) -> int:
@@ -58,24 +57,6 @@ def _voucher(args: argparse.Namespace) -> int:
     return 0
 
 
-def _delegate(command: str, rest: list[str]) -> int:
-    """`emulator` and `simulator` hand their arguments to the subpackage's own command line."""
-    if command == "emulator":
-        from bookspot_tripletex.emulator.__main__ import main as emulator_main
-
-        return emulator_main(rest) or 0
-    from bookspot_tripletex.simulator.__main__ import main as simulator_main
-
-    return simulator_main(rest) or 0
-
-
-def _demo_setup(args: argparse.Namespace) -> int:
-    from bookspot_tripletex.demo import setup_demo
-
-    setup_demo(Path(args.data_dir), args.emulator_port, Path(args.feed))
-    return 0
-
-
 def _release_day(args: argparse.Namespace) -> int:
     from bookspot_tripletex.staging.db import make_engine, migrate
     from bookspot_tripletex.staging.release import release_day
@@ -95,9 +76,6 @@ def _activation(args: argparse.Namespace) -> int:
     from bookspot_tripletex.activation_cli import run_activation_check
 
     return run_activation_check(args.tenant, args.staging_url)
-
-
-DELEGATED = ("emulator", "simulator")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,16 +113,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--staging-url", default=None)
     p.set_defaults(func=_activation)
 
-    sub.add_parser(
-        "emulator", help="serve the local Tripletex emulator (see `emulator --help`)", add_help=False
-    )
-    sub.add_parser("simulator", help="the BookSpot simulator (see `simulator --help`)", add_help=False)
-
-    p = sub.add_parser("demo-setup", help="write the demo's emulator config and Airflow connections")
-    p.add_argument("--data-dir", required=True)
-    p.add_argument("--emulator-port", type=int, default=8765)
-    p.add_argument("--feed", required=True)
-    p.set_defaults(func=_demo_setup)
     return parser
 
 
@@ -152,8 +120,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bookspot_tripletex.tenants.config import TenantConfigError
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in DELEGATED:
-        return _delegate(argv[0], argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

@@ -17,9 +17,9 @@ import pendulum
 import pytest
 from sqlalchemy import Engine, select
 
-from bookspot_tripletex.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig
-from bookspot_tripletex.emulator.server import EmulatorServer
-from bookspot_tripletex.simulator.server import SimulatorServer
+from bookspot_devkit.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig
+from bookspot_devkit.emulator.server import EmulatorServer
+from bookspot_devkit.simulator.server import SimulatorServer
 from bookspot_tripletex.staging.schema import pending_corrections, vouchers
 from simulator_support import (
     bookspot_connection,

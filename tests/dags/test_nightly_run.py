@@ -10,7 +10,7 @@ from pathlib import Path
 import pendulum
 import pytest
 
-from bookspot_tripletex.emulator.server import EmulatorServer
+from bookspot_devkit.emulator.server import EmulatorServer
 from helpers import worked_example_table
 from tripletex_support import vouchers_in
 

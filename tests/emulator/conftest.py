@@ -9,9 +9,9 @@ import pytest
 import requests
 from emulator_helpers import TODAY, Api, company_a, company_b
 
-from bookspot_tripletex.emulator.config import EmulatorConfig
-from bookspot_tripletex.emulator.contract import ContractChecker
-from bookspot_tripletex.emulator.server import EmulatorServer
+from bookspot_devkit.contract import ContractChecker
+from bookspot_devkit.emulator.config import EmulatorConfig
+from bookspot_devkit.emulator.server import EmulatorServer
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,10 @@ from typing import Any
 
 import requests
 
-from bookspot_tripletex.emulator.config import AccountSpec, ClosedPeriod, CompanyConfig
-from bookspot_tripletex.emulator.contract import ContractChecker, ContractCheckingAdapter
-from bookspot_tripletex.emulator.errors import dumps
-from bookspot_tripletex.emulator.server import EmulatorServer
+from bookspot_devkit.contract import ContractChecker, ContractCheckingAdapter
+from bookspot_devkit.emulator.config import AccountSpec, ClosedPeriod, CompanyConfig
+from bookspot_devkit.emulator.errors import dumps
+from bookspot_devkit.emulator.server import EmulatorServer
 
 TODAY = date(2026, 11, 25)
 DAY = "2026-11-24"

@@ -7,7 +7,7 @@ from typing import Any
 import requests
 from emulator_helpers import Api
 
-from bookspot_tripletex.emulator.server import EmulatorServer
+from bookspot_devkit.emulator.server import EmulatorServer
 
 
 def create(api: Api, consumer: str, employee: str, expires: str = "2026-11-27") -> requests.Response:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from bookspot_tripletex.emulator.config import (
+from bookspot_devkit.emulator.config import (
     AccountSpec,
     ClosedPeriod,
     CompanyConfig,
@@ -23,8 +23,8 @@ from bookspot_tripletex.emulator.config import (
     load_config,
     write_config,
 )
-from bookspot_tripletex.emulator.state import EmulatorState
-from bookspot_tripletex.httpserver import free_port
+from bookspot_devkit.emulator.state import EmulatorState
+from bookspot_devkit.httpserver import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -126,7 +126,7 @@ def test_command_line_server(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "bookspot_tripletex.emulator",
+            "bookspot_devkit.emulator",
             "--port",
             str(port),
             "--config",

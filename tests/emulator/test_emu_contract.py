@@ -9,8 +9,8 @@ import pytest
 import requests
 from emulator_helpers import DAY, JSON, Api
 
-from bookspot_tripletex.emulator.contract import ContractChecker, ContractCheckingAdapter, load_openapi
-from bookspot_tripletex.emulator.server import EmulatorServer
+from bookspot_devkit.contract import ContractChecker, ContractCheckingAdapter, load_openapi
+from bookspot_devkit.emulator.server import EmulatorServer
 
 SPEC_URL = "https://tripletex.no/v2"
 

@@ -8,7 +8,7 @@ import pytest
 import requests
 from emulator_helpers import Api
 
-from bookspot_tripletex.emulator.server import EmulatorServer
+from bookspot_devkit.emulator.server import EmulatorServer
 
 
 def limit(emulator: EmulatorServer, n: int, omit_reset: bool = False) -> None:

@@ -17,11 +17,11 @@ import pytest
 import requests
 from emulator_helpers import DAY, TODAY, Api, company_a, company_b
 
-from bookspot_tripletex.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig, write_config
-from bookspot_tripletex.emulator.contract import ContractChecker
-from bookspot_tripletex.emulator.persistence import StateFileError, snapshot
-from bookspot_tripletex.emulator.server import EmulatorServer
-from bookspot_tripletex.httpserver import free_port
+from bookspot_devkit.contract import ContractChecker
+from bookspot_devkit.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig, write_config
+from bookspot_devkit.emulator.persistence import StateFileError, snapshot
+from bookspot_devkit.emulator.server import EmulatorServer
+from bookspot_devkit.httpserver import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 SALE = [(1580, "1646.27", "0"), (3000, "-1329.00", "3"), (3002, "-317.27", "33")]

@@ -6,7 +6,7 @@ import pytest
 import requests
 from emulator_helpers import DAY, Api
 
-from bookspot_tripletex.emulator.server import EmulatorServer
+from bookspot_devkit.emulator.server import EmulatorServer
 
 
 def test_default_chart_accounts(api_a: Api) -> None:

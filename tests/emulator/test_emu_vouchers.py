@@ -9,7 +9,7 @@ import pytest
 import requests
 from emulator_helpers import DAY, JSON, Api
 
-from bookspot_tripletex.emulator.ledger import net_of
+from bookspot_devkit.emulator.ledger import net_of
 
 WORKED_EXAMPLE = [
     (1580, "1646.27", "0"),

@@ -15,6 +15,9 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bookspot_devkit.httpserver import free_port
+from bookspot_devkit.simulator.generator import TenantGenerator, vat_of
+from bookspot_devkit.simulator.server import SimulatorConfig, SimulatorServer
 from bookspot_tripletex.feed.client import (
     MAX_RETRY_AFTER,
     BookSpotAuthError,
@@ -26,9 +29,6 @@ from bookspot_tripletex.feed.client import (
     BookSpotServerError,
 )
 from bookspot_tripletex.feed.model import parse_record
-from bookspot_tripletex.httpserver import free_port
-from bookspot_tripletex.simulator.generator import TenantGenerator, vat_of
-from bookspot_tripletex.simulator.server import SimulatorConfig, SimulatorServer
 
 UTC = dt.UTC
 TOKENS = {"fjord-kayak": secrets.token_urlsafe(24), "tenant-001": secrets.token_urlsafe(24)}

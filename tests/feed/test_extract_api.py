@@ -15,10 +15,10 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 from sqlalchemy import Engine, select
 
+from bookspot_devkit.simulator.generator import Knobs, TenantGenerator
 from bookspot_tripletex import tasks
 from bookspot_tripletex.feed.client import MAX_LIMIT, BookSpotClient, BookSpotServerError
 from bookspot_tripletex.journal.build import build_day
-from bookspot_tripletex.simulator.generator import Knobs, TenantGenerator
 from bookspot_tripletex.staging.schema import quarantine, transactions
 from bookspot_tripletex.staging.watermark import get_watermark
 from bookspot_tripletex.tenants.config import TenantConfig

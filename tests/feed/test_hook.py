@@ -12,11 +12,11 @@ from typing import Any
 import jsonschema
 import pytest
 
+from bookspot_devkit.httpserver import free_port
+from bookspot_devkit.simulator.server import SimulatorConfig, SimulatorServer
 from bookspot_tripletex.feed.client import BookSpotClient
 from bookspot_tripletex.feed.hook import BookSpotHook, base_url
 from bookspot_tripletex.feed.provider import connection_type
-from bookspot_tripletex.httpserver import free_port
-from bookspot_tripletex.simulator.server import SimulatorConfig, SimulatorServer
 
 TOKEN = secrets.token_urlsafe(24)
 WINDOW = (dt.datetime(2026, 11, 24, tzinfo=dt.UTC), dt.datetime(2026, 11, 25, tzinfo=dt.UTC))

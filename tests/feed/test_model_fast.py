@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bookspot_devkit.simulator.generator import iter_transactions
 from bookspot_tripletex.feed.model import InvalidRecord, Line, Transaction, check_every_rule, fast_fields
-from bookspot_tripletex.simulator.generator import iter_transactions
 
 KNOBS = {
     "late_updates": 0.1,

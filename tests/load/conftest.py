@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bookspot_tripletex.emulator.server import EmulatorServer
+from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_tripletex.tripletex.client import TripletexClient
 from tripletex_support import make_client
 

@@ -17,9 +17,9 @@ import pytest
 import requests
 from sim_helpers import instant
 
-from bookspot_tripletex.httpserver import free_port
-from bookspot_tripletex.simulator.generator import Knobs, TenantGenerator
-from bookspot_tripletex.simulator.server import SimulatorConfig, SimulatorServer
+from bookspot_devkit.httpserver import free_port
+from bookspot_devkit.simulator.generator import Knobs, TenantGenerator
+from bookspot_devkit.simulator.server import SimulatorConfig, SimulatorServer
 
 ROOT = Path(__file__).resolve().parents[2]
 UTC = dt.UTC
@@ -272,7 +272,7 @@ def test_serve_cli(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "bookspot_tripletex.simulator",
+            "bookspot_devkit.simulator",
             "serve",
             "--port",
             str(port),

@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sim_helpers import violations
 
+from bookspot_devkit.simulator.export import write_jsonl
+from bookspot_devkit.simulator.generator import iter_transactions
 from bookspot_tripletex.feed.model import parse_record
 from bookspot_tripletex.feed.source import JsonlFileSource
-from bookspot_tripletex.simulator.export import write_jsonl
-from bookspot_tripletex.simulator.generator import iter_transactions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,9 +42,9 @@ def test_the_file_holds_exactly_the_generated_records(tmp_path: Path) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "plugins")}
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT / 'devkit'}"}
     return subprocess.run(
-        [sys.executable, "-m", "bookspot_tripletex.simulator", *args],
+        [sys.executable, "-m", "bookspot_devkit", "simulator", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -13,8 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sim_helpers import KNOB_RULES, OSLO, check_well_formed, instant, violations
 
-from bookspot_tripletex.feed.model import InvalidRecord, parse_record
-from bookspot_tripletex.simulator.generator import (
+from bookspot_devkit.simulator.generator import (
     Knobs,
     TenantGenerator,
     iter_transactions,
@@ -22,6 +21,7 @@ from bookspot_tripletex.simulator.generator import (
     tenant_profile,
     vat_of,
 )
+from bookspot_tripletex.feed.model import InvalidRecord, parse_record
 
 
 def _rules(record: dict[str, Any]) -> set[str]:

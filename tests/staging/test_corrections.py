@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from bookspot_devkit.simulator.generator import Knobs
+from bookspot_devkit.simulator.server import SimulatorServer
 from bookspot_tripletex import tasks
 from bookspot_tripletex.journal.build import build_day
 from bookspot_tripletex.load.state import claim, get_voucher, mark_posted, record_validation, save_journal
-from bookspot_tripletex.simulator.generator import Knobs
-from bookspot_tripletex.simulator.server import SimulatorServer
 from bookspot_tripletex.staging.schema import pending_corrections, quarantine, transactions
 from bookspot_tripletex.tenants.config import TenantConfig
 from helpers import record, setup_tenant

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bookspot_tripletex.emulator.server import EmulatorServer
+from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_tripletex.staging.schema import activations
 from bookspot_tripletex.tenants.activation import ActivationFailed, ensure_activated
 from helpers import setup_tenant

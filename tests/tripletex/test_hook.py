@@ -10,8 +10,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bookspot_tripletex.emulator.config import CompanyConfig, EmulatorConfig
-from bookspot_tripletex.emulator.server import EmulatorServer
+from bookspot_devkit.emulator.config import CompanyConfig, EmulatorConfig
+from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_tripletex.tripletex.client import TripletexClient
 from bookspot_tripletex.tripletex.hook import TripletexHook, base_url, company_id
 from bookspot_tripletex.tripletex.provider import get_provider_info

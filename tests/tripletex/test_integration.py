@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from bookspot_tripletex.emulator.config import (
+from bookspot_devkit.contract import ContractChecker, ContractCheckingAdapter
+from bookspot_devkit.emulator.config import (
     AccountSpec,
     CompanyConfig,
     EmulatorConfig,
@@ -20,8 +21,7 @@ from bookspot_tripletex.emulator.config import (
     FaultRule,
     RateLimitConfig,
 )
-from bookspot_tripletex.emulator.contract import ContractChecker, ContractCheckingAdapter
-from bookspot_tripletex.emulator.server import EmulatorServer
+from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_tripletex.tripletex import errors
 from bookspot_tripletex.tripletex.activation import check_activation
 from bookspot_tripletex.tripletex.client import RetryPolicy, TripletexClient

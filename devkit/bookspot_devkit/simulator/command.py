@@ -9,7 +9,6 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Sequence
 
 from .generator import Knobs, tenant_ids, tenant_profile
 
@@ -24,9 +23,8 @@ def _knob(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"rate of {name!r} must be a number, got {value!r}") from None
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bookspot_tripletex.simulator", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    commands = parser.add_subparsers(dest="sim_command", required=True)
 
     export = commands.add_parser("export", help="write a JSON Lines feed of many tenants")
     export.add_argument("--out", required=True, help="file to write (parent folders are created)")
@@ -54,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     profiles = commands.add_parser("profiles", help="print the simulated tenants' profiles as JSON")
     profiles.add_argument("--tenants", type=int, required=True)
     profiles.add_argument("--seed", type=int, default=0)
-    return parser
+    parser.set_defaults(func=run)
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -104,14 +102,9 @@ def _profiles(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     try:
-        return {"export": _export, "serve": _serve, "profiles": _profiles}[args.command](args)
+        return {"export": _export, "serve": _serve, "profiles": _profiles}[args.sim_command](args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -23,12 +23,12 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAP
 from requests.adapters import HTTPAdapter
 
 SPEC_HOST = "https://tripletex.no"
-DEFAULT_SPEC = Path(__file__).resolve().parents[3].parent / "shared" / "tripletex" / "openapi.json"
+DEFAULT_SPEC = Path(__file__).resolve().parent / "openapi.json"
 GATEWAY_STATUSES = (502, 503, 504)
 
 
 def spec_path() -> Path:
-    """Where openapi.json is: $TRIPLETEX_OPENAPI, else ../shared/tripletex/openapi.json beside the repo."""
+    """Where openapi.json is: $TRIPLETEX_OPENAPI, else the copy of Tripletex's published description here."""
     return Path(os.environ.get("TRIPLETEX_OPENAPI") or DEFAULT_SPEC)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from bookspot_tripletex.emulator.config import (
+from bookspot_devkit.emulator.config import (
     AccountSpec,
     CompanyConfig,
     EmulatorConfig,
@@ -162,7 +162,7 @@ def setup_simulator_demo(
     company id) and a tenant file for each tenant but the worked example's; returns the tenant files to
     import. Tokens are made on the first run and kept; they never leave the data folder.
     """
-    from bookspot_tripletex.simulator.generator import tenant_profile
+    from bookspot_devkit.simulator.generator import tenant_profile
 
     if not tenants:
         raise ValueError("the simulator demo needs at least one tenant")
@@ -205,11 +205,14 @@ def company_ids(data_dir: Path) -> dict[str, int]:
     return {DEMO_TENANT: DEMO_COMPANY_ID, **known}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m bookspot_tripletex.demo simulator ...`: set up the simulator demo, print the tenant
-    files to import (one a line)."""
-    parser = argparse.ArgumentParser(prog="python -m bookspot_tripletex.demo")
-    sub = parser.add_subparsers(dest="command", required=True)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`demo setup` (the worked example), `demo simulator` (simulated tenants), `demo report`."""
+    sub = parser.add_subparsers(dest="demo_command", required=True)
+    p = sub.add_parser("setup", help="write the demo's emulator config and Airflow connections")
+    p.add_argument("--data-dir", required=True, type=Path)
+    p.add_argument("--emulator-port", type=int, default=8765)
+    p.add_argument("--feed", required=True, type=Path)
+    p.set_defaults(func=_setup)
     p = sub.add_parser("simulator", help="wire several simulated tenants to the simulator and the emulator")
     p.add_argument("--data-dir", required=True, type=Path)
     p.add_argument("--emulator-port", type=int, default=8765)
@@ -217,13 +220,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--day", type=dt.date.fromisoformat, default=dt.date(2026, 11, 24))
     p.add_argument("--template", type=Path, default=PROJECT_ROOT / "demo" / "fjord-kayak.yaml")
     p.add_argument("tenants", nargs="*", default=list(SIMULATOR_TENANTS))
-    args = parser.parse_args(argv)
+    p.set_defaults(func=_simulator)
+    from bookspot_devkit import demo_report
+
+    demo_report.add_arguments(sub.add_parser("report", help="print what the demo night posted"))
+
+
+def _setup(args: argparse.Namespace) -> int:
+    setup_demo(args.data_dir, args.emulator_port, args.feed)
+    return 0
+
+
+def _simulator(args: argparse.Namespace) -> int:
+    """Set up the simulator demo and print the tenant files to import, one a line."""
     files = setup_simulator_demo(
         args.data_dir, args.emulator_port, args.simulator_port, args.tenants, args.day, args.template
     )
     print("\n".join(str(f) for f in files))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

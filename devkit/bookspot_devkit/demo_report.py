@@ -8,21 +8,23 @@ import sys
 
 import requests
 
+from bookspot_devkit.demo import DEMO_COMPANY_ID, company_ids
 from bookspot_tripletex import settings
-from bookspot_tripletex.demo import DEMO_COMPANY_ID, company_ids
 from bookspot_tripletex.load.state import get_voucher
 from bookspot_tripletex.money import format_nok
 from bookspot_tripletex.staging.db import make_engine
 from bookspot_tripletex.staging.schema import vouchers
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser()
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tenant", required=True, action="append", help="repeat for several tenants")
     parser.add_argument("--date", required=True)
     parser.add_argument("--emulator", required=True)
     parser.add_argument("--since", required=True, help="when this demo run started (UTC ISO)")
-    args = parser.parse_args(argv)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
     day = dt.date.fromisoformat(args.date)
     since = dt.datetime.fromisoformat(args.since)
     companies = company_ids(settings.data_dir())
@@ -76,7 +78,3 @@ def report(tenant: str, day: dt.date, emulator: str, since: dt.datetime, company
     print(f"\nStaged postings: {len(row.postings)}, sum {format_nok(total)} NOK")
     print(f"Validation report: {row.report_path}")
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

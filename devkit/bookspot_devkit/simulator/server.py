@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bookspot_tripletex.httpserver import ThreadedServer
+from bookspot_devkit.httpserver import ThreadedServer
 
 from .app import Faults, Simulation, create_app
 from .generator import Knobs, TenantGenerator

@@ -1,4 +1,4 @@
-"""`python -m bookspot_tripletex.emulator --config FILE [--state-file FILE]`: serve until killed."""
+"""`bookspot-devkit emulator --config FILE [--state-file FILE]`: serve until killed."""
 
 from __future__ import annotations
 
@@ -13,17 +13,19 @@ from .persistence import StateFileError
 from .state import EmulatorState
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bookspot_tripletex.emulator", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--config", help="YAML or JSON file (see bookspot_tripletex.emulator.config)")
+    parser.add_argument("--config", help="YAML or JSON file (see bookspot_devkit.emulator.config)")
     parser.add_argument(
         "--state-file",
         help="JSON file keeping vouchers, accounts and numbering across restarts (read if it exists, "
         "rewritten after every change); without it the state lives in memory only",
     )
-    args = parser.parse_args(argv)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else EmulatorConfig()
     try:
         state = EmulatorState(config, args.state_file)
@@ -36,7 +38,4 @@ def main(argv: list[str] | None = None) -> None:
         flush=True,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="off")
-
-
-if __name__ == "__main__":
-    main()
+    return 0
