@@ -121,12 +121,13 @@ def test_command_line_server(tmp_path: Path) -> None:
     cfg.faults = None
     config_path = write_config(tmp_path / "emulator.yaml", cfg)
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(REPO / "plugins"))
+    env = dict(os.environ, PYTHONPATH=f"{REPO / 'plugins'}:{REPO / 'devkit'}")
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "bookspot_devkit.emulator",
+            "bookspot_devkit",
+            "emulator",
             "--port",
             str(port),
             "--config",

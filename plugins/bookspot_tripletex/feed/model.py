@@ -6,16 +6,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from bookspot_tripletex.money import vat_in_gross
-
-VAT_RATES: dict[str, int] = {"25": 25, "15": 15, "12": 12, "0": 0, "exempt": 0}
-KINDS = frozenset({"payment", "refund"})
-STATUSES = frozenset({"completed", "voided"})
-PAYMENT_METHODS = frozenset(
-    {"stripe", "dintero", "vipps", "card_terminal", "cash", "invoice", "bank_transfer", "gift_card"}
+from bookspot_tripletex.domain import (  # noqa: F401  (re-exported: the feed's vocabulary)
+    CATEGORIES,
+    KINDS,
+    ONLINE_METHODS,
+    PAYMENT_METHODS,
+    VAT_RATES,
 )
-ONLINE_METHODS = frozenset({"stripe", "dintero", "vipps"})
-CATEGORIES = frozenset({"activity", "extra", "rental", "rebooking_guarantee", "gift_card", "fee"})
+from bookspot_tripletex.domain import TRANSACTION_STATUSES as STATUSES
+from bookspot_tripletex.money import vat_in_gross
 
 
 @dataclass(frozen=True)

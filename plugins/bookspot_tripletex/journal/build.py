@@ -8,22 +8,13 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from bookspot_tripletex.domain import NO_VAT_TYPE as NO_VAT
+from bookspot_tripletex.domain import PAYMENT_METHOD_LABELS as METHOD_LABELS
 from bookspot_tripletex.journal.model import DayJournal, JournalLine, Posting, Voucher, external_number
 from bookspot_tripletex.sqlfiles import sql
 from bookspot_tripletex.staging.schema import quarantine, transactions
 from bookspot_tripletex.tenants.config import TenantConfig
 from bookspot_tripletex.tenants.store import StoredMapping, mapping_for_day
-
-NO_VAT = 0
-METHOD_LABELS = {
-    "stripe": "Stripe",
-    "dintero": "Dintero",
-    "vipps": "Vipps",
-    "card_terminal": "card terminal",
-    "cash": "cash",
-    "invoice": "invoice",
-    "bank_transfer": "bank transfer",
-}
 
 
 def describe(account_type: str) -> str:

@@ -13,11 +13,12 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select, update
 
+from bookspot_tripletex.domain import LOCKED_STATUSES
 from bookspot_tripletex.journal.model import DayJournal, Posting, external_number
 from bookspot_tripletex.staging.schema import vouchers
 from bookspot_tripletex.staging.upsert import insert_ignore
 
-LOCKED = ("posting", "posted")
+LOCKED = tuple(LOCKED_STATUSES)
 CLAIM_LEASE = dt.timedelta(minutes=15)
 
 

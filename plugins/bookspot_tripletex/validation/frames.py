@@ -10,24 +10,13 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection
 
-from bookspot_tripletex.feed.model import VAT_RATES
+from bookspot_tripletex.domain import GIFT_CARD, NO_VAT_TYPE, PAYMENT_METHOD_LABELS, VAT_RATES
 from bookspot_tripletex.journal.model import DayJournal
 from bookspot_tripletex.money import net_of_gross, vat_in_gross
 from bookspot_tripletex.sqlfiles import sql
 
-GIFT_CARD = "gift_card"
-NO_VAT_TYPE = 0
-RATE_ORDER = ("25", "15", "12", "0", "exempt", GIFT_CARD)
-METHOD_ORDER = (
-    "stripe",
-    "dintero",
-    "vipps",
-    "card_terminal",
-    "cash",
-    "invoice",
-    "bank_transfer",
-    "gift_card",
-)
+RATE_ORDER = (*VAT_RATES, GIFT_CARD)
+METHOD_ORDER = tuple(PAYMENT_METHOD_LABELS)
 VAT_MEASURES = ("gross", "vat")
 METHOD_MEASURES = ("amount", "provider_fee")
 
