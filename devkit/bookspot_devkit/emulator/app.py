@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -53,12 +54,18 @@ def _authenticate(state: EmulatorState, request: Request) -> Session:
     return session
 
 
-PERSISTED_PREFIXES = ("/v2/ledger/", "/_emulator/companies/")
+WRITES = ("POST", "PUT", "DELETE")
+ADMIN_COMPANY = re.compile(r"^/_emulator/companies/(\d+)/")
 
 
-def _changes_state(method: str, path: str, status: int) -> bool:
-    """A write that succeeded on data the state file keeps (reset saves by itself)."""
-    return method in ("POST", "PUT", "DELETE") and status < 400 and path.startswith(PERSISTED_PREFIXES)
+def _changed_company(request: Request, path: str, status: int) -> int | None:
+    """The company a successful write changed (reset saves by itself), else None."""
+    if request.method not in WRITES or status >= 400:
+        return None
+    if path.startswith("/v2/ledger/"):
+        return request.state.session.company_id
+    match = ADMIN_COMPANY.match(path)
+    return int(match.group(1)) if match else None
 
 
 def _redact(path: str) -> str:
@@ -90,8 +97,10 @@ def create_app(state: EmulatorState) -> FastAPI:
                 response = error_response(request, err)
         if response is None:
             response = await call_next(request)
-            if state.state_file is not None and _changes_state(request.method, path, response.status_code):
-                state.save()
+            if state.store is not None:
+                changed = _changed_company(request, path, response.status_code)
+                if changed is not None:
+                    state.save([changed])
         for key, value in request.state.rate_headers.items():
             response.headers[key] = value
         response.headers["x-tlx-request-id"] = request.state.request_id
