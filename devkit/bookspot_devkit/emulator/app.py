@@ -17,7 +17,7 @@ from .admin import register_admin
 from .errors import ApiError
 from .faults import FaultMiddleware
 from .routes import register_ledger_routes, register_token_routes
-from .state import EmulatorState, Session, new_request_id
+from .state import EmulatorState, Session, new_request_id, rate_key
 from .web import TOKEN_CREATE, charge, error_response
 
 
@@ -27,11 +27,17 @@ class EmulatorApp(FastAPI):
     emulator_state: EmulatorState
 
     def build_middleware_stack(self) -> Any:
-        return FaultMiddleware(super().build_middleware_stack(), self.emulator_state.faults)
+        state = self.emulator_state
+
+        def rate_headers(scope: dict[str, Any]) -> dict[str, str]:
+            header = dict(scope.get("headers") or ()).get(b"authorization", b"").decode("latin-1")
+            creds = _basic_auth(header)
+            return state.rate_headers(creds[1] if creds else None)
+
+        return FaultMiddleware(super().build_middleware_stack(), state.faults, rate_headers)
 
 
-def _basic_auth(request: Request) -> tuple[str, str] | None:
-    header = request.headers.get("authorization", "")
+def _basic_auth(header: str) -> tuple[str, str] | None:
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
         return None
@@ -43,7 +49,7 @@ def _basic_auth(request: Request) -> tuple[str, str] | None:
 
 
 def _authenticate(state: EmulatorState, request: Request) -> Session:
-    creds = _basic_auth(request)
+    creds = _basic_auth(request.headers.get("authorization", ""))
     session = state.session_for(creds[1]) if creds else None
     if creds is None or session is None:
         raise ApiError(
@@ -92,7 +98,7 @@ def create_app(state: EmulatorState) -> FastAPI:
                 session = _authenticate(state, request)
                 request.state.session = session
                 company_id = session.company_id
-                charge(state, request, (session.company_id, session.employee_token))
+                charge(state, request, rate_key(session))
             except ApiError as err:
                 response = error_response(request, err)
         if response is None:
@@ -101,7 +107,7 @@ def create_app(state: EmulatorState) -> FastAPI:
                 changed = _changed_company(request, path, response.status_code)
                 if changed is not None:
                     state.save([changed])
-        for key, value in request.state.rate_headers.items():
+        for key, value in (request.state.rate_headers or state.rate_headers(None)).items():
             response.headers[key] = value
         response.headers["x-tlx-request-id"] = request.state.request_id
         if path.startswith("/v2/"):

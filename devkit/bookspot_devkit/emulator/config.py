@@ -96,6 +96,9 @@ class RateLimitConfig:
     omit_reset_on_429: bool = False
 
 
+DEFAULT_RATE_LIMIT = RateLimitConfig(limit=10_000, period_seconds=60.0)
+
+
 @dataclass
 class FaultRule:
     """A targeted fault: `action` is error | latency | timeout | drop | error_after.

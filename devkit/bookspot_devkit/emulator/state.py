@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .chart import DEFAULT_ACCOUNTS, VAT_TYPES, VatTypeDef
-from .config import AccountSpec, ClosedPeriod, CompanyConfig, EmulatorConfig, RateLimitConfig
+from .config import (
+    DEFAULT_RATE_LIMIT,
+    AccountSpec,
+    ClosedPeriod,
+    CompanyConfig,
+    EmulatorConfig,
+    RateLimitConfig,
+)
 from .faults import FaultInjector
 
 if TYPE_CHECKING:
@@ -194,32 +201,45 @@ class Company:
 
 
 class RateLimiter:
-    """Fixed windows per key: `limit` calls, then 429 until `period_seconds` have passed."""
+    """Fixed windows per key: `limit` calls, then 429 until `period_seconds` have passed.
+
+    Without a configuration the emulator counts against `DEFAULT_RATE_LIMIT`, so every answer
+    carries the three X-Rate-Limit headers as Tripletex's do.
+    """
 
     def __init__(self, cfg: RateLimitConfig | None, clock: Clock) -> None:
-        self.cfg = cfg
+        self.cfg = cfg or DEFAULT_RATE_LIMIT
         self.clock = clock
         self._windows: dict[Any, list[float]] = {}
 
     def hit(self, key: Any) -> tuple[bool, dict[str, str]]:
         """Count one call; returns (allowed, headers)."""
-        if self.cfg is None:
-            return True, {}
+        window = self._window(key)
+        window[1] += 1
+        allowed = window[1] <= self.cfg.limit
+        return allowed, self._headers(window, allowed)
+
+    def peek(self, key: Any) -> dict[str, str]:
+        """The headers for `key`'s window without counting a call."""
+        return self._headers(self._window(key), True)
+
+    def _window(self, key: Any) -> list[float]:
         now = self.clock.now()
         window = self._windows.get(key)
         if window is None or now >= window[0] + self.cfg.period_seconds:
             window = [now, 0]
             self._windows[key] = window
-        window[1] += 1
-        allowed = window[1] <= self.cfg.limit
-        reset = max(0, math.ceil(window[0] + self.cfg.period_seconds - now))
+        return window
+
+    def _headers(self, window: list[float], allowed: bool) -> dict[str, str]:
+        reset = max(0, math.ceil(window[0] + self.cfg.period_seconds - self.clock.now()))
         headers = {
             "X-Rate-Limit-Limit": str(self.cfg.limit),
             "X-Rate-Limit-Remaining": str(max(0, self.cfg.limit - int(window[1]))),
         }
         if allowed or not self.cfg.omit_reset_on_429:
             headers["X-Rate-Limit-Reset"] = str(reset)
-        return allowed, headers
+        return headers
 
     def reset(self) -> None:
         self._windows.clear()
@@ -342,8 +362,21 @@ class EmulatorState:
                 session.expired = True
             return len(live)
 
+    def rate_headers(self, token: str | None) -> dict[str, str]:
+        """X-Rate-Limit headers (not counting a call) for a session token, or for an unknown caller."""
+        session = self.session_for(token) if token else None
+        with self.lock:
+            return self.rate_limiter.peek(rate_key(session))
+
     def log_request(self, entry: dict[str, Any]) -> None:
         self.request_log.append(entry)
+
+
+def rate_key(session: Session | None, consumer_token: str = "", employee_token: str = "") -> tuple[str, str]:
+    """Tripletex limits calls per employee per consumer: the window of a session or token pair."""
+    if session is not None:
+        return session.consumer_token, session.employee_token
+    return consumer_token, employee_token
 
 
 def new_request_id() -> str:
