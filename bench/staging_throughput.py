@@ -233,7 +233,7 @@ def phase_stage(url: str, path: Path, meta: dict[str, Any], workers: int) -> dic
 
 def phase_map(url: str, meta: dict[str, Any]) -> dict[str, Any]:
     from bookspot_tripletex.journal.build import journal_lines
-    from bookspot_tripletex.tenants.store import mapping_for_day
+    from bookspot_tripletex.staging.day_mapping import mapping_for_day
 
     engine = _engine(url)
     rows = 0

@@ -100,8 +100,10 @@ def later_version(record: dict[str, Any], updated_at: dt.datetime, **changes: An
     return new
 
 
-def tenant_file(base: Path, target: Path, tenant: str, **changes: Any) -> Path:
-    """A copy of a tenant file for another tenant, with its own connection ids."""
+def tenant_file(base: Path, target: Path, tenant: str, company_id: int, **changes: Any) -> Path:
+    """A copy of a tenant file for another tenant, with its own connection ids and Tripletex company."""
+    from bookspot_devkit.demo import organization_number
+
     data = yaml.safe_load(base.read_text(encoding="utf-8"))
     slug = tenant.replace("-", "_")
     data.update(
@@ -109,6 +111,8 @@ def tenant_file(base: Path, target: Path, tenant: str, **changes: Any) -> Path:
         name=f"{tenant} AS",
         tripletex_conn_id=f"tripletex_{slug}",
         bookspot_conn_id=f"bookspot_{slug}",
+        tripletex_company_id=company_id,
+        organization_number=organization_number(company_id),
         **changes,
     )
     target.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

@@ -6,15 +6,17 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, or_, select
 
 from bookspot_tripletex.domain import NO_VAT_TYPE as NO_VAT
 from bookspot_tripletex.domain import PAYMENT_METHOD_LABELS as METHOD_LABELS
-from bookspot_tripletex.journal.model import DayJournal, JournalLine, Posting, Voucher, external_number
+from bookspot_tripletex.domain import external_number, voucher_description
+from bookspot_tripletex.journal.model import DayJournal, JournalLine, Posting, Voucher
 from bookspot_tripletex.sqlfiles import sql
+from bookspot_tripletex.staging.day_mapping import mapping_for_day
 from bookspot_tripletex.staging.schema import quarantine, transactions
 from bookspot_tripletex.tenants.config import TenantConfig
-from bookspot_tripletex.tenants.store import StoredMapping, mapping_for_day
+from bookspot_tripletex.tenants.store import StoredMapping
 
 
 def describe(account_type: str) -> str:
@@ -30,17 +32,38 @@ def describe(account_type: str) -> str:
     )
 
 
+UNDATED = (
+    "its day cannot be read, so it holds every unposted day of the tenant until it is released "
+    "(release-day, or release by record)"
+)
+
+
 def quarantined_for_day(conn: Connection, tenant: str, day: dt.date) -> list[dict[str, Any]]:
+    """The unreleased quarantined records that hold the day: the day's own and those without a day."""
     rows = conn.execute(
-        select(quarantine.c.record_id, quarantine.c.reason, quarantine.c.rules, quarantine.c.raw)
+        select(
+            quarantine.c.record_id,
+            quarantine.c.local_date,
+            quarantine.c.reason,
+            quarantine.c.rules,
+            quarantine.c.raw,
+        )
         .where(
             quarantine.c.tenant_id == tenant,
-            quarantine.c.local_date == day,
+            or_(quarantine.c.local_date == day, quarantine.c.local_date.is_(None)),
             quarantine.c.released_at.is_(None),
         )
         .order_by(quarantine.c.id)
     )
-    return [{"id": r.record_id, "reason": r.reason, "rules": list(r.rules), "raw": r.raw} for r in rows]
+    return [
+        {
+            "id": r.record_id,
+            "reason": r.reason if r.local_date is not None else f"{r.reason}; {UNDATED}",
+            "rules": list(r.rules),
+            "raw": r.raw,
+        }
+        for r in rows
+    ]
 
 
 def journal_lines(conn: Connection, tenant: str, day: dt.date, mapping_version_id: int) -> list[JournalLine]:
@@ -124,7 +147,7 @@ def build_day(conn: Connection, tenant: TenantConfig, day: dt.date, version: int
             tenant=tenant.tenant,
             date=day,
             version=version,
-            description=f"BookSpot sales {day.isoformat()}",
+            description=voucher_description(day),
             external_number=external_number(tenant.tenant, day, version),
             postings=postings,
             mapping_version_id=mapping.id,
