@@ -249,7 +249,8 @@ def _where(loc: tuple[int | str, ...]) -> str:
         elif part == "[key]":
             out += " (key)"
         elif not part.startswith(("function-", "constrained-", "lax-", "json-")):
-            out += f".{part}" if out else str(part)
+            part = part if len(part) <= 60 else f"{part[:57]}..."
+            out += f".{part}" if out else part
     return out
 
 
@@ -261,6 +262,8 @@ def _message(error: Any) -> str:
         return "is required"
     if kind == "string_pattern_mismatch" and error["loc"][-1:] == ("[key]",):
         return f"unknown account type {error['input']!r}"
+    if kind == "string_unicode":
+        return "is not valid Unicode (a lone surrogate)"
     if kind == "string_type":
         return "must be text (quote it in YAML)"
     if kind in ("int_type", "int_parsing"):
@@ -281,8 +284,12 @@ def parse_tenant(data: Any, source: str = "<tenant file>") -> TenantConfig:
     try:
         return TenantFile.model_validate(data).config()
     except ValidationError as exc:
+        errors = exc.errors()
+        failed = {e["loc"][:1] for e in errors if len(e["loc"]) > 1}
         problems = []
-        for error in exc.errors():
+        for error in errors:
+            if error["type"] == "too_short" and error["loc"] in failed:
+                continue
             where = _where(error["loc"])
             problems.append(f"{source}: {where + ': ' if where else ''}{_message(error)}")
         raise TenantConfigError("\n".join(problems)) from None
