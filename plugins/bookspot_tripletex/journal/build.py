@@ -10,7 +10,7 @@ from sqlalchemy import Connection, func, or_, select
 
 from bookspot_tripletex.domain import NO_VAT_TYPE as NO_VAT
 from bookspot_tripletex.domain import PAYMENT_METHOD_LABELS as METHOD_LABELS
-from bookspot_tripletex.domain import external_number, voucher_description
+from bookspot_tripletex.domain import VoucherStatus, external_number, voucher_description
 from bookspot_tripletex.journal.model import DayJournal, JournalLine, Posting, Voucher
 from bookspot_tripletex.sqlfiles import sql
 from bookspot_tripletex.staging.day_mapping import mapping_for_day
@@ -119,7 +119,7 @@ def missing_mappings(lines: list[JournalLine], mapping: StoredMapping) -> list[s
 
 def build_day(conn: Connection, tenant: TenantConfig, day: dt.date, version: int = 1) -> DayJournal:
     """The journal of one tenant-day: `ready`, `held` (quarantine or missing mappings) or `empty`."""
-    journal = DayJournal(tenant=tenant.tenant, date=day, status="empty")
+    journal = DayJournal(tenant=tenant.tenant, date=day, status=VoucherStatus.EMPTY)
     journal.quarantined = quarantined_for_day(conn, tenant.tenant, day)
     journal.transactions = conn.execute(
         select(func.count()).where(
@@ -131,7 +131,7 @@ def build_day(conn: Connection, tenant: TenantConfig, day: dt.date, version: int
     mapping = mapping_for_day(conn, tenant.tenant, day)
     if mapping is None:
         if journal.transactions or journal.quarantined:
-            journal.status = "held"
+            journal.status = VoucherStatus.HELD
             journal.missing_account_types = [f"mapping version valid on {day.isoformat()}"]
         return journal
     journal.mapping_version_id = mapping.id
@@ -139,7 +139,7 @@ def build_day(conn: Connection, tenant: TenantConfig, day: dt.date, version: int
     journal.lines = journal_lines(conn, tenant.tenant, day, mapping.id)
     journal.missing_account_types = missing_mappings(journal.lines, mapping)
     if journal.missing_account_types:
-        journal.status = "held"
+        journal.status = VoucherStatus.HELD
         return journal
     postings = sum_postings(journal.lines, mapping.vat_types)
     if postings:
@@ -154,7 +154,7 @@ def build_day(conn: Connection, tenant: TenantConfig, day: dt.date, version: int
             mapping_valid_from=mapping.valid_from,
         )
     if journal.quarantined:
-        journal.status = "held"
+        journal.status = VoucherStatus.HELD
     elif journal.voucher is not None:
-        journal.status = "ready"
+        journal.status = VoucherStatus.READY
     return journal
