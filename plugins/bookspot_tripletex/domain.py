@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from enum import StrEnum
 
 VAT_RATES: dict[str, int] = {"25": 25, "15": 15, "12": 12, "0": 0, "exempt": 0}
@@ -54,7 +55,7 @@ LOCKED_STATUSES = frozenset({VoucherStatus.POSTING, VoucherStatus.POSTED})
 CURRENCY = "NOK"
 """The only currency posted: amounts are integer øre everywhere inside the pipeline."""
 
-ACCOUNT_TYPE_PATTERN = (
+ACCOUNT_TYPE = re.compile(
     r"^(sales\.(25|15|12|0|exempt)|settlement\.(stripe|dintero|vipps|card_terminal|cash|invoice|bank_transfer)"
     r"|gift_card_liability|provider_fees|customer_prepayments|product\.[^\s]+|category\.[a-z_]+)$"
 )

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bookspot_tripletex.tenants.config import ACCOUNT_TYPE
+from bookspot_tripletex.domain import ACCOUNT_TYPE
 from bookspot_tripletex.validation.suites import SUITE_NAMES, SUITES_DIR, SuiteError, check_suite, suite_json
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -42,8 +42,8 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from bookspot_tripletex.domain import (
     ACCOUNT_NUMBERS,
+    ACCOUNT_TYPE,
     ACCOUNT_TYPE_LENGTH,
-    ACCOUNT_TYPE_PATTERN,
     CONN_ID_LENGTH,
     CURRENCY,
     MAX_ORE,
@@ -146,7 +146,7 @@ Name = _text(NAME_LENGTH)
 TimeZone = Annotated[_text(TIMEZONE_LENGTH), AfterValidator(_timezone)]
 ConnId = _text(CONN_ID_LENGTH)
 VoucherType = _text(VOUCHER_TYPE_LENGTH)
-AccountType = _text(ACCOUNT_TYPE_LENGTH, ACCOUNT_TYPE_PATTERN)
+AccountType = _text(ACCOUNT_TYPE_LENGTH, ACCOUNT_TYPE.pattern)
 AccountNumber = Annotated[StrictInt, Field(ge=ACCOUNT_NUMBERS[0], le=ACCOUNT_NUMBERS[1])]
 VatRate = Annotated[str, BeforeValidator(_digits), Field(strict=True), AfterValidator(_vat_rate)]
 VatType = Annotated[StrictInt, AfterValidator(_sales_vat_type)]
