@@ -147,8 +147,15 @@ def tenant_configs(meta: dict[str, Any]) -> list[Any]:
     start = dt.date.fromisoformat(meta["date_from"])
     mapping = MappingVersion(start, dict(demo.mappings[0].accounts), dict(demo.mappings[0].vat_types))
     return [
-        dataclasses.replace(demo, tenant=t, name=f"Bench {t}", start_date=start, mappings=(mapping,))
-        for t in meta["tenants"]
+        dataclasses.replace(
+            demo,
+            tenant=t,
+            name=f"Bench {t}",
+            start_date=start,
+            mappings=(mapping,),
+            tripletex_company_id=demo.tripletex_company_id + i,
+        )
+        for i, t in enumerate(meta["tenants"])
     ]
 
 
