@@ -98,6 +98,7 @@ def save_journal(
             status="built" if journal.status == "ready" else journal.status,
             mapping_version_id=journal.mapping_version_id,
             postings=[p.as_record() for p in journal.voucher.postings] if journal.voucher else None,
+            journal=journal.as_record(),
             validation=None,
             error=None,
             updated_at=now,
@@ -106,6 +107,16 @@ def save_journal(
     row = get_voucher(conn, journal.tenant, journal.date, version)
     assert row is not None
     return row
+
+
+def stored_journal(conn: Connection, tenant: str, day: dt.date, version: int = 1) -> DayJournal | None:
+    """The journal `save_journal` kept with the voucher row (None before the journal step ran)."""
+    data = conn.execute(
+        select(vouchers.c.journal).where(
+            vouchers.c.tenant_id == tenant, vouchers.c.local_date == day, vouchers.c.version == version
+        )
+    ).scalar_one_or_none()
+    return None if data is None else DayJournal.from_record(data)
 
 
 def record_validation(
