@@ -124,7 +124,7 @@ def record_validation(
     voucher_id: int,
     success: bool,
     summary: dict[str, Any],
-    report_path: str,
+    report_path: str | None,
     now: dt.datetime,
 ) -> None:
     """Only a passing validation of a built voucher makes it `ready` to post."""
@@ -144,7 +144,7 @@ def record_validation(
     )
 
 
-def set_report(conn: Connection, voucher_id: int, report_path: str, now: dt.datetime) -> None:
+def set_report(conn: Connection, voucher_id: int, report_path: str | None, now: dt.datetime) -> None:
     conn.execute(
         update(vouchers).where(vouchers.c.id == voucher_id).values(report_path=report_path, updated_at=now)
     )
