@@ -171,7 +171,7 @@ def load_day(
 
         try:
             with engine.begin() as conn:
-                refresh_report(conn, tenant_id, day, claimant)
+                refresh_report(conn, tenant_id, day, claimant, "posted")
         except LookupError as exc:  # posted either way; the report catches up on the next refresh
             log.warning("%s %s: report not refreshed: %s", tenant_id, day, exc)
     if result["outcome"] == "posted" and tenant.attach_report and client is not None:

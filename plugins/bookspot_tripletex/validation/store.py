@@ -157,9 +157,13 @@ def render_report(conn: Connection, tenant: str, day: dt.date) -> tuple[dict[str
     return report, render_html(report, tenant_chart_svg(conn, tenant, day))
 
 
-def refresh_report(conn: Connection, tenant: str, day: dt.date, run_id: str | None = None) -> StoredReport:
+def refresh_report(
+    conn: Connection, tenant: str, day: dt.date, run_id: str | None = None, event: str = "refresh"
+) -> StoredReport:
     """Render the tenant-day from the current state and store it as its newest report; call it after
-    posting, correcting or reconciling."""
+    posting, correcting or reconciling (event: "posted", "corrected", "reconciled"). Stored under
+    "<run_id>:<event>", so the run's validation report stays in the history."""
     report, html = render_report(conn, tenant, day)
     now = dt.datetime.now(dt.UTC)
-    return save_report(conn, report, html, run_id or f"refresh-{now:%Y%m%dT%H%M%S.%f}", now)
+    key = f"{run_id}:{event}" if run_id else f"{event}-{now:%Y%m%dT%H%M%S.%f}"
+    return save_report(conn, report, html, key, now)
