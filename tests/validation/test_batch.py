@@ -97,3 +97,13 @@ def test_whole_table_checks_per_day(conn, cfg, journals) -> None:
 
 def test_no_items() -> None:
     assert validate_journals(None, []) == []
+
+
+def test_gx_context_is_created_once_per_process(conn, cfg, journals) -> None:
+    from bookspot_tripletex.validation.run import gx_runtime
+
+    runtime = gx_runtime()
+    validate_journals(conn, [(cfg, journals["worked"]), (cfg, journals["other_day"])])
+    validate_day(conn, cfg, journals["worked"])
+    assert gx_runtime() is runtime and gx_runtime.cache_info().misses == 1
+    assert len(runtime.context.data_sources.all()) == 1  # one data source, its assets reused
