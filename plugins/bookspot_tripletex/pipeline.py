@@ -94,7 +94,7 @@ def _validate_days(
     from bookspot_tripletex.validation.chart import tenant_chart_svg
     from bookspot_tripletex.validation.history import range_warnings
     from bookspot_tripletex.validation.report import build_report, render_html, report_paths, write_report
-    from bookspot_tripletex.validation.store import save_report
+    from bookspot_tripletex.validation.store import save_report, with_current_state
 
     now = dt.datetime.now(dt.UTC)
     run_id = run_id or f"manual-{now:%Y%m%dT%H%M%S.%f}"
@@ -127,6 +127,7 @@ def _validate_days(
             record_validation(conn, row.id, checked.success, checked.summary(), path, now)
         else:
             set_report(conn, row.id, path, now)
+        report = with_current_state(conn, report)
         html = render_html(report, tenant_chart_svg(conn, tenant.tenant, journal.date))
         stored = save_report(conn, report, html, run_id, now)
         if export:

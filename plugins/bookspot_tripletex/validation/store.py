@@ -149,12 +149,18 @@ def render_report(conn: Connection, tenant: str, day: dt.date) -> tuple[dict[str
         if journal is None:
             raise LookupError(f"{tenant} {day}: no journal saved (run the journal step first)")
         base = build_report(load_tenant(conn, tenant), journal, None)
-    model = Report.model_validate(base)
-    for key, value in current_state(conn, tenant, day, model.version).items():
+    report = with_current_state(conn, base)
+    return report, render_html(report, tenant_chart_svg(conn, tenant, day))
+
+
+def with_current_state(conn: Connection, report: dict[str, Any]) -> dict[str, Any]:
+    """The report with the voucher rows' current state laid over it and its summary written again."""
+    model = Report.model_validate(report)
+    day = dt.date.fromisoformat(model.date)
+    for key, value in current_state(conn, model.tenant, day, model.version).items():
         setattr(model, key, value)
     model.generated_at = now_text()
-    report = finish(model)
-    return report, render_html(report, tenant_chart_svg(conn, tenant, day))
+    return finish(model)
 
 
 def refresh_report(
