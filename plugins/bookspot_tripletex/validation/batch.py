@@ -11,7 +11,7 @@ stacks, so every stack keeps the types and bound values each tenant-day has on i
 - whole-table checks (row count, column sum): per tenant-day the table's figure (row count, the column's
   pandas sum, as GX computes it) is one row of a per-day frame on which GX checks the same bounds;
 - a type check on a non-object column is a property of the stack's dtype, the same for each tenant-day;
-- anything else (another kind, `mostly`) runs on each tenant-day's own frame.
+- anything else (another kind, `mostly`, a row condition) runs on each tenant-day's own frame.
 
 Each tenant-day's checks are then built by the same `to_check` as a lone run: results equal one-by-one
 runs (tests/validation/test_batch.py).
@@ -58,7 +58,8 @@ ROW_KINDS = frozenset(
 )
 UNIQUE = "expect_column_values_to_be_unique"
 TABLE_KINDS = {"expect_table_row_count_to_be_between": "rows", "expect_column_sum_to_be_between": "sum"}
-DAY_KEY = "__day"
+STACK_KEYS = ("tenant", "day")
+"""Columns naming each stacked row's tenant-day (a frame with a column of that name keeps its own)."""
 TABLE_ASSET = "per_day"
 
 
@@ -73,7 +74,11 @@ class Outcome:
 
 def _plan(exp: dict[str, Any]) -> str:
     kind = exp["type"]
-    if (exp["kwargs"].get("mostly") is not None) or exp["kwargs"].get("row_condition"):
+    if (
+        exp["kwargs"].get("mostly") is not None
+        or exp.get("row_condition")
+        or exp["kwargs"].get("row_condition")
+    ):
         return "alone"
     if kind in ROW_KINDS:
         return "row"
@@ -126,12 +131,16 @@ def _suite(name: str, exps: list[dict[str, Any]], data: dict[str, Any]) -> dict[
     return {**copy.deepcopy(data), "name": name, "expectations": copy.deepcopy(exps)}
 
 
-def _stack(frames: list[pd.DataFrame], exps: list[dict[str, Any]]) -> tuple[pd.DataFrame, list[int]]:
-    """The frames one under the other with their day's position; the first stacked row of each day."""
+def _stack(
+    frames: list[pd.DataFrame], keys: list[tuple[str, str]], exps: list[dict[str, Any]]
+) -> tuple[pd.DataFrame, list[int]]:
+    """The frames one under the other, tenant and day as columns; the first stacked row of each day."""
     parts, starts, start = [], [], 0
     for i, frame in enumerate(frames):
         part = frame.copy()
-        part[DAY_KEY] = i
+        for column, value in zip(STACK_KEYS, keys[i], strict=True):
+            if column not in part.columns:
+                part[column] = pd.Series([value] * len(frame), dtype="str")
         for exp in exps:
             if _plan(exp) == "unique":
                 column = exp["kwargs"]["column"]
@@ -200,6 +209,7 @@ def _run_stack(
     name: str,
     data: dict[str, Any],
     frames: list[pd.DataFrame],
+    keys: list[tuple[str, str]],
     params: dict[str, Any],
 ) -> list[dict[str | None, Any]]:
     """The suite on a stack of days with the same column types and parameters: per day, by check."""
@@ -208,14 +218,14 @@ def _run_stack(
     per_day: list[dict[str | None, Any]] = [{} for _ in frames]
     row_suite = _stack_suite(exps)
     if row_suite:
-        stacked, starts = _stack(frames, exps)
+        stacked, starts = _stack(frames, keys, exps)
         results = runtime.validate(name, stacked, _suite(name, row_suite, data), params)
         sizes = [len(f) for f in frames]
-        for exp in row_suite:
+        for exp in exps:
+            if _plan(exp) not in ("row", "unique"):
+                continue
             check = exp["meta"]["check"]
-            originals = None
-            if exp["type"] == UNIQUE:
-                originals = [f[exp["kwargs"]["column"].removeprefix("unique__")] for f in frames]
+            originals = [f[exp["kwargs"]["column"]] for f in frames] if exp["type"] == UNIQUE else None
             for day, share in enumerate(_split_rows(results.get(check), starts, sizes, originals)):
                 per_day[day][check] = share
     day_suite = _day_suite(exps)
@@ -241,7 +251,9 @@ def _signature(frame: pd.DataFrame, params: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def run_suites_batch(
-    frames: Sequence[dict[str, pd.DataFrame]], params: Sequence[dict[str, Any]]
+    frames: Sequence[dict[str, pd.DataFrame]],
+    params: Sequence[dict[str, Any]],
+    keys: Sequence[tuple[str, str]],
 ) -> tuple[list[list[Check]], str]:
     """Each tenant-day's checks (suite-file order, as `run.run_suites` gives them) and the GX version.
     A lone tenant-day takes `run.run_suites` itself (fewer GX runs than a stack of one)."""
@@ -256,7 +268,9 @@ def run_suites_batch(
             stacks[_signature(day_frames[name], params[i])].append(i)
         for members in stacks.values():
             stack_params = params[members[0]]
-            results = _run_stack(name, data, [frames[i][name] for i in members], stack_params)
+            results = _run_stack(
+                name, data, [frames[i][name] for i in members], [keys[i] for i in members], stack_params
+            )
             for i, by_check in zip(members, results, strict=True):
                 for exp in data["expectations"]:
                     outcome = by_check.get(exp["meta"]["check"])
@@ -272,7 +286,11 @@ def validate_journals(
         return []
     started = time.perf_counter()
     frames = [build_frames(conn, journal) for _, journal in items]
-    checks, version = run_suites_batch(frames, [suite_params(tenant) for tenant, _ in items])
+    checks, version = run_suites_batch(
+        frames,
+        [suite_params(tenant) for tenant, _ in items],
+        [(journal.tenant, journal.date.isoformat()) for _, journal in items],
+    )
     share = (time.perf_counter() - started) / len(items)
     return [
         new_result(journal, tenant, day_frames, day_checks, version, share)
