@@ -1,7 +1,7 @@
 """reports kept in staging (history per tenant-day, voucher version and run); journal kept on its voucher
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0007
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
