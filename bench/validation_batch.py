@@ -51,7 +51,7 @@ sys.path[:0] = {paths!r}
 logging.disable(logging.WARNING)
 t0, c0 = time.perf_counter(), time.process_time()
 from bookspot_tripletex.staging.db import make_engine
-from bookspot_tripletex.load.state import stored_journal
+from bookspot_tripletex.validation.store import stored_journal
 from bookspot_tripletex.tenants.store import load_tenant
 from bookspot_tripletex.validation.run import validate_day
 engine = make_engine({url!r})
@@ -119,11 +119,11 @@ def main() -> None:
             ]
         )
 
-        from bookspot_tripletex.load.state import stored_journal
         from bookspot_tripletex.staging.db import make_engine
         from bookspot_tripletex.tenants.store import load_tenant
         from bookspot_tripletex.validation.batch import validate_journals
         from bookspot_tripletex.validation.run import gx_runtime, validate_day
+        from bookspot_tripletex.validation.store import stored_journal
 
         gx_runtime()
         engine = make_engine(url)

@@ -22,7 +22,6 @@ from bookspot_tripletex.load.state import (
     record_validation,
     save_journal,
     set_report,
-    stored_journal,
 )
 from bookspot_tripletex.staging.stage import stage_records
 from bookspot_tripletex.tenants.config import TenantConfig
@@ -94,7 +93,7 @@ def _validate_days(
     from bookspot_tripletex.validation.chart import tenant_chart_svg
     from bookspot_tripletex.validation.history import range_warnings
     from bookspot_tripletex.validation.report import build_report, render_html, report_paths, write_report
-    from bookspot_tripletex.validation.store import save_report, with_current_state
+    from bookspot_tripletex.validation.store import save_report, stored_journal, with_current_state
 
     now = dt.datetime.now(dt.UTC)
     run_id = run_id or f"manual-{now:%Y%m%dT%H%M%S.%f}"

@@ -8,10 +8,10 @@ import xml.etree.ElementTree as ET
 from history_helpers import DAY, ORDINARY_GROSS, at_noon, stage_day, staged_history
 
 from bookspot_tripletex import pipeline
-from bookspot_tripletex.load.state import get_voucher, save_journal, stored_journal
+from bookspot_tripletex.load.state import get_voucher, save_journal
 from bookspot_tripletex.validation.chart import tenant_chart_svg
 from bookspot_tripletex.validation.history import MIN_REFERENCE_DAYS, range_warnings, recent_days
-from bookspot_tripletex.validation.store import latest_report
+from bookspot_tripletex.validation.store import latest_report, stored_journal
 from helpers import record, stage
 
 

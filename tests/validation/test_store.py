@@ -10,9 +10,15 @@ from sqlalchemy import update
 
 from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_tripletex import pipeline
-from bookspot_tripletex.load.state import get_voucher, save_journal, stored_journal
+from bookspot_tripletex.load.state import get_voucher, save_journal
 from bookspot_tripletex.staging.schema import vouchers
-from bookspot_tripletex.validation.store import latest_report, refresh_report, render_report, report_history
+from bookspot_tripletex.validation.store import (
+    latest_report,
+    refresh_report,
+    render_report,
+    report_history,
+    stored_journal,
+)
 from helpers import read_jsonl, record, setup_tenant, stage
 from tripletex_support import make_client, vouchers_in
 

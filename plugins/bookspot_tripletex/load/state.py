@@ -109,16 +109,6 @@ def save_journal(
     return row
 
 
-def stored_journal(conn: Connection, tenant: str, day: dt.date, version: int = 1) -> DayJournal | None:
-    """The journal `save_journal` kept with the voucher row (None before the journal step ran)."""
-    data = conn.execute(
-        select(vouchers.c.journal).where(
-            vouchers.c.tenant_id == tenant, vouchers.c.local_date == day, vouchers.c.version == version
-        )
-    ).scalar_one_or_none()
-    return None if data is None else DayJournal.from_record(data)
-
-
 def record_validation(
     conn: Connection,
     voucher_id: int,

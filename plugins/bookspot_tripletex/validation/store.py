@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select
 
 from bookspot_tripletex.domain import VoucherStatus
-from bookspot_tripletex.load.state import stored_journal
+from bookspot_tripletex.journal.model import DayJournal
 from bookspot_tripletex.staging.schema import reports, vouchers
 from bookspot_tripletex.tenants.store import load_tenant
 from bookspot_tripletex.validation.chart import tenant_chart_svg
@@ -60,6 +60,16 @@ class StoredReport:
             html=row.html,
             created_at=row.created_at,
         )
+
+
+def stored_journal(conn: Connection, tenant: str, day: dt.date, version: int = 1) -> DayJournal | None:
+    """The journal the journal step kept with its voucher row (None before the journal step ran)."""
+    data = conn.execute(
+        select(vouchers.c.journal).where(
+            vouchers.c.tenant_id == tenant, vouchers.c.local_date == day, vouchers.c.version == version
+        )
+    ).scalar_one_or_none()
+    return None if data is None else DayJournal.from_record(data)
 
 
 def save_report(
