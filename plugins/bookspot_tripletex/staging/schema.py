@@ -118,6 +118,7 @@ vouchers = Table(
     Column("mapping_version_id", Integer, ForeignKey("mapping_versions.id")),
     Column("status", String(16), nullable=False),
     Column("postings", JSON),
+    Column("journal", JSON),
     Column("validation", JSON),
     Column("report_path", Text),
     Column("tripletex_voucher_id", BigInteger),
@@ -128,6 +129,22 @@ vouchers = Table(
     Column("error", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("tenant_id", "local_date", "version", name="uq_voucher_day_version"),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(100), nullable=False),
+    Column("local_date", Date, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("model", JSON, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant_id", "local_date", "version", "run_id", name="uq_report_run"),
+    Index("ix_reports_tenant_day", "tenant_id", "local_date", "created_at"),
 )
 
 extract_watermarks = Table(
