@@ -357,13 +357,41 @@ def _finish_day(
     return DayOutcome(tenant, day, step, outcome, counts, reason, action)
 
 
-def _run_batch(
-    engine: Engine,
-    batch: Sequence[str],
-    night: Night,
-    report: Callable[[DayOutcome], None],
-    progress: Progress,
-) -> None:
+class _Tracker:
+    """Tells progress: one line per tenant-day with how far its tenant is, one per batch with what is left."""
+
+    def __init__(self, say: Progress, tenants: int) -> None:
+        self.say, self.tenants = say, tenants
+        self.planned: dict[str, int] = {}
+        self.done: Counter[str] = Counter()
+        self.batch: list[DayOutcome] = []
+        self.result = NightResult()
+
+    def plan(self, tenant: str, days: list[dt.date], staged: int) -> None:
+        self.planned[tenant] = len(days)
+        span = f"{days[0]} .. {days[-1]}" if days else "none"
+        self.say(f"{tenant}: staged {staged} record(s); {len(days)} day(s) to do: {span}")
+
+    def report(self, outcome: DayOutcome) -> None:
+        self.batch.append(outcome)
+        self.done[outcome.tenant] += 1
+        planned = max(self.planned.get(outcome.tenant, 0), self.done[outcome.tenant])
+        self.say(f"{outcome.line()} [{self.done[outcome.tenant]}/{planned} of {outcome.tenant}]")
+
+    def end_batch(self, number: int, batches: int, finished: int) -> list[DayOutcome]:
+        outcomes, self.batch = self.batch, []
+        self.result.outcomes += outcomes
+        total_days = len(self.result.outcomes)
+        transactions = sum(int(o.counts.get("transactions") or 0) for o in self.result.outcomes)
+        self.say(
+            f"batch {number}/{batches}: {self.result.tally(outcomes)}. Done {finished}/{self.tenants} "
+            f"tenant(s), {total_days} tenant-day(s), {transactions} transaction(s); "
+            f"left: {self.tenants - finished} tenant(s)"
+        )
+        return outcomes
+
+
+def _run_batch(engine: Engine, batch: Sequence[str], night: Night, track: _Tracker) -> None:
     from bookspot_tripletex.staging.due import chosen_days, due_days, start_dates, voucher_states
 
     now = night.now or dt.datetime.now(dt.UTC)
@@ -373,28 +401,25 @@ def _run_batch(
     work: dict[str, list[dt.date]] = {}
     for tenant in batch:
         if tenant not in starts:
-            report(
-                _failed(tenant, night.until, "extract", LookupError(f"tenant {tenant!r} is not imported"), {})
-            )
+            missing = LookupError(f"tenant {tenant!r} is not imported")
+            track.report(_failed(tenant, night.until, "extract", missing, {}))
             continue
-        start = starts[tenant]
-        chosen = night.days is not None
-        planned = (
-            chosen_days(start, night.until, night.days or ())
-            if chosen
-            else due_days(start, night.until, states[tenant])
-        )
+        start, chosen = starts[tenant], night.days is not None
+        if chosen:
+            planned = chosen_days(start, night.until, night.days or ())
+        else:
+            planned = due_days(start, night.until, states[tenant])
         try:
             staged = extract_tenant(engine, tenant, now)
         except Exception as exc:
+            track.plan(tenant, planned or [night.until], 0)
             for day in planned or [night.until]:
-                report(_failed(tenant, day, "extract", exc, {}))
+                track.report(_failed(tenant, day, "extract", exc, {}))
             continue
         if not chosen:
             touched = [dt.date.fromisoformat(d) for d in staged["days"]]
             planned = due_days(start, night.until, states[tenant], touched)
-        first_last = f"{planned[0]} .. {planned[-1]}" if planned else "none"
-        progress(f"{tenant}: staged {staged['staged']} record(s); {len(planned)} day(s) to do: {first_last}")
+        track.plan(tenant, planned, staged["staged"])
         work[tenant] = planned
     journals: dict[tuple[str, dt.date], dict[str, Any]] = {}
     for tenant, days in work.items():
@@ -402,14 +427,14 @@ def _run_batch(
             try:
                 journals[(tenant, day)] = journal_day(engine, tenant, day)
             except Exception as exc:
-                report(_failed(tenant, day, "journal", exc, {}))
+                track.report(_failed(tenant, day, "journal", exc, {}))
     validated = validate_days(engine, list(journals))
     for tenant, days in work.items():
         client = _Client(engine, tenant)
         for day in days:
             if (tenant, day) in journals:
                 result = validated.get((tenant, day), KeyError("not validated"))
-                report(_finish_day(engine, tenant, day, journals[(tenant, day)], result, client, night))
+                track.report(_finish_day(engine, tenant, day, journals[(tenant, day)], result, client, night))
 
 
 def run_night(
@@ -426,26 +451,12 @@ def run_night(
     """
     from bookspot_tripletex.staging.outcomes import record_outcomes
 
-    say = progress or log.info
-    result = NightResult()
-    total, done_days = len(tenant_ids), 0
-    batches = [list(tenant_ids[i : i + batch_size]) for i in range(0, total, max(1, batch_size))]
+    track = _Tracker(progress or log.info, len(tenant_ids))
+    size = max(1, batch_size)
+    batches = [list(tenant_ids[i : i + size]) for i in range(0, len(tenant_ids), size)]
     for number, batch in enumerate(batches, start=1):
-        outcomes: list[DayOutcome] = []
-
-        def report(outcome: DayOutcome, outcomes: list[DayOutcome] = outcomes) -> None:
-            outcomes.append(outcome)
-            say(outcome.line())
-
-        _run_batch(engine, batch, night, report, say)
+        _run_batch(engine, batch, night, track)
+        outcomes = track.end_batch(number, len(batches), min(number * size, len(tenant_ids)))
         with engine.begin() as conn:
             record_outcomes(conn, night.run_id, outcomes)
-        result.outcomes += outcomes
-        done_days += len(outcomes)
-        finished = sum(len(b) for b in batches[:number])
-        say(
-            f"batch {number}/{len(batches)} ({', '.join(batch[:3])}{' …' if len(batch) > 3 else ''}): "
-            f"{result.tally(outcomes)}. So far {finished}/{total} tenant(s), {done_days} tenant-day(s); "
-            f"left: {total - finished} tenant(s)"
-        )
-    return result
+    return track.result
