@@ -69,7 +69,12 @@ def test_a_scheduled_run_brings_every_due_day_up_to_its_own() -> None:
 
     context = {"logical_date": pendulum.datetime(2026, 11, 24, tz=OSLO), "dag_run": _dag_run("scheduled")}
     night = night_of(context, NIGHT)
-    assert (night.until, night.days, night.run_id, night.dry_run) == (dt.date(2026, 11, 24), None, "r1", False)
+    assert (night.until, night.days, night.run_id, night.dry_run) == (
+        dt.date(2026, 11, 24),
+        None,
+        "r1",
+        False,
+    )
 
 
 def test_a_backfill_run_or_the_day_param_reruns_exactly_its_day() -> None:
@@ -86,7 +91,9 @@ def test_days_that_are_not_over_are_never_due() -> None:
     from bookspot_tripletex.tasks import night_of
 
     today = pendulum.datetime(2026, 11, 25, 1, tz=OSLO)
-    assert night_of({"logical_date": today, "dag_run": _dag_run("manual")}, NIGHT).until == dt.date(2026, 11, 24)
+    assert night_of({"logical_date": today, "dag_run": _dag_run("manual")}, NIGHT).until == dt.date(
+        2026, 11, 24
+    )
     future = night_of({"params": {"day": "2026-12-01"}}, NIGHT)
     assert future.until == dt.date(2026, 11, 24) and future.days == (dt.date(2026, 12, 1),)
 

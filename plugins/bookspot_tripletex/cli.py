@@ -98,6 +98,7 @@ def _release_day(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     """Days of some tenants through every step, as a night runs them, printing how far it is."""
     from bookspot_tripletex import pipeline
+
     engine = _staging(args.staging_url)
     now = dt.datetime.now(dt.UTC)
     last_over = now.astimezone(OSLO).date() - dt.timedelta(days=1)

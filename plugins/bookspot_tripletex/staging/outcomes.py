@@ -68,7 +68,7 @@ class DayOutcome:
             text += f": {self.reason}"
         if self.action:
             text += f" -> {self.action}"
-        return text
+        return " / ".join(part.strip() for part in text.splitlines() if part.strip())
 
     def as_xcom(self) -> dict[str, str]:
         return {"tenant": self.tenant, "date": self.day.isoformat(), "outcome": self.outcome.value}
