@@ -236,3 +236,27 @@ def test_a_365_day_initial_import_takes_one_run(
     recorded = Counter(o.outcome for o in outcomes(engine, run.run_id).values())
     assert recorded == {"posted": len(days), "empty": 365 - len(days)}
     engine.dispose()
+
+
+def test_1100_tenants_plan_within_the_mapping_limit(
+    airflow_db: None, staging_engine: Engine, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from bookspot_tripletex import tasks
+    from bookspot_tripletex.staging.schema import tenants as tenant_rows
+
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        {
+            "tenant_id": f"tenant-{i:04d}", "name": f"T{i}", "timezone": "Europe/Oslo", "currency": "NOK",
+            "start_date": START, "active": True, "tripletex_conn_id": "t", "bookspot_conn_id": "b",
+            "vat_tolerance_ore": 100, "updated_at": now,
+        }
+        for i in range(1100)
+    ]  # fmt: skip
+    with staging_engine.begin() as conn:
+        conn.execute(tenant_rows.insert(), rows)
+    monkeypatch.setenv("BOOKSPOT_STAGING_URL", staging_engine.url.render_as_string(hide_password=False))
+    planned = tasks.plan([], 1)
+    assert len(planned) <= tasks.max_shards() == 1024
+    assert sorted(t for shard in planned for t in shard["tenants"]) == [r["tenant_id"] for r in rows]
+    assert len(tasks.plan([], 25)) == 44
