@@ -29,7 +29,9 @@ import datetime as dt
 import os
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
+
+from bookspot_schedule_plugin import LocalCronDataIntervalTimetable
 
 POOL = "tripletex_api"
 SHARD_SIZE = int(os.environ.get("BOOKSPOT_SHARD_SIZE", "25"))
@@ -45,7 +47,7 @@ DEFAULT_ARGS = {
 
 @dag(
     dag_id="bookspot_tripletex_nightly",
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="Europe/Oslo"),
+    schedule=LocalCronDataIntervalTimetable("0 0 * * *", timezone="Europe/Oslo"),
     start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Oslo"),
     catchup=False,
     max_active_runs=1,

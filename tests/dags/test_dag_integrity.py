@@ -69,6 +69,32 @@ def test_nightly_shape(dagbag) -> None:  # type: ignore[no-untyped-def]
     assert "Oslo" in str(tz)
 
 
+def test_the_ui_shows_the_schedule_in_oslo_time(dagbag) -> None:  # type: ignore[no-untyped-def]
+    """What the UI's Schedule column and its tooltip show: the DAG's timetable as the scheduler stores it."""
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = dagbag.dags["bookspot_tripletex_nightly"]
+    stored = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag)).timetable
+    assert (stored.summary, stored.description) == (
+        "daily 00:00 Europe/Oslo",
+        "At 00:00, Europe/Oslo time (each run covers one Europe/Oslo day)",
+    )
+    plain = coerce_to_core_timetable(dag.timetable)
+    assert stored.next_dagrun_info(last_automated_data_interval=None, restriction=_everything()) == (
+        type(plain)
+        .__mro__[1]("0 0 * * *", "Europe/Oslo")
+        .next_dagrun_info(last_automated_data_interval=None, restriction=_everything())
+    )
+
+
+def _everything():  # type: ignore[no-untyped-def]
+    import pendulum
+    from airflow.timetables.base import TimeRestriction
+
+    return TimeRestriction(earliest=pendulum.datetime(2026, 3, 28, tz="UTC"), latest=None, catchup=True)
+
+
 def test_shard_size_default_comes_from_the_deployment() -> None:
     code = (
         "import sys; sys.path[:0] = ['plugins', 'dags'];"
