@@ -125,3 +125,84 @@ def test_unpausing_creates_one_run_not_a_backlog(timetable) -> None:  # type: ig
     assert first.data_interval.start >= now.subtract(days=2)
     second = scheduler_dag.next_dagrun_info(last_automated_run_info=first)
     assert second.run_after > now
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        ("VoucherBusy", "retry"),
+        ("ServerError", "retry"),
+        ("RateLimited", "retry"),
+        ("TransportError", "retry"),
+        ("BookSpotServerError", "retry"),
+        ("ValidationError", "refused"),
+        ("AuthError", "refused"),
+        ("ActivationFailed", "refused"),
+        ("BookSpotAuthError", "refused"),
+        ("ZeroDivisionError", "error"),
+    ],
+)
+def test_what_a_failure_means(error: str, outcome: str) -> None:
+    from bookspot_tripletex.feed import client as feed
+    from bookspot_tripletex.load.post import VoucherBusy
+    from bookspot_tripletex.tenants.activation import ActivationFailed
+    from bookspot_tripletex.triage import classify
+    from bookspot_tripletex.tripletex import errors
+
+    status = {"ServerError": 503, "RateLimited": 429, "ValidationError": 422, "AuthError": 401}
+    made = {
+        "VoucherBusy": lambda: VoucherBusy("busy"),
+        "ActivationFailed": lambda: ActivationFailed("no"),
+        "BookSpotServerError": lambda: feed.BookSpotServerError("503"),
+        "BookSpotAuthError": lambda: feed.BookSpotAuthError("401"),
+        "ZeroDivisionError": lambda: ZeroDivisionError("bug"),
+    }
+    exc = made[error]() if error in made else getattr(errors, error)("x", status=status.get(error))
+    assert classify(exc).value == outcome
+
+
+def _shard_result(*outcomes: str):  # type: ignore[no-untyped-def]
+    from bookspot_tripletex.pipeline import NightResult
+    from bookspot_tripletex.staging.outcomes import DayOutcome, Outcome
+
+    return NightResult(
+        [
+            DayOutcome(f"t{i}", dt.date(2026, 11, 24), "load", Outcome(o), {}, "why", "do this")
+            for i, o in enumerate(outcomes)
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "raised"),
+    [
+        (("posted", "empty", "already_posted", "dry_run"), None),
+        (("posted", "held", "refused"), "AirflowFailException"),
+        (("posted", "held", "retry"), "ShardRetry"),
+        (("error",), "ShardRetry"),
+    ],
+)
+def test_a_shard_fails_for_a_person_retries_for_the_transient(monkeypatch, outcomes, raised) -> None:  # type: ignore[no-untyped-def]
+    from bookspot_tripletex import pipeline, tasks
+
+    monkeypatch.setattr(tasks, "make_engine", lambda: type("E", (), {"dispose": lambda self: None})())
+    monkeypatch.setattr(pipeline, "run_night", lambda *a, **k: _shard_result(*outcomes))
+    pushed: dict[str, object] = {}
+    ti = type("TI", (), {"xcom_push": lambda self, key, value: pushed.update({key: value})})()
+    shard = {"label": "shard 0: t0", "tenants": [f"t{i}" for i in range(len(outcomes))]}
+    context = {
+        "logical_date": pendulum.datetime(2026, 11, 24, tz=OSLO),
+        "ti": ti,
+        "dag_run": _dag_run("scheduled"),
+    }
+    if raised is None:
+        assert tasks.run_shard(shard, context)["tenants"] == len(outcomes)
+    else:
+        with pytest.raises(Exception) as failure:
+            tasks.run_shard(shard, context)
+        assert type(failure.value).__name__ == raised
+        bad = sorted(f"t{i}" for i, o in enumerate(outcomes) if o in ("held", "refused", "retry", "error"))
+        assert f"of {len(bad)} tenant(s) not posted: {', '.join(bad)}" in str(failure.value)
+        assert "do this" in str(failure.value)
+    held = [f"t{i}" for i, o in enumerate(outcomes) if o in ("held", "refused")]
+    assert [d["tenant"] for d in pushed["held_days"]] == held
