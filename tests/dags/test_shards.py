@@ -105,7 +105,9 @@ def tenants(
     engine = make_engine(staging_url)
     migrate(engine)
     for tenant in COMPANIES:
-        path = tenant_file(example_tenant_file, tmp_path / f"{tenant}.yaml", tenant, start_date=START)
+        path = tenant_file(
+            example_tenant_file, tmp_path / f"{tenant}.yaml", tenant, COMPANIES[tenant], start_date=START
+        )
         cfg = setup_tenant(engine, path)
         bookspot_connection(monkeypatch, cfg.bookspot_conn_id, bookspot.url, TOKENS[tenant])
         firm = next(c for c in tripletex.config.companies if c.id == COMPANIES[tenant])
@@ -220,14 +222,16 @@ def test_a_365_day_initial_import_takes_one_run(
     monkeypatch.setenv("BOOKSPOT_REPORTS_DIR", str(tmp_path / "reports"))
     engine = make_engine(staging_url)
     migrate(engine)
-    path = tenant_file(example_tenant_file, tmp_path / "year.yaml", "year-tenant", start_date=first_day)
+    firm = tripletex.config.companies[0]
+    path = tenant_file(
+        example_tenant_file, tmp_path / "year.yaml", "year-tenant", firm.id, start_date=first_day
+    )
     path.write_text(path.read_text().replace("valid_from: 2026-01-01", f"valid_from: {first_day}"))
     cfg = setup_tenant(engine, path)
     monkeypatch.setenv(
         f"AIRFLOW_CONN_{cfg.bookspot_conn_id.upper()}",
         json.dumps({"conn_type": "bookspot", "extra": {"feed_file": str(feed)}}),
     )
-    firm = tripletex.config.companies[0]
     connect_tripletex(monkeypatch, cfg.tripletex_conn_id, tripletex, firm)
     run = run_night(monkeypatch, last_day, oslo(2026, 11, 25, 1))
     assert run.state == "success"
