@@ -21,14 +21,11 @@ from bookspot_tripletex.load.state import get_voucher, record_validation, save_j
 from bookspot_tripletex.staging.outcomes import DayOutcome, Outcome
 from bookspot_tripletex.staging.stage import stage_records
 from bookspot_tripletex.tenants.store import load_tenant
+from bookspot_tripletex.triage import ExtractRefused
 
 log = logging.getLogger(__name__)
 
 EXTRACT_OVERLAP = dt.timedelta(days=2)
-
-
-class ExtractRefused(RuntimeError):
-    """BookSpot refused the tenant's connection (token, account, malformed answer): a person must fix it."""
 
 
 def stage_tenant(

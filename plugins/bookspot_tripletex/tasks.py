@@ -154,7 +154,9 @@ def extract(tenant_id: str, day: dt.date, now: dt.datetime | None = None) -> dic
     """The extract step alone, as a task would run it: a refusal fails at once, transient errors raise."""
     from airflow.sdk.exceptions import AirflowFailException
 
+    from bookspot_tripletex.triage import ExtractRefused
+
     try:
         return pipeline.extract_tenant(_engine(), tenant_id, now or utcnow())
-    except pipeline.ExtractRefused as exc:
+    except ExtractRefused as exc:
         raise AirflowFailException(str(exc)) from exc

@@ -10,6 +10,10 @@ from bookspot_tripletex.staging.outcomes import Outcome
 CLI = "python -m bookspot_tripletex"
 
 
+class ExtractRefused(RuntimeError):
+    """BookSpot refused the tenant's connection (token, account, malformed answer): a person must fix it."""
+
+
 def rerun(tenant: str, day: dt.date) -> str:
     return (
         f'the next night retries it, or re-run it now (trigger the DAG with day "{day}", or '
@@ -40,7 +44,6 @@ def classify(exc: BaseException) -> Outcome:
     from sqlalchemy.exc import OperationalError
 
     from bookspot_tripletex.feed.client import BookSpotError, BookSpotTransientError
-    from bookspot_tripletex.pipeline import ExtractRefused
     from bookspot_tripletex.tenants.activation import ActivationFailed
     from bookspot_tripletex.tripletex.errors import (
         PayloadError,

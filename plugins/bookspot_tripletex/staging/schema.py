@@ -169,7 +169,7 @@ day_outcomes = Table(
     "day_outcomes",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("tenant_id", String(100), nullable=False),
+    Column("tenant_id", String(TENANT_ID_LENGTH), nullable=False),
     Column("local_date", Date, nullable=False),
     Column("run_id", String(250), nullable=False),
     Column("step", String(16), nullable=False),

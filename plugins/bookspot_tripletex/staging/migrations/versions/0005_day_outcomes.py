@@ -1,7 +1,7 @@
 """day_outcomes: what each run did with each tenant-day (outcome, step, counts, reason, action)
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0007
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
