@@ -30,28 +30,33 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-night-"))
     os.environ.update(BOOKSPOT_REPORTS_DIR=str(work / "reports"), AIRFLOW_HOME=str(work / "airflow"))
 
+    from bookspot_devkit.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig
     from bookspot_devkit.emulator.server import EmulatorServer
     from bookspot_tripletex import pipeline
     from bookspot_tripletex.staging.db import make_engine, migrate
     from helpers import data_path, setup_tenant
     from simulator_support import tenant_file
-    from tripletex_support import emulator_config
 
     first_day = LAST_DAY - dt.timedelta(days=args.days - 1)
     example = data_path("bookspot-transactions.example.jsonl").read_text(encoding="utf-8").splitlines()
     engine = make_engine(f"sqlite:///{work / 'staging.db'}")
     migrate(engine)
     tenants = [f"tenant-{i:04d}" for i in range(args.tenants)]
-    with EmulatorServer(emulator_config()) as server:
-        firm = server.config.companies[0]
-        tripletex = {
-            "conn_type": "tripletex",
-            "host": server.url,
-            "login": firm.consumer_token,
-            "password": firm.employee_token,
-            "extra": {"company_id": 0},
-        }
-        for tenant in tenants:
+    clearing = [AccountSpec(number=n, name=f"clearing {n}") for n in (1580, 1581, 1582)]
+    companies = [
+        CompanyConfig(id=20_000 + i, name=f"{t} AS", consumer_token=f"c-{t}", employee_token=f"e-{t}",
+                      extra_accounts=clearing)
+        for i, t in enumerate(tenants)
+    ]  # fmt: skip
+    with EmulatorServer(EmulatorConfig(companies=companies, today=LAST_DAY + dt.timedelta(days=1))) as server:
+        for tenant, firm in zip(tenants, companies, strict=True):
+            tripletex = {
+                "conn_type": "tripletex",
+                "host": server.url,
+                "login": firm.consumer_token,
+                "password": firm.employee_token,
+                "extra": {"company_id": 0},
+            }
             feed = work / f"{tenant}.jsonl"
             lines = []
             for offset in range(args.days):
@@ -63,9 +68,8 @@ def main() -> None:
                         .replace('"id": "tx_', f'"id": "tx_{day}_')
                     )
             feed.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            path = tenant_file(
-                data_path("fjord-kayak.example.yaml"), work / f"{tenant}.yaml", tenant, start_date=first_day
-            )
+            example_file = data_path("fjord-kayak.example.yaml")
+            path = tenant_file(example_file, work / f"{tenant}.yaml", tenant, firm.id, start_date=first_day)
             cfg = setup_tenant(engine, path)
             os.environ[f"AIRFLOW_CONN_{cfg.bookspot_conn_id.upper()}"] = json.dumps(
                 {"conn_type": "bookspot", "extra": {"feed_file": str(feed)}}
