@@ -23,7 +23,10 @@ PAGES = [
     f"/bookspot-review/tenants/{TENANT}/mappings",
     f"/bookspot-review/api/tenants/{TENANT}/mappings",
 ]
-ACTIONS = [f"/bookspot-review/api/days/{TENANT}/{HELD_DAY}/release", f"/bookspot-review/api/days/{TENANT}/{HELD_DAY}/rerun"]
+ACTIONS = [
+    f"/bookspot-review/api/days/{TENANT}/{HELD_DAY}/release",
+    f"/bookspot-review/api/days/{TENANT}/{HELD_DAY}/rerun",
+]
 
 
 @pytest.mark.parametrize("path", PAGES + ACTIONS)
@@ -54,7 +57,9 @@ def test_the_list_shows_both_nights_and_filters(api, nights, admin) -> None:  # 
     assert by_day[str(HELD_DAY)]["status"] == "held" and by_day[str(HELD_DAY)]["problem"]
     problems = client.get("/bookspot-review/api/days?problems=true", headers=admin).json()
     assert [r["date"] for r in problems] == [str(HELD_DAY)]
-    ranged = client.get(f"/bookspot-review/api/days?date_from={POSTED_DAY}&date_to={POSTED_DAY}", headers=admin)
+    ranged = client.get(
+        f"/bookspot-review/api/days?date_from={POSTED_DAY}&date_to={POSTED_DAY}", headers=admin
+    )
     assert [r["date"] for r in ranged.json()] == [str(POSTED_DAY)]
     assert client.get("/bookspot-review/api/days?tenant=nobody", headers=admin).json() == []
     page = client.get("/bookspot-review/?problems=true", headers=admin)
@@ -118,4 +123,6 @@ def test_release_records_who_and_why_and_queues_a_rerun(api, nights, admin) -> N
 def test_rerun_of_an_unknown_day_is_404(api, nights, admin) -> None:  # type: ignore[no-untyped-def]
     client, _ = api
     missing = dt.date(2026, 1, 2)
-    assert client.post(f"/bookspot-review/api/days/{TENANT}/{missing}/rerun", headers=admin).status_code == 404
+    assert (
+        client.post(f"/bookspot-review/api/days/{TENANT}/{missing}/rerun", headers=admin).status_code == 404
+    )
