@@ -24,12 +24,26 @@ import datetime as dt
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task, task_group
 
+
+def _alert_failed_task(context: dict) -> None:
+    from bookspot_tripletex.alerts import on_task_failure
+
+    on_task_failure(context)
+
+
+def _alert_held_days(context: dict) -> None:
+    from bookspot_tripletex.alerts import on_night_done
+
+    on_night_done(context)
+
+
 DEFAULT_ARGS = {
     "owner": "data-team",
     "retries": 3,
     "retry_delay": dt.timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "max_retry_delay": dt.timedelta(minutes=10),
+    "on_failure_callback": _alert_failed_task,
 }
 
 
@@ -46,6 +60,8 @@ def _day() -> dt.date:
     catchup=True,
     max_active_runs=2,
     default_args=DEFAULT_ARGS,
+    on_success_callback=_alert_held_days,
+    on_failure_callback=_alert_held_days,
     doc_md=__doc__,
     tags=["bookspot", "tripletex", "accounting"],
     params={
