@@ -84,6 +84,7 @@ def _activation(args: argparse.Namespace) -> int:
 
 
 def _mappings(args: argparse.Namespace) -> int:
+    from bookspot_tripletex.journal import mapping_preview
     from bookspot_tripletex.staging.db import make_engine, migrate
     from bookspot_tripletex.tenants import diff
 
@@ -91,7 +92,7 @@ def _mappings(args: argparse.Namespace) -> int:
     migrate(engine)
     with engine.connect() as conn:
         if args.action == "list":
-            out: object = [v.as_dict() for v in diff.list_versions(conn, args.tenant)]
+            out: object = [v.as_dict() for v in mapping_preview.versions_in_use(conn, args.tenant)]
         elif args.action == "diff":
             versions = diff.list_versions(conn, args.tenant)
             if len(versions) < 2 and not (args.old and args.new):
@@ -107,9 +108,8 @@ def _mappings(args: argparse.Namespace) -> int:
             from bookspot_tripletex.tenants.config import load_tenant_file
 
             days = [dt.date.fromisoformat(d) for d in args.date]
-            out = [
-                c.as_dict() for c in diff.preview_candidate(conn, load_tenant_file(args.tenant_file), days)
-            ]
+            candidate = load_tenant_file(args.tenant_file)
+            out = [c.as_dict() for c in mapping_preview.preview_candidate(conn, candidate, days)]
     json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
     print()
     return 0

@@ -13,9 +13,10 @@ import yaml
 
 from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_tripletex import cli, pipeline
+from bookspot_tripletex.journal.mapping_preview import preview_candidate, versions_in_use
 from bookspot_tripletex.load.state import get_voucher
 from bookspot_tripletex.tenants.config import load_tenant_file
-from bookspot_tripletex.tenants.diff import diff_versions, list_versions, preview_candidate
+from bookspot_tripletex.tenants.diff import diff_versions
 from helpers import read_jsonl, record, setup_tenant, stage
 from tripletex_support import make_client
 
@@ -82,7 +83,7 @@ def test_a_change_after_posting_keeps_the_posted_day_and_applies_next(
 
     setup_tenant(engine, tmp_path / "candidate.yaml")
     with engine.connect() as conn:
-        versions = list_versions(conn, TENANT)
+        versions = versions_in_use(conn, TENANT)
         assert [(v.valid_from, v.posted_days) for v in versions] == [(dt.date(2026, 1, 1), 1), (POSTED, 0)]
         changes = diff_versions(conn, TENANT, versions[0].id, versions[1].id)
     assert [(c.key, c.old, c.new) for c in changes] == [("sales.25", 3000, 3010)]

@@ -176,10 +176,11 @@ def create_app() -> FastAPI:
 
     @app.get("/tenants/{tenant}/mappings", response_class=HTMLResponse, dependencies=[READ])
     def mappings_page(request: Request, tenant: str, old: int | None = None, new: int | None = None) -> Any:
-        from bookspot_tripletex.tenants.diff import diff_versions, list_versions
+        from bookspot_tripletex.journal.mapping_preview import versions_in_use
+        from bookspot_tripletex.tenants.diff import diff_versions
 
         with engine().connect() as conn:
-            versions = list_versions(conn, tenant)
+            versions = versions_in_use(conn, tenant)
             if not versions:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, f"{tenant}: no mapping versions")
             if old is None and len(versions) > 1:
@@ -191,10 +192,10 @@ def create_app() -> FastAPI:
 
     @app.get("/api/tenants/{tenant}/mappings", dependencies=[READ])
     def mappings_json(tenant: str) -> list[dict[str, Any]]:
-        from bookspot_tripletex.tenants.diff import list_versions
+        from bookspot_tripletex.journal.mapping_preview import versions_in_use
 
         with engine().connect() as conn:
-            return [v.as_dict() for v in list_versions(conn, tenant)]
+            return [v.as_dict() for v in versions_in_use(conn, tenant)]
 
     @app.get("/api/tenants/{tenant}/mappings/diff", dependencies=[READ])
     def mappings_diff(tenant: str, old: int, new: int) -> list[dict[str, Any]]:
@@ -208,8 +209,8 @@ def create_app() -> FastAPI:
 
     @app.post("/api/tenants/{tenant}/mappings/preview", dependencies=[READ])
     def mappings_preview(tenant: str, body: PreviewBody) -> list[dict[str, Any]]:
+        from bookspot_tripletex.journal.mapping_preview import preview_candidate
         from bookspot_tripletex.tenants.config import TenantConfigError, parse_tenant
-        from bookspot_tripletex.tenants.diff import preview_candidate
 
         try:
             candidate = parse_tenant(yaml.safe_load(body.tenant_file), "candidate tenant file")
