@@ -57,17 +57,21 @@ def rerun_conf(tenant: str, day: dt.date) -> dict[str, Any]:
 def trigger_rerun(tenant: str, day: dt.date, user: str, session: Any = None) -> str:
     """Queue a manual run of the nightly DAG for one tenant-day; returns its run id."""
     from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.exceptions import DagNotFound, DagRunAlreadyExists
     from airflow.utils.types import DagRunTriggeredByType
 
     kwargs = {"session": session} if session is not None else {}
-    run = trigger_dag(
-        DAG_ID,
-        triggered_by=DagRunTriggeredByType.UI,
-        triggering_user_name=user,
-        conf=rerun_conf(tenant, day),
-        note=f"Re-run of {tenant} {day.isoformat()} from the review screen by {user}",
-        **kwargs,
-    )
+    try:
+        run = trigger_dag(
+            DAG_ID,
+            triggered_by=DagRunTriggeredByType.UI,
+            triggering_user_name=user,
+            conf=rerun_conf(tenant, day),
+            note=f"Re-run of {tenant} {day.isoformat()} from the review screen by {user}",
+            **kwargs,
+        )
+    except (DagNotFound, DagRunAlreadyExists, ValueError) as exc:
+        raise ActionRefused(f"{DAG_ID} could not be triggered: {exc}") from exc
     if run is None:
         raise ActionRefused(f"{DAG_ID} could not be triggered")
     return str(run.run_id)

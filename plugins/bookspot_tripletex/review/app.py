@@ -163,7 +163,10 @@ def create_app() -> FastAPI:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         out: dict[str, Any] = {"released_records": done.records, "released_by": done.released_by}
         if body.rerun:
-            out["run_id"] = actions.trigger_rerun(tenant, day, user.get_name(), session=session)
+            try:
+                out["run_id"] = actions.trigger_rerun(tenant, day, user.get_name(), session=session)
+            except ActionRefused as exc:
+                out["run_error"] = str(exc)
         return out
 
     @app.post(
@@ -172,7 +175,10 @@ def create_app() -> FastAPI:
     )
     def rerun(tenant: str, day: dt.date, user: UserDep, session: SessionDep) -> dict[str, Any]:
         _day_or_404(tenant, day)
-        return {"run_id": actions.trigger_rerun(tenant, day, user.get_name(), session=session)}
+        try:
+            return {"run_id": actions.trigger_rerun(tenant, day, user.get_name(), session=session)}
+        except ActionRefused as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
 
     @app.get("/tenants/{tenant}/mappings", response_class=HTMLResponse, dependencies=[READ])
     def mappings_page(request: Request, tenant: str, old: int | None = None, new: int | None = None) -> Any:
