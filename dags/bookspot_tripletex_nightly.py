@@ -36,12 +36,20 @@ from bookspot_schedule_plugin import LocalCronDataIntervalTimetable
 POOL = "tripletex_api"
 SHARD_SIZE = int(os.environ.get("BOOKSPOT_SHARD_SIZE", "25"))
 
+
+def _alert_failed_task(context: dict) -> None:
+    from bookspot_tripletex.alerts import on_task_failure
+
+    on_task_failure(context)
+
+
 DEFAULT_ARGS = {
     "owner": "data-team",
     "retries": 3,
     "retry_delay": dt.timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "max_retry_delay": dt.timedelta(minutes=10),
+    "on_failure_callback": _alert_failed_task,
 }
 
 

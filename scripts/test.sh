@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the suite. PostgreSQL staging: TEST_DATABASE_URL if set, else a throw-away cluster from the
 # server binaries on this machine (run as user postgres when we are root), else those tests skip
-# with a reason (never in CI).
+# with a reason (never in CI). The browser test needs Debian's chromium: installed here when missing
+# and we are root with apt, else skipped (never in CI).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
@@ -38,6 +39,19 @@ if [ -z "${TEST_DATABASE_URL:-}" ]; then
     exit 1
   else
     echo "test.sh: no PostgreSQL found: PostgreSQL staging tests will be skipped"
+  fi
+fi
+
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "test.sh: installing Debian's chromium for the browser test"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null \
+      || { echo "test.sh: could not install chromium" >&2; exit 1; }
+  elif [ "${CI:-}" = "true" ]; then
+    echo "test.sh: CI needs /usr/bin/chromium for the browser test (apt-get install chromium)" >&2
+    exit 1
+  else
+    echo "test.sh: no /usr/bin/chromium: the browser test will be skipped"
   fi
 fi
 

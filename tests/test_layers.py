@@ -17,8 +17,19 @@ BELOW_PIPELINE = ("tenants", "tripletex")
 """Tenant settings and the Tripletex client: above the bottom, below every pipeline stage."""
 STAGES = ("feed", "staging", "journal", "validation", "load")
 """The pipeline's stages in order: a stage may import earlier ones, never later ones."""
-ORCHESTRATION = {"pipeline", "tasks", "cli", "activation_cli", "__main__", "connections", "triage"}
-"""Top-level modules that wire the stages together; they may import anything (but see FORBIDDEN)."""
+ORCHESTRATION = {
+    "pipeline",
+    "tasks",
+    "cli",
+    "activation_cli",
+    "__main__",
+    "connections",
+    "triage",
+    "alerts",
+    "review",
+}
+"""Top-level modules (and the review screen) that wire the stages together; they may import anything
+(but see FORBIDDEN)."""
 FORBIDDEN = {("cli", "tasks")}
 """Orchestration edges that are never allowed, directly or through other modules: the command line
 runs without the Airflow task layer."""

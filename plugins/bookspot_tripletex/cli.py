@@ -137,6 +137,38 @@ def _activation(args: argparse.Namespace) -> int:
     return run_activation_check(args.tenant, args.staging_url)
 
 
+def _mappings(args: argparse.Namespace) -> int:
+    from bookspot_tripletex.journal import mapping_preview
+    from bookspot_tripletex.staging.db import make_engine, migrate
+    from bookspot_tripletex.tenants import diff
+
+    engine = make_engine(args.staging_url)
+    migrate(engine)
+    with engine.connect() as conn:
+        if args.action == "list":
+            out: object = [v.as_dict() for v in mapping_preview.versions_in_use(conn, args.tenant)]
+        elif args.action == "diff":
+            versions = diff.list_versions(conn, args.tenant)
+            if len(versions) < 2 and not (args.old and args.new):
+                raise LookupError(f"{args.tenant} has {len(versions)} mapping version(s): nothing to compare")
+            old = args.old or versions[-2].id
+            new = args.new or versions[-1].id
+            out = {
+                "old": old,
+                "new": new,
+                "changes": [c.as_dict() for c in diff.diff_versions(conn, args.tenant, old, new)],
+            }
+        else:
+            from bookspot_tripletex.tenants.config import load_tenant_file
+
+            days = [dt.date.fromisoformat(d) for d in args.date]
+            candidate = load_tenant_file(args.tenant_file)
+            out = [c.as_dict() for c in mapping_preview.preview_candidate(conn, candidate, days)]
+    json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
+    print()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bookspot-tripletex", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -188,7 +220,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--staging-url", default=None)
     p.set_defaults(func=_activation)
 
+    p = sub.add_parser(
+        "mappings", help="a tenant's mapping versions: list, diff two, preview a candidate file"
+    )
+    p.add_argument("action", choices=["list", "diff", "preview"])
+    p.add_argument("--tenant", help="list, diff: the tenant")
+    p.add_argument("--old", type=int, help="diff: version id (default: the one before the latest)")
+    p.add_argument("--new", type=int, help="diff: version id (default: the latest)")
+    p.add_argument("--tenant-file", help="preview: the candidate tenant YAML (not imported)")
+    p.add_argument("--date", action="append", default=[], help="preview: a day to compare (repeatable)")
+    p.add_argument("--staging-url", default=None)
+    p.set_defaults(func=_mappings_checked)
+
     return parser
+
+
+def _mappings_checked(args: argparse.Namespace) -> int:
+    if args.action == "preview" and not (args.tenant_file and args.date):
+        raise SystemExit("mappings preview needs --tenant-file and at least one --date")
+    if args.action != "preview" and not args.tenant:
+        raise SystemExit(f"mappings {args.action} needs --tenant")
+    return _mappings(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -139,9 +139,11 @@ def run_shard(shard: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     finally:
         engine.dispose()
     held = [o.as_xcom() for o in result.needs_person][:HELD_XCOM_LIMIT]
+    held_tenant_days = sorted({(o.tenant, o.day.isoformat()) for o in result.outcomes})[:HELD_XCOM_LIMIT]
     ti = context.get("ti")
     if ti is not None:
         ti.xcom_push(key="held_days", value=held)
+        ti.xcom_push(key="tenant_days", value=[list(td) for td in held_tenant_days])
     log.info("%s: %s", shard["label"], result.tally())
     if result.to_retry:
         raise ShardRetry(result.problems())

@@ -1,0 +1,229 @@
+"""Alerts through Airflow notifiers: a held or failed day, a failed reconciliation, a refused activation.
+
+Each alert names the tenant, the day, the reason and the link to the day on the review screen. The
+channel is chosen per deployment in Airflow's config (section `bookspot`, or the environment):
+
+* `AIRFLOW__BOOKSPOT__ALERT_CHANNEL`: `smtp`, `webhook` or `none` (the default: alerts are logged only)
+* `AIRFLOW__BOOKSPOT__ALERT_TO` (smtp): comma-separated addresses; `ALERT_FROM` the sender
+* `AIRFLOW__BOOKSPOT__ALERT_SMTP_CONN_ID` (smtp, default `smtp_default`): the mail server's connection
+* `AIRFLOW__BOOKSPOT__ALERT_WEBHOOK_CONN_ID` (webhook, default `bookspot_alerts`): a connection whose
+  host is the URL the alert is POSTed to as JSON; its password, if any, is sent as a Bearer token
+* `AIRFLOW__BOOKSPOT__REVIEW_BASE_URL`: where the review screen is seen from (default `[api] base_url`)
+
+The notifiers are called with `notify()` directly: alert text comes from data (a quarantine reason, an
+error from Tripletex) and is never rendered as a Jinja template.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from airflow.sdk import BaseNotifier
+
+log = logging.getLogger(__name__)
+
+KINDS = {
+    "held": "held",
+    "failed": "failed",
+    "reconciliation": "failed reconciliation",
+    "activation": "activation refused",
+}
+ALERT_STATUSES = frozenset({"held", "failed"})
+SECTION = "bookspot"
+WEBHOOK_TIMEOUT_S = 10
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str
+    tenant: str
+    day: dt.date
+    reason: str
+    link: str
+
+    @property
+    def subject(self) -> str:
+        return f"BookSpot → Tripletex: {self.tenant} {self.day.isoformat()} {KINDS.get(self.kind, self.kind)}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "tenant": self.tenant,
+            "day": self.day.isoformat(),
+            "reason": self.reason,
+            "link": self.link,
+            "subject": self.subject,
+        }
+
+
+def _conf(key: str, default: str = "") -> str:
+    from airflow.configuration import conf
+
+    return str(conf.get(SECTION, key, fallback=default) or default).strip()
+
+
+def review_link(tenant: str, day: dt.date) -> str:
+    """The tenant-day's page on the review screen, as an absolute URL when the base URL is known."""
+    from airflow.configuration import conf
+
+    from bookspot_tripletex.review.links import URL_PREFIX
+
+    base = _conf("review_base_url") or str(conf.get("api", "base_url", fallback="") or "")
+    return f"{base.rstrip('/')}{URL_PREFIX}/days/{tenant}/{day.isoformat()}"
+
+
+def alert(kind: str, tenant: str, day: dt.date, reason: str) -> Alert:
+    if kind not in KINDS:
+        raise ValueError(f"unknown alert kind {kind!r}; one of {', '.join(KINDS)}")
+    return Alert(
+        kind, tenant, day, " ".join(str(reason).split()) or "no reason recorded", review_link(tenant, day)
+    )
+
+
+def mail_html(alerts: list[Alert]) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(a.tenant)}</td><td>{a.day.isoformat()}</td><td>{html.escape(KINDS[a.kind])}</td>"
+        f"<td>{html.escape(a.reason)}</td>"
+        f'<td><a href="{html.escape(a.link, quote=True)}">report</a></td></tr>'
+        for a in alerts
+    )
+    return (
+        "<p>These tenant-days need a person:</p><table border=1 cellpadding=4>"
+        "<tr><th>Tenant</th><th>Day</th><th>What</th><th>Reason</th><th>Report</th></tr>"
+        f"{rows}</table>"
+    )
+
+
+class WebhookNotifier(BaseNotifier):
+    """POST the alerts as JSON to the URL of an Airflow connection (host; password as Bearer token)."""
+
+    def __init__(self, conn_id: str, payload: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.conn_id = conn_id
+        self.payload = payload or {}
+
+    def notify(self, context: Any) -> None:
+        import requests
+        from airflow.sdk.bases.hook import BaseHook
+
+        connection = BaseHook.get_connection(self.conn_id)
+        url = str(connection.host or "")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"connection {self.conn_id!r}: host must be the webhook's http(s) URL")
+        headers = {"Authorization": f"Bearer {connection.password}"} if connection.password else {}
+        response = requests.post(url, json=self.payload, headers=headers, timeout=WEBHOOK_TIMEOUT_S)
+        response.raise_for_status()
+
+
+def notifier_for(alerts: list[Alert]) -> BaseNotifier | None:
+    """The deployment's notifier carrying these alerts, or None when alerts go to the log only."""
+    channel = _conf("alert_channel", "none").lower()
+    if channel in ("", "none"):
+        return None
+    if channel == "webhook":
+        payload = {"alerts": [a.as_dict() for a in alerts]}
+        return WebhookNotifier(_conf("alert_webhook_conn_id", "bookspot_alerts"), payload)
+    if channel == "smtp":
+        from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+        to = [a.strip() for a in _conf("alert_to").split(",") if a.strip()]
+        if not to:
+            raise ValueError("[bookspot] alert_to: say who gets the alert mails")
+        subject = (
+            alerts[0].subject if len(alerts) == 1 else f"BookSpot → Tripletex: {len(alerts)} tenant-days"
+        )
+        return SmtpNotifier(
+            to=to,
+            from_email=_conf("alert_from") or None,
+            subject=subject,
+            html_content=mail_html(alerts),
+            smtp_conn_id=_conf("alert_smtp_conn_id", "smtp_default"),
+        )
+    raise ValueError(f"[bookspot] alert_channel is smtp, webhook or none, not {channel!r}")
+
+
+def send(alerts: Iterable[Alert]) -> int:
+    """Log every alert and send them, all in one message, through the configured channel."""
+    batch = list(alerts)
+    for a in batch:
+        log.warning("ALERT %s: %s (%s)", a.subject, a.reason, a.link)
+    if not batch:
+        return 0
+    notifier = notifier_for(batch)
+    if notifier is not None:
+        notifier.notify({})
+    return len(batch)
+
+
+def day_alerts(conn: Any, day: dt.date, tenants: Iterable[str] | None = None) -> list[Alert]:
+    """Alerts for the day's tenant-days left held or failed in staging, with why."""
+    from sqlalchemy import select
+
+    from bookspot_tripletex.staging.schema import quarantine, vouchers
+
+    query = select(vouchers.c.tenant_id, vouchers.c.status, vouchers.c.error).where(
+        vouchers.c.local_date == day, vouchers.c.status.in_(sorted(ALERT_STATUSES))
+    )
+    wanted = list(tenants or [])
+    if wanted:
+        query = query.where(vouchers.c.tenant_id.in_(wanted))
+    out = []
+    for row in conn.execute(query.order_by(vouchers.c.tenant_id)):
+        reasons = list(
+            conn.execute(
+                select(quarantine.c.reason).where(
+                    quarantine.c.tenant_id == row.tenant_id,
+                    quarantine.c.local_date == day,
+                    quarantine.c.released_at.is_(None),
+                )
+            ).scalars()
+        )
+        reason = "; ".join(filter(None, [row.error, *reasons]))
+        out.append(alert(row.status, row.tenant_id, day, reason))
+    return out
+
+
+def _context_day(context: Any) -> dt.date:
+    """The run's day from a task's context, or from its DagRun in a DAG callback's leaner context."""
+    from bookspot_tripletex.tasks import accounting_day
+
+    run = context.get("dag_run")
+    return accounting_day(
+        {
+            "params": context.get("params") or dict(getattr(run, "conf", None) or {}),
+            "logical_date": context.get("logical_date") or getattr(run, "logical_date", None),
+            "data_interval_start": context.get("data_interval_start")
+            or getattr(run, "data_interval_start", None)
+            or getattr(run, "run_after", None),
+        }
+    )
+
+
+def on_task_failure(context: Any) -> None:
+    """Task callback: the tenant-days a failed night task held, with its error (a refused activation
+    is named as such)."""
+    ti = context["ti"]
+    day = _context_day(context)
+    held = ti.xcom_pull(task_ids=ti.task_id, key="held_days", map_indexes=ti.map_index) or []
+    reason = f"task {ti.task_id} failed: {context.get('exception') or 'no error recorded'}"
+    if held:
+        send(
+            alert(
+                "held" if h["outcome"] == "held" else "failed",
+                h["tenant"],
+                dt.date.fromisoformat(h["date"]),
+                reason,
+            )
+            for h in held
+        )
+        return
+    tenants: list[str] = []
+    if ti.map_index is not None and ti.map_index >= 0:
+        planned = ti.xcom_pull(task_ids="plan") or []
+        tenants = list(planned[ti.map_index]["tenants"]) if ti.map_index < len(planned) else []
+    send(alert("failed", t, day, reason) for t in tenants or ["(all tenants)"])

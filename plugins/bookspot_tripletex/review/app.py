@@ -1,0 +1,236 @@
+"""The review screen: a FastAPI app the Airflow API server mounts (plugin `bookspot_review`).
+
+Every page and every JSON endpoint needs an Airflow login (the UI's `_token` cookie or a Bearer JWT):
+reading needs read access to the nightly DAG's runs, releasing and re-running the right to run it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.api_fastapi.core_api.security import get_user, requires_access_dag
+from airflow.api_fastapi.logging.decorators import action_logging
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine
+from sqlalchemy.exc import NoResultFound
+
+from bookspot_tripletex import settings
+from bookspot_tripletex.review import actions, data
+from bookspot_tripletex.review.actions import DAG_ID, ActionRefused
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+MAX_PREVIEW_DAYS = 31
+
+
+@functools.lru_cache(maxsize=4)
+def _engine(url: str) -> Engine:
+    from bookspot_tripletex.staging.db import make_engine, migrate
+
+    engine = make_engine(url)
+    migrate(engine)
+    return engine
+
+
+def engine() -> Engine:
+    return _engine(settings.staging_url())
+
+
+READ = Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id=DAG_ID))
+RUN = Depends(requires_access_dag("POST", DagAccessEntity.RUN, param_dag_id=DAG_ID))
+UserDep = Annotated[BaseUser, Depends(get_user)]
+
+
+class ReleaseBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+    rerun: bool = True
+
+
+class PreviewBody(BaseModel):
+    tenant_file: str = Field(min_length=1, max_length=200_000, description="the candidate tenant YAML")
+    days: list[dt.date] = Field(min_length=1, max_length=MAX_PREVIEW_DAYS)
+
+
+def _filters(
+    problems: bool = False,
+    tenant: Annotated[list[str] | None, Query()] = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> data.Filters:
+    return data.Filters(problems, tuple(t for t in tenant or [] if t), date_from, date_to)
+
+
+def _base(request: Request) -> str:
+    return str(request.scope.get("root_path", "")).rstrip("/")
+
+
+def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(request, name, {"base": _base(request), "dag_id": DAG_ID, **context})
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response:
+    """401/403 stay 401/403; a browser gets a page with the way to Airflow's login form."""
+    if exc.status_code in (401, 403) and "text/html" in request.headers.get("accept", ""):
+        login = get_auth_manager().get_url_login(next_url=str(request.url))
+        page = TEMPLATES.get_template("denied.html").render(
+            status=exc.status_code, detail=exc.detail, login=login
+        )
+        return HTMLResponse(page, status_code=exc.status_code)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="BookSpot review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+
+    def _day_or_404(tenant: str, day: dt.date) -> data.DayRow:
+        with engine().connect() as conn:
+            row = data.day_row(conn, tenant, day)
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"{tenant} {day}: no voucher built")
+        return row
+
+    @app.get("/", response_class=HTMLResponse, dependencies=[READ])
+    def days_page(request: Request, filters: Annotated[data.Filters, Depends(_filters)]) -> HTMLResponse:
+        with engine().connect() as conn:
+            rows, tenants = data.day_rows(conn, filters), data.tenant_ids(conn)
+        return _page(request, "days.html", rows=rows, tenants=tenants, filters=filters)
+
+    @app.get("/api/days", dependencies=[READ])
+    def days_json(filters: Annotated[data.Filters, Depends(_filters)]) -> list[dict[str, Any]]:
+        with engine().connect() as conn:
+            return [r.as_dict() for r in data.day_rows(conn, filters)]
+
+    @app.get("/days/{tenant}/{day}", response_class=HTMLResponse, dependencies=[READ])
+    def day_page(request: Request, tenant: str, day: dt.date, user: UserDep) -> Any:
+        row = _day_or_404(tenant, day)
+        with engine().connect() as conn:
+            held = data.held_records(conn, tenant, day)
+            chart = _chart(conn, tenant, day)
+        may_run = get_auth_manager().is_authorized_dag(
+            method="POST", access_entity=DagAccessEntity.RUN, details=DagDetails(id=DAG_ID), user=user
+        )
+        return _page(request, "day.html", row=row, held=held, chart=chart, may_run=may_run)
+
+    @app.get("/reports/{tenant}/{day}", response_class=HTMLResponse, dependencies=[READ])
+    def report_page(tenant: str, day: dt.date, version: int | None = None) -> HTMLResponse:
+        with engine().connect() as conn:
+            page = data.report_html(conn, tenant, day, version)
+        if page is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"{tenant} {day}: no report")
+        return HTMLResponse(page)
+
+    @app.get("/api/reports/{tenant}/{day}", dependencies=[READ])
+    def report_json(tenant: str, day: dt.date, version: int | None = None) -> dict[str, Any]:
+        with engine().connect() as conn:
+            found = data.report(conn, tenant, day, version)
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"{tenant} {day}: no report")
+        return found
+
+    @app.get("/tenants/{tenant}/chart.svg", dependencies=[READ])
+    def chart_svg(tenant: str, end: dt.date | None = None, weeks: int = Query(6, ge=1, le=26)) -> Response:
+        with engine().connect() as conn:
+            svg = _chart(conn, tenant, end or dt.date.today(), weeks)
+        return Response(svg, media_type="image/svg+xml")
+
+    @app.post(
+        "/api/days/{tenant}/{day}/release",
+        dependencies=[RUN, Depends(action_logging(event="bookspot_release_day"))],
+    )
+    def release(
+        tenant: str,
+        day: dt.date,
+        body: ReleaseBody,
+        user: UserDep,
+        session: SessionDep,
+    ) -> dict[str, Any]:
+        row = _day_or_404(tenant, day)
+        try:
+            with engine().begin() as conn:
+                done = actions.release(conn, tenant, day, user.get_name(), body.reason, row.status)
+        except ActionRefused as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        out: dict[str, Any] = {"released_records": done.records, "released_by": done.released_by}
+        if body.rerun:
+            try:
+                out["run_id"] = actions.trigger_rerun(tenant, day, user.get_name(), session=session)
+            except ActionRefused as exc:
+                out["run_error"] = str(exc)
+        return out
+
+    @app.post(
+        "/api/days/{tenant}/{day}/rerun",
+        dependencies=[RUN, Depends(action_logging(event="bookspot_rerun_day"))],
+    )
+    def rerun(tenant: str, day: dt.date, user: UserDep, session: SessionDep) -> dict[str, Any]:
+        _day_or_404(tenant, day)
+        try:
+            return {"run_id": actions.trigger_rerun(tenant, day, user.get_name(), session=session)}
+        except ActionRefused as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+
+    @app.get("/tenants/{tenant}/mappings", response_class=HTMLResponse, dependencies=[READ])
+    def mappings_page(request: Request, tenant: str, old: int | None = None, new: int | None = None) -> Any:
+        from bookspot_tripletex.journal.mapping_preview import versions_in_use
+        from bookspot_tripletex.tenants.diff import diff_versions
+
+        with engine().connect() as conn:
+            versions = versions_in_use(conn, tenant)
+            if not versions:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, f"{tenant}: no mapping versions")
+            if old is None and len(versions) > 1:
+                old, new = versions[-2].id, versions[-1].id
+            changes = diff_versions(conn, tenant, old, new) if old and new else []
+        return _page(
+            request, "mappings.html", tenant=tenant, versions=versions, old=old, new=new, changes=changes
+        )
+
+    @app.get("/api/tenants/{tenant}/mappings", dependencies=[READ])
+    def mappings_json(tenant: str) -> list[dict[str, Any]]:
+        from bookspot_tripletex.journal.mapping_preview import versions_in_use
+
+        with engine().connect() as conn:
+            return [v.as_dict() for v in versions_in_use(conn, tenant)]
+
+    @app.get("/api/tenants/{tenant}/mappings/diff", dependencies=[READ])
+    def mappings_diff(tenant: str, old: int, new: int) -> list[dict[str, Any]]:
+        from bookspot_tripletex.tenants.diff import diff_versions
+
+        with engine().connect() as conn:
+            try:
+                return [c.as_dict() for c in diff_versions(conn, tenant, old, new)]
+            except (LookupError, NoResultFound) as exc:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+
+    @app.post("/api/tenants/{tenant}/mappings/preview", dependencies=[READ])
+    def mappings_preview(tenant: str, body: PreviewBody) -> list[dict[str, Any]]:
+        from bookspot_tripletex.journal.mapping_preview import preview_candidate
+        from bookspot_tripletex.tenants.config import TenantConfigError, parse_tenant
+
+        try:
+            candidate = parse_tenant(yaml.safe_load(body.tenant_file), "candidate tenant file")
+        except (TenantConfigError, yaml.YAMLError) as exc:
+            raise HTTPException(422, str(exc)) from exc
+        if candidate.tenant != tenant:
+            raise HTTPException(422, f"the file is {candidate.tenant}'s")
+        with engine().connect() as conn:
+            return [c.as_dict() for c in preview_candidate(conn, candidate, body.days)]
+
+    return app
+
+
+def _chart(conn: Any, tenant: str, end: dt.date, weeks: int = 6) -> str:
+    from bookspot_tripletex.review.chart import tenant_chart_svg
+
+    return tenant_chart_svg(conn, tenant, end, weeks)

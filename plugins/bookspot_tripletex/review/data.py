@@ -1,0 +1,216 @@
+"""What the review screen reads from staging: one row per tenant-day, its report, its history.
+
+Every read of the review screen goes through this module, so the source of a fact (the `vouchers`
+table and the stored report today) can change in one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from bookspot_tripletex import settings
+from bookspot_tripletex.domain import VoucherStatus
+from bookspot_tripletex.money import format_nok
+from bookspot_tripletex.staging.schema import quarantine, tenants, vouchers
+from bookspot_tripletex.validation.report import STATUS_TEXT, render_html, report_paths
+
+PROBLEM_STATUSES = frozenset({VoucherStatus.HELD, VoucherStatus.FAILED})
+"""A day someone has to look at: held by validation or quarantine, or refused by Tripletex."""
+DEFAULT_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the list shows: problems only, some tenants (none: all), a date range (inclusive)."""
+
+    problems: bool = False
+    tenants: tuple[str, ...] = ()
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    limit: int = DEFAULT_LIMIT
+
+
+@dataclass(frozen=True)
+class DayRow:
+    """One tenant-day as the list shows it (money as NOK strings)."""
+
+    tenant: str
+    tenant_name: str
+    date: dt.date
+    version: int
+    status: str
+    transactions: int | None
+    sales: str | None
+    vat_difference: str | None
+    failed_checks: list[str] = field(default_factory=list)
+    tripletex_number: str | None = None
+    error: str | None = None
+    has_report: bool = False
+
+    @property
+    def problem(self) -> bool:
+        return self.status in PROBLEM_STATUSES
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "date": self.date.isoformat(), "problem": self.problem}
+
+
+def _stored_report(row: Any) -> dict[str, Any] | None:
+    """The report JSON kept for a voucher row: next to its recorded HTML, else where reports are written."""
+    if row.report_path:
+        path = Path(row.report_path).with_suffix(".json")
+    else:
+        key = {"tenant": row.tenant_id, "date": row.local_date.isoformat(), "version": row.version}
+        path = report_paths(key, settings.reports_dir())[0]
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _current(report: dict[str, Any], row: Any) -> dict[str, Any]:
+    """The report with the voucher's state of now: a day posted since its validation says so."""
+    status = row.status
+    if status in (VoucherStatus.POSTED, VoucherStatus.FAILED) and report.get("status") != status:
+        old = STATUS_TEXT.get(str(report.get("status")))
+        report = {**report, "status": str(status)}
+        summary = list(report.get("summary") or [])
+        new = STATUS_TEXT.get(str(status), f"{str(status).capitalize()}: {row.error or ''}".strip())
+        report["summary"] = [new, *summary[1:]] if summary and summary[0] == old else [new, *summary]
+    if row.tripletex_number:
+        report["tripletex_number"] = row.tripletex_number
+    if row.error and status == VoucherStatus.FAILED:
+        report["error"] = row.error
+    return report
+
+
+def _sales_ore(postings: list[dict[str, Any]] | None) -> int | None:
+    """Gross sales of the day: the postings that carry a VAT rate (credits, shown positive)."""
+    if not postings:
+        return None
+    return -sum(p["amount_ore"] for p in postings if p.get("vat_rate") is not None)
+
+
+def _vat_difference(report: dict[str, Any] | None) -> str | None:
+    rows = ((report or {}).get("vat_derivation") or {}).get("rows") or []
+    diffs = [r.get("abs_diff") for r in rows if r.get("abs_diff") is not None]
+    if not diffs:
+        return None
+    return max(diffs, key=lambda d: abs(Decimal(str(d))))
+
+
+def _day_row(row: Any, report: dict[str, Any] | None) -> DayRow:
+    sales = _sales_ore(row.postings)
+    return DayRow(
+        tenant=row.tenant_id,
+        tenant_name=row.name,
+        date=row.local_date,
+        version=row.version,
+        status=row.status,
+        transactions=(report or {}).get("transactions"),
+        sales=None if sales is None else format_nok(sales),
+        vat_difference=_vat_difference(report),
+        failed_checks=list((row.validation or {}).get("failed") or []),
+        tripletex_number=row.tripletex_number,
+        error=row.error,
+        has_report=report is not None,
+    )
+
+
+def _voucher_query(f: Filters):  # type: ignore[no-untyped-def]
+    query = (
+        select(vouchers, tenants.c.name)
+        .join(tenants, tenants.c.tenant_id == vouchers.c.tenant_id)
+        .order_by(vouchers.c.local_date.desc(), vouchers.c.tenant_id, vouchers.c.version.desc())
+    )
+    if f.problems:
+        query = query.where(vouchers.c.status.in_([str(s) for s in PROBLEM_STATUSES]))
+    if f.tenants:
+        query = query.where(vouchers.c.tenant_id.in_(f.tenants))
+    if f.date_from:
+        query = query.where(vouchers.c.local_date >= f.date_from)
+    if f.date_to:
+        query = query.where(vouchers.c.local_date <= f.date_to)
+    return query.limit(f.limit)
+
+
+def day_rows(conn: Connection, filters: Filters = Filters()) -> list[DayRow]:
+    """Nights × tenants, newest first: the latest voucher version of each tenant-day."""
+    seen: set[tuple[str, dt.date]] = set()
+    out = []
+    for row in conn.execute(_voucher_query(filters)):
+        if (row.tenant_id, row.local_date) in seen:
+            continue
+        seen.add((row.tenant_id, row.local_date))
+        out.append(_day_row(row, _stored_report(row)))
+    return out
+
+
+def tenant_ids(conn: Connection) -> list[str]:
+    return list(conn.execute(select(tenants.c.tenant_id).order_by(tenants.c.tenant_id)).scalars())
+
+
+def _latest_voucher(conn: Connection, tenant: str, day: dt.date, version: int | None) -> Any:
+    query = (
+        select(vouchers, tenants.c.name)
+        .join(tenants, tenants.c.tenant_id == vouchers.c.tenant_id)
+        .where(vouchers.c.tenant_id == tenant, vouchers.c.local_date == day)
+    )
+    if version is not None:
+        query = query.where(vouchers.c.version == version)
+    return conn.execute(query.order_by(vouchers.c.version.desc()).limit(1)).first()
+
+
+def day_row(conn: Connection, tenant: str, day: dt.date) -> DayRow | None:
+    row = _latest_voucher(conn, tenant, day, None)
+    return None if row is None else _day_row(row, _stored_report(row))
+
+
+def report(conn: Connection, tenant: str, day: dt.date, version: int | None = None) -> dict[str, Any] | None:
+    """The tenant-day's report JSON as it stands now (a posted day says posted, with its number)."""
+    row = _latest_voucher(conn, tenant, day, version)
+    if row is None:
+        return None
+    stored = _stored_report(row)
+    return None if stored is None else _current(stored, row)
+
+
+def report_html(conn: Connection, tenant: str, day: dt.date, version: int | None = None) -> str | None:
+    stored = report(conn, tenant, day, version)
+    return None if stored is None else render_html(stored)
+
+
+def held_records(conn: Connection, tenant: str, day: dt.date) -> list[dict[str, Any]]:
+    """The day's quarantined records, released or not, with who released them."""
+    rows = conn.execute(
+        select(
+            quarantine.c.record_id, quarantine.c.reason, quarantine.c.released_at, quarantine.c.released_by
+        )
+        .where(quarantine.c.tenant_id == tenant, quarantine.c.local_date == day)
+        .order_by(quarantine.c.id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def daily_sales(conn: Connection, tenant: str, end_day: dt.date, days: int) -> list[tuple[dt.date, str, int]]:
+    """(day, status, gross sales in øre) for the tenant's days in (end_day - days, end_day]."""
+    start = end_day - dt.timedelta(days=days - 1)
+    rows = conn.execute(
+        select(vouchers.c.local_date, vouchers.c.status, vouchers.c.postings, vouchers.c.version)
+        .where(
+            vouchers.c.tenant_id == tenant,
+            vouchers.c.local_date >= start,
+            vouchers.c.local_date <= end_day,
+        )
+        .order_by(vouchers.c.local_date, vouchers.c.version.desc())
+    )
+    latest: dict[dt.date, tuple[str, int]] = {}
+    for r in rows:
+        latest.setdefault(r.local_date, (r.status, _sales_ore(r.postings) or 0))
+    return [(d, s, v) for d, (s, v) in sorted(latest.items())]

@@ -1,0 +1,90 @@
+"""Mapping changes made reviewable: a tenant's versions and the difference between two
+(`journal.mapping_preview` sets a candidate file's vouchers next to what was posted)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from bookspot_tripletex.tenants.store import stored_mapping
+from bookspot_tripletex.tenants.tables import mapping_versions
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    id: int
+    valid_from: dt.date
+    revision: int
+    imported_at: dt.datetime
+    content_hash: str
+    posted_days: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "valid_from": self.valid_from.isoformat(),
+            "revision": self.revision,
+            "imported_at": self.imported_at.isoformat(timespec="seconds"),
+            "content_hash": self.content_hash[:12],
+            "posted_days": self.posted_days,
+        }
+
+
+@dataclass(frozen=True)
+class MappingChange:
+    """One entry that differs: an account type's account, or a VAT rate's VAT type."""
+
+    kind: str
+    key: str
+    old: int | None
+    new: int | None
+
+    @property
+    def change(self) -> str:
+        return "added" if self.old is None else "removed" if self.new is None else "changed"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "key": self.key, "old": self.old, "new": self.new, "change": self.change}
+
+
+def list_versions(conn: Connection, tenant: str, posted: dict[int, int] | None = None) -> list[VersionInfo]:
+    """Every mapping version of the tenant, oldest first; `posted` counts the days posted with each."""
+    rows = conn.execute(
+        select(mapping_versions)
+        .where(mapping_versions.c.tenant_id == tenant)
+        .order_by(mapping_versions.c.valid_from, mapping_versions.c.revision)
+    )
+    counts = posted or {}
+    return [
+        VersionInfo(r.id, r.valid_from, r.revision, r.imported_at, r.content_hash, counts.get(r.id, 0))
+        for r in rows
+    ]
+
+
+def _changes(kind: str, old: dict[str, int], new: dict[str, int]) -> list[MappingChange]:
+    return [
+        MappingChange(kind, key, old.get(key), new.get(key))
+        for key in sorted(set(old) | set(new))
+        if old.get(key) != new.get(key)
+    ]
+
+
+def diff_mappings(
+    old_accounts: dict[str, int],
+    old_vat: dict[str, int],
+    new_accounts: dict[str, int],
+    new_vat: dict[str, int],
+) -> list[MappingChange]:
+    return _changes("account", old_accounts, new_accounts) + _changes("vat_type", old_vat, new_vat)
+
+
+def diff_versions(conn: Connection, tenant: str, old_id: int, new_id: int) -> list[MappingChange]:
+    """What changed from one stored version to another (both must be the tenant's)."""
+    old, new = stored_mapping(conn, old_id), stored_mapping(conn, new_id)
+    known = {v.id for v in list_versions(conn, tenant)}
+    if not {old_id, new_id} <= known:
+        raise LookupError(f"mapping versions {old_id} and {new_id} are not both {tenant}'s")
+    return diff_mappings(old.accounts, old.vat_types, new.accounts, new.vat_types)

@@ -1,0 +1,276 @@
+"""The review screen in a real browser (Debian's Chromium, headless, driven by Playwright) against
+`airflow standalone` with the plugin, on 127.0.0.1 and free ports: log in through Airflow's form, see a
+posted and a held night, read the held day's reason in its report, release it, watch the re-run post
+it, follow the 'Review' link from a task. Screenshots go to the test's output folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from bookspot_devkit.emulator.server import EmulatorServer
+from bookspot_devkit.httpserver import free_port
+from review_support import HELD_DAY, POSTED_DAY, TENANT, seed_two_nights, write_feed
+
+pytestmark = [pytest.mark.airflow, pytest.mark.browser]
+
+CHROMIUM = Path("/usr/bin/chromium")
+DAG_ID = "bookspot_tripletex_nightly"
+STARTUP_S, RUN_S = 240, 240
+
+
+def _chromium() -> Path:
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if os.environ.get("CI") == "true":
+        pytest.fail("CI needs Debian's chromium for the browser test (scripts/test.sh installs it as root)")
+    pytest.skip("no /usr/bin/chromium: install Debian's chromium package (scripts/test.sh does as root)")
+
+
+class Standalone:
+    """`airflow standalone` in its own process group, with its own home, ports and staging."""
+
+    def __init__(self, home: Path, env: dict[str, str]) -> None:
+        self.home, self.env = home, env
+        self.url = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}"
+        self.log = home / "standalone.log"
+        airflow = Path(sys.executable).with_name("airflow")
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [str(airflow), "standalone"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_until(self, check: Any, timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"airflow standalone exited:\n{self.log.read_text()[-4000:]}")
+            try:
+                found = check()
+            except requests.RequestException:
+                found = None
+            if found:
+                return found
+            time.sleep(1)
+        raise AssertionError(f"timed out waiting for {what}:\n{self.log.read_text()[-4000:]}")
+
+    def password(self) -> str:
+        return json.loads(Path(self.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())[
+            "admin"
+        ]
+
+    def token(self) -> str:
+        answer = requests.post(
+            f"{self.url}/auth/token", json={"username": "admin", "password": self.password()}, timeout=10
+        )
+        answer.raise_for_status()
+        return str(answer.json()["access_token"])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def airflow(
+    tmp_path_factory: pytest.TempPathFactory,
+    tripletex: EmulatorServer,
+    example_tenant_file: Path,
+    example_feed: Path,
+) -> Iterator[Standalone]:
+    from bookspot_tripletex.staging.db import make_engine, migrate
+
+    _chromium()
+    home = tmp_path_factory.mktemp("standalone")
+    staging = f"sqlite:///{home / 'staging.db'}"
+    feed = write_feed(example_feed, home / "feed.jsonl")
+    tripletex.reset()
+    engine = make_engine(staging)
+    migrate(engine)
+    seed_two_nights(engine, example_tenant_file, feed, tripletex, home / "reports")
+    engine.dispose()
+    company = tripletex.config.companies[0]
+    root = Path(__file__).resolve().parents[2]
+    port = free_port()
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__SCHEDULER__MAX_DAGRUNS_TO_CREATE_PER_LOOP": "0",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW_CONN_TRIPLETEX_FJORD_KAYAK": json.dumps(
+            {
+                "conn_type": "tripletex",
+                "host": tripletex.url,
+                "login": company.consumer_token,
+                "password": company.employee_token,
+                "extra": {"company_id": 0},
+            }
+        ),
+        "AIRFLOW_CONN_BOOKSPOT_FJORD_KAYAK": json.dumps(
+            {"conn_type": "bookspot", "extra": {"feed_file": str(feed)}}
+        ),
+        "BOOKSPOT_STAGING_URL": staging,
+        "BOOKSPOT_REPORTS_DIR": str(home / "reports"),
+        "BOOKSPOT_DATA_DIR": str(home / "data"),
+        "PYTHONPATH": os.pathsep.join([str(root / "plugins"), str(root / "devkit")]),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
+    server = Standalone(home, env)
+    try:
+        server.wait_until(
+            lambda: requests.get(f"{server.url}/api/v2/monitor/health", timeout=5).ok,
+            STARTUP_S,
+            "the API server",
+        )
+        token = server.token()
+        server.wait_until(
+            lambda: (
+                requests.get(
+                    f"{server.url}/api/v2/dags/{DAG_ID}",
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=5,
+                ).ok
+            ),
+            STARTUP_S,
+            "the DAG to be parsed",
+        )
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def test_the_pages_and_their_api_refuse_a_client_not_logged_in(airflow: Standalone) -> None:
+    for path in (
+        "/bookspot-review/",
+        "/bookspot-review/api/days",
+        f"/bookspot-review/reports/{TENANT}/{HELD_DAY}",
+        f"/bookspot-review/api/reports/{TENANT}/{HELD_DAY}",
+        "/api/v2/dags",
+    ):
+        assert requests.get(airflow.url + path, timeout=10).status_code in (401, 403), path
+    refused = requests.post(
+        f"{airflow.url}/bookspot-review/api/days/{TENANT}/{HELD_DAY}/release",
+        json={"reason": "x"},
+        timeout=10,
+    )
+    assert refused.status_code in (401, 403)
+
+
+def test_review_release_and_rerun_in_the_browser(airflow: Standalone, shots: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    started = time.monotonic()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(_chromium()), args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{airflow.url}/bookspot-review/")
+        expect(page.get_by_text("Log in first")).to_be_visible()
+        page.screenshot(path=shots / "01-not-logged-in.png")
+        page.get_by_role("link", name="Log in to Airflow").click()
+        page.locator("input[type=password]").wait_for()
+        page.locator("input:not([type=password])").first.fill("admin")
+        page.locator("input[type=password]").fill(airflow.password())
+        page.screenshot(path=shots / "02-login-form.png")
+        page.locator("input[type=password]").press("Enter")
+        page.wait_for_url(f"{airflow.url}/bookspot-review/**", timeout=30_000)
+
+        rows = page.locator("#days tbody tr")
+        expect(page.locator(f'tr[data-day="{POSTED_DAY}"][data-status="posted"]')).to_be_visible()
+        expect(page.locator(f'tr[data-day="{HELD_DAY}"][data-status="held"]')).to_be_visible()
+        assert rows.count() == 2
+        page.screenshot(path=shots / "03-nights.png", full_page=True)
+
+        page.goto(f"{airflow.url}/plugin/bookspot-review")
+        frame = page.frame_locator("iframe").first
+        expect(frame.locator(f'tr[data-day="{HELD_DAY}"]')).to_be_visible(timeout=30_000)
+        page.screenshot(path=shots / "04-inside-airflow.png")
+
+        page.goto(f"{airflow.url}/bookspot-review/?problems=true")
+        page.locator(f'tr[data-day="{HELD_DAY}"] a').first.click()
+        expect(page.locator("td.reason")).to_contain_text("currency")
+        report = page.frame_locator("iframe#report")
+        expect(report.locator("h1")).to_contain_text("HELD")
+        expect(report.get_by_text("tx_eur").first).to_be_visible()
+        page.screenshot(path=shots / "05-held-day.png", full_page=True)
+
+        page.locator("#reason").fill("the euro sale was a test booking, confirmed with the tenant")
+        page.locator("#release").click()
+        expect(page.locator("#message")).to_contain_text("Queued run", timeout=30_000)
+        message = page.locator("#message").inner_text()
+        run_id = message.split("Queued run ", 1)[1].split(";", 1)[0]
+        page.screenshot(path=shots / "06-released.png")
+
+        headers = {"Authorization": f"Bearer {airflow.token()}"}
+        run_url = f"{airflow.url}/api/v2/dags/{DAG_ID}/dagRuns/{run_id}"
+        state = airflow.wait_until(
+            lambda: (
+                (s := requests.get(run_url, headers=headers, timeout=10).json()["state"])
+                in ("success", "failed")
+                and s
+            ),
+            RUN_S,
+            f"run {run_id}",
+        )
+        assert state == "success", requests.get(f"{run_url}/taskInstances", headers=headers, timeout=10).text
+        page.reload()
+        expect(page.locator("#status")).to_have_text("POSTED")
+        expect(page.frame_locator("iframe#report").locator("h1")).to_contain_text("POSTED")
+        page.screenshot(path=shots / "07-posted-after-rerun.png", full_page=True)
+
+        links = requests.get(
+            f"{run_url}/taskInstances/tenant_night.load/links",
+            params={"map_index": 0},
+            headers=headers,
+            timeout=10,
+        ).json()["extra_links"]
+        assert links["Review"] == f"/bookspot-review/days/{TENANT}/{HELD_DAY}"
+        page.goto(f"{airflow.url}/dags/{DAG_ID}/runs/{run_id}/tasks/tenant_night.load/mapped/0")
+        page.get_by_role("link", name="Details", exact=True).click()
+        link = page.get_by_role("link", name="Review", exact=True)
+        try:
+            expect(link).to_be_visible(timeout=30_000)
+        finally:
+            page.screenshot(path=shots / "08-task-with-review-link.png")
+        link.click()
+        page.wait_for_url(f"{airflow.url}/bookspot-review/days/{TENANT}/{HELD_DAY}")
+        expect(page.locator("#status")).to_have_text("POSTED")
+        page.screenshot(path=shots / "09-from-the-task.png")
+        browser.close()
+    print(f"browser test: {time.monotonic() - started:.1f}s in the browser; screenshots in {shots}")
