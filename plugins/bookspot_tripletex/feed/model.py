@@ -44,7 +44,7 @@ def _one_of(values: Any) -> Any:
     return Literal[tuple(sorted(values))]
 
 
-class LineRecord(msgspec.Struct):
+class LineRecord(msgspec.Struct, gc=False):
     """One line of a record, as the feed sends it."""
 
     product_id: Text
@@ -57,7 +57,7 @@ class LineRecord(msgspec.Struct):
     service_date: Annotated[str, DATE] | None
 
 
-class TransactionRecord(msgspec.Struct):
+class TransactionRecord(msgspec.Struct, gc=False):
     """One money movement, as the feed sends it (unknown keys are allowed and kept in the raw text)."""
 
     id: Text
@@ -490,8 +490,10 @@ _US_PER_DAY = 86_400_000_000
 
 
 def _ascii_rows(values: Sequence[str], index: np.ndarray, width: int) -> np.ndarray | None:
+    """The strings at `index` (all `width` long) as rows of character codes, or None if any is not ASCII."""
+    chosen = values if len(index) == len(values) else [values[i] for i in index]
     try:
-        data = "".join([values[i] for i in index]).encode("ascii")
+        data = "".join(chosen).encode("ascii")
     except UnicodeEncodeError:
         return None
     return np.frombuffer(data, dtype=np.uint8).reshape(len(index), width).astype(np.int64)
@@ -526,10 +528,13 @@ def parse_dates(values: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
     the strict checker."""
     n = len(values)
     days = np.full(n, NO_DAY, dtype=np.int64)
-    ok = np.fromiter((v is None for v in values), dtype=bool, count=n)
-    lengths = np.fromiter((0 if v is None else len(v) for v in values), dtype=np.int64, count=n)
+    present = _strings(values) != None  # noqa: E711  (elementwise)
+    ok = ~present
+    texts = [value for value in values if value is not None]
+    lengths = np.zeros(n, dtype=np.int64)
+    lengths[present] = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     index = np.flatnonzero(lengths == 10)
-    rows = _ascii_rows(values, index, 10) if index.size else None  # type: ignore[arg-type]
+    rows = _ascii_rows(texts if len(index) == len(texts) else values, index, 10) if index.size else None  # type: ignore[arg-type]
     if rows is not None:
         parsed, good = _civil_days(rows)
         days[index[good]] = parsed[good]

@@ -50,6 +50,8 @@ class Frame:
         return len(self.rec["id"])
 
     def take(self, index: np.ndarray) -> Frame:
+        if len(index) == len(self) and (index == np.arange(len(index))).all():
+            return self
         position = np.full(len(self), -1, dtype=np.int64)
         position[index] = np.arange(len(index))
         moved = position[self.line["owner"]]

@@ -211,17 +211,16 @@ class _Prepared:
     days: set[dt.date] = field(default_factory=set)
 
 
-def _schema_record(item: Any) -> tuple[TransactionRecord, bytes] | None:
-    """The item decoded into the schema with its raw text, or None (the strict checker decides)."""
-    try:
-        if type(item) is JsonLine:
-            return _decode(item.data), item.data.rstrip(b"\r\n")
-        if type(item) is dict and item.keys() == RECORD_KEYS:
-            lines = item["lines"]
-            if type(lines) is list and all(type(x) is dict and x.keys() == LINE_KEYS for x in lines):
-                return msgspec.convert(item, TransactionRecord), _encode(item)
-    except (*_DECODE_ERRORS, *_ENCODE_ERRORS):
-        pass
+def _schema_record(item: Any) -> TransactionRecord | None:
+    """A decoded record holding the contract's keys only, converted into the schema, or None (the strict
+    checker decides; its raw text is then `raw_json`'s)."""
+    if type(item) is dict and item.keys() == RECORD_KEYS:
+        lines = item["lines"]
+        if type(lines) is list and all(type(x) is dict and x.keys() == LINE_KEYS for x in lines):
+            try:
+                return msgspec.convert(item, TransactionRecord)
+            except msgspec.ValidationError:
+                pass
     return None
 
 
@@ -238,13 +237,26 @@ def _prepare(tenant: TenantConfig, chunk: list[Any], now: dt.datetime) -> _Prepa
     fast_items: list[Any] = []
     slow: list[Any] = []
     for item in chunk:
-        found = _schema_record(item)
-        if found is None:
+        if type(item) is JsonLine:
+            try:
+                fast.append(_decode(item.data))
+            except _DECODE_ERRORS:
+                slow.append(item)
+                continue
+            fast_items.append(item)
+            fast_raw.append(item.data.rstrip(b"\r\n"))
+            continue
+        record = _schema_record(item)
+        try:
+            text = None if record is None else _encode(item)
+        except _ENCODE_ERRORS:
+            text = None
+        if text is None:
             slow.append(item)
         else:
-            fast.append(found[0])
-            fast_raw.append(found[1])
+            fast.append(record)  # type: ignore[arg-type]
             fast_items.append(item)
+            fast_raw.append(text)
     columns = columns_of(fast, tenant.currency)
     ok = columns.ok & storable(columns)
     if len(fast):
@@ -274,6 +286,8 @@ def _prepare(tenant: TenantConfig, chunk: list[Any], now: dt.datetime) -> _Prepa
 
 def _latest(ids: np.ndarray, updated: np.ndarray, index: np.ndarray) -> np.ndarray:
     """Of `index`, the position of each id's latest version (the later one on a tie)."""
+    if len(set(ids[index].tolist())) == len(index):
+        return index
     chosen: dict[str, int] = {}
     for position, tx_id, stamp in zip(
         index.tolist(), ids[index].tolist(), updated[index].tolist(), strict=True
