@@ -248,7 +248,7 @@ class PostgresWriter:
     def existing(self, ids: Sequence[str]) -> dict[str, Stored]:
         self._ids(
             "SELECT transaction_id, updated_at, local_date FROM transactions "
-            f"WHERE tenant_id = %s AND transaction_id = {_ANY_JSON}",
+            f"WHERE tenant_id = %s AND transaction_id IN {_IN_JSON}",
             ids,
         )
         return {
@@ -295,7 +295,7 @@ class PostgresWriter:
             index = np.flatnonzero(again)
             self._upsert(self._tx_text(frame.take(index), batch_id, offsets[index], lengths[index]))
             self._ids(
-                f"DELETE FROM transaction_lines WHERE tenant_id = %s AND transaction_id = {_ANY_JSON}",
+                f"DELETE FROM transaction_lines WHERE tenant_id = %s AND transaction_id IN {_IN_JSON}",
                 replaced,
             )
             index = np.flatnonzero(~again)
@@ -322,13 +322,15 @@ class PostgresWriter:
     def held(self, ids: Sequence[str]) -> list[Held]:
         self._ids(
             "SELECT id, record_id, updated_at FROM quarantine "
-            f"WHERE tenant_id = %s AND released_at IS NULL AND record_id = {_ANY_JSON}",
+            f"WHERE tenant_id = %s AND released_at IS NULL AND record_id IN {_IN_JSON}",
             ids,
         )
         return [Held(*row) for row in self.cursor.fetchall()]
 
 
-_ANY_JSON = "ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))"
+_IN_JSON = "(SELECT jsonb_array_elements_text(%s::jsonb))"
+"""An id list as one parameter; IN (subquery) plans as a join (`= ANY(array)` may filter every row of a
+tenant against the whole list)."""
 _COPY_SPECIAL = ("\\", "\t", "\n", "\r")
 
 
