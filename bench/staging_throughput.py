@@ -110,18 +110,10 @@ def _scan(path: Path) -> dict[str, Any]:
 
 
 def read_range(path: Path, start: int, end: int) -> Iterator[Any]:
-    """One tenant's export as JsonlFileSource yields a file: undecoded `JsonLine`s (staging decodes them)."""
-    from bookspot_tripletex.feed.source import JsonLine
+    """One tenant's part of the export, as `JsonlFileSource` reads it."""
+    from bookspot_tripletex.feed.source import JsonlFileSource
 
-    with path.open("rb") as fh:
-        fh.seek(start)
-        position = start
-        for line_no, data in enumerate(fh, start=1):
-            if position >= end:
-                break
-            position += len(data)
-            if data.strip():
-                yield JsonLine(line_no, data)
+    return JsonlFileSource(path, start, end).iter_records()
 
 
 def tenant_configs(meta: dict[str, Any]) -> list[Any]:

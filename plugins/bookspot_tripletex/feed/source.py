@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
+from itertools import count, repeat
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
@@ -48,16 +49,44 @@ def decoded(item: Any) -> Any:
 
 
 class JsonlFileSource:
-    """A BookSpot JSON Lines export. The file is an initial import: every non-blank line is yielded, as
-    a `JsonLine`."""
+    """A BookSpot JSON Lines export, or the byte range [start, end) of one (a tenant's part of a joint
+    export; line numbers then count from `start`). The file is an initial import: every non-blank line
+    is yielded, as a `JsonLine`."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, start: int = 0, end: int | None = None) -> None:
         self.path = Path(path)
+        self.start = start
+        self.end = end
 
     def iter_records(
         self, updated_from: dt.datetime | None = None, updated_to: dt.datetime | None = None
     ) -> Iterator[Any]:
+        line_no = 1
         with self.path.open("rb") as fh:
-            for line_no, data in enumerate(fh, start=1):
-                if data.strip():
-                    yield JsonLine(line_no, data)
+            fh.seek(self.start)
+            for lines in self._blocks(fh):
+                numbered = map(_new, repeat(JsonLine), zip(count(line_no), lines, strict=False))
+                yield from [line for line in numbered if not line.data.isspace()]
+                line_no += len(lines)
+
+    def _blocks(self, fh: Any) -> Iterator[list[bytes]]:
+        position = self.start
+        while lines := fh.readlines(BLOCK):
+            size = sum(map(len, lines))
+            if self.end is None or position + size <= self.end:
+                position += size
+                yield lines
+                continue
+            taken = []
+            for line in lines:
+                if position >= self.end:
+                    break
+                taken.append(line)
+                position += len(line)
+            yield taken
+            return
+
+
+BLOCK = 1 << 20
+_new = tuple.__new__
+"""Makes a JsonLine from (line_no, data) at C speed (what JsonLine._make does, without its checks)."""

@@ -285,17 +285,13 @@ def _prepare(tenant: TenantConfig, chunk: list[Any], now: dt.datetime) -> _Prepa
 
 
 def _latest(ids: np.ndarray, updated: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """Of `index`, the position of each id's latest version (the later one on a tie)."""
-    if len(set(ids[index].tolist())) == len(index):
+    """Of `index`, the position of each id's latest version (the later one on a tie), in order."""
+    codes, uniques = pd.factorize(ids[index])
+    if len(uniques) == len(index):
         return index
-    chosen: dict[str, int] = {}
-    for position, tx_id, stamp in zip(
-        index.tolist(), ids[index].tolist(), updated[index].tolist(), strict=True
-    ):
-        seen = chosen.get(tx_id)
-        if seen is None or updated[seen] <= stamp:
-            chosen[tx_id] = position
-    return np.fromiter(chosen.values(), dtype=np.int64, count=len(chosen))
+    order = np.lexsort((index, updated[index], codes))
+    last = np.append(codes[order][1:] != codes[order][:-1], True)
+    return np.sort(index[order[last]])
 
 
 def _frame(
