@@ -134,3 +134,35 @@ def test_raw_record_is_the_line_as_sent(
         for line in lines:
             assert raw_record(conn, cfg.tenant, json.loads(line)["id"]) == line
         assert raw_record(conn, cfg.tenant, "no-such-id") is None
+
+
+def test_migration_0008_moves_staged_raw_texts_into_batches(
+    staging_url: str, example_tenant_file: Path
+) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from bookspot_tripletex.staging.db import alembic_config, make_engine, migrate
+
+    engine = make_engine(staging_url)
+    cfg = alembic_config(staging_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003")
+    sent = {"tx_1": '{"id": "tx_1", "note": "æøå"}', "tx_2": '{"id": "tx_2"}'}
+    with engine.begin() as conn:
+        for tx_id, raw in sent.items():
+            conn.execute(
+                text(
+                    "INSERT INTO transactions (tenant_id, transaction_id, kind, status, occurred_at,"
+                    " updated_at, local_date, currency, amount_ore, payment_method, provider_fee_ore, raw, staged_at)"
+                    " VALUES ('t', :id, 'payment', 'completed', '2026-11-24 09:00:00', '2026-11-24 09:00:00',"
+                    " '2026-11-24', 'NOK', 100, 'cash', 0, :raw, '2026-11-24 09:00:00')"
+                ),
+                {"id": tx_id, "raw": raw},
+            )
+    migrate(engine)
+    with engine.connect() as conn:
+        assert raw_records(conn, "t") == sent
+        assert raw_record(conn, "t", "tx_1") == sent["tx_1"]
+    engine.dispose()
