@@ -155,7 +155,8 @@ def test_migration_0008_moves_staged_raw_texts_into_batches(
             conn.execute(
                 text(
                     "INSERT INTO transactions (tenant_id, transaction_id, kind, status, occurred_at,"
-                    " updated_at, local_date, currency, amount_ore, payment_method, provider_fee_ore, raw, staged_at)"
+                    " updated_at, local_date, currency, amount_ore, payment_method, provider_fee_ore,"
+                    " raw, staged_at)"
                     " VALUES ('t', :id, 'payment', 'completed', '2026-11-24 09:00:00', '2026-11-24 09:00:00',"
                     " '2026-11-24', 'NOK', 100, 'cash', 0, :raw, '2026-11-24 09:00:00')"
                 ),
