@@ -387,9 +387,6 @@ def parse_record(raw: Any, currency: str = "NOK") -> Transaction:
     return Transaction(*(values[spec.key] for spec in RECORD_FIELDS), raw=raw)
 
 
-check_every_rule = parse_record
-
-
 # ------------------------------------------------------------------------------------------ bulk path
 
 INT_LIMIT = 2**53

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, select, update
 from bookspot_tripletex.feed.model import (
     NO_DAY,
     RECORD_FIELDS,
+    Columns,
     InvalidRecord,
     LineRecord,
     Transaction,
@@ -295,7 +296,7 @@ def _latest(ids: np.ndarray, updated: np.ndarray, index: np.ndarray) -> np.ndarr
 
 
 def _frame(
-    columns: Any,
+    columns: Columns,
     index: np.ndarray,
     fast_raw: list[bytes],
     accepted: list[Transaction],
