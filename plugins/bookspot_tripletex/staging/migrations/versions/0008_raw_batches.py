@@ -127,5 +127,49 @@ def upgrade() -> None:
         batch.drop_column("raw")
 
 
+def _restore_raw_texts() -> None:
+    bind = op.get_bind()
+    txs = sa.table(
+        "transactions",
+        sa.column("tenant_id", sa.String),
+        sa.column("transaction_id", sa.String),
+        sa.column("raw", sa.Text),
+        *(sa.column(name, sa.Integer) for name in POINTERS),
+    )
+    batches = sa.table("raw_batches", sa.column("id", sa.Integer), sa.column("data", sa.LargeBinary))
+    put = (
+        sa.update(txs)
+        .where(txs.c.tenant_id == sa.bindparam("t"), txs.c.transaction_id == sa.bindparam("x"))
+        .values(raw=sa.bindparam("r"))
+    )
+    for batch_id, data in bind.execute(sa.select(batches.c.id, batches.c.data)).all():
+        text = zlib.decompress(data)
+        rows = bind.execute(
+            sa.select(txs.c.tenant_id, txs.c.transaction_id, txs.c.raw_offset, txs.c.raw_length).where(
+                txs.c.raw_batch_id == batch_id
+            )
+        ).all()
+        if rows:
+            bind.execute(
+                put,
+                [{"t": t, "x": x, "r": text[o : o + n].decode("utf-8")} for t, x, o, n in rows],
+            )
+
+
 def downgrade() -> None:
-    raise NotImplementedError("staging migrations go forward only")
+    with op.batch_alter_table("transactions") as batch:
+        batch.add_column(sa.Column("raw", sa.Text(), nullable=True))
+    _restore_raw_texts()
+    with op.batch_alter_table("transactions") as batch:
+        batch.alter_column("raw", existing_type=sa.Text(), nullable=False)
+        for name in POINTERS:
+            batch.drop_column(name)
+    with op.batch_alter_table("transaction_lines") as batch:
+        batch.create_foreign_key(
+            "transaction_lines_tenant_id_transaction_id_fkey",
+            "transactions",
+            ["tenant_id", "transaction_id"],
+            ["tenant_id", "transaction_id"],
+            ondelete="CASCADE",
+        )
+    op.drop_table("raw_batches")
