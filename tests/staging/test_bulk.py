@@ -167,3 +167,31 @@ def test_migration_0008_moves_staged_raw_texts_into_batches(
         assert raw_records(conn, "t") == sent
         assert raw_record(conn, "t", "tx_1") == sent["tx_1"]
     engine.dispose()
+
+
+def test_migration_0008_downgrades_to_raw_texts_in_transactions(
+    staging_url: str, example_tenant_file: Path
+) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from bookspot_tripletex.staging.db import alembic_config, make_engine, migrate
+
+    engine = make_engine(staging_url)
+    migrate(engine)
+    cfg = setup_tenant(engine, example_tenant_file)
+    sent = [awkward_record(f"tx_{i}") for i in range(3)]
+    stage(engine, cfg, sent)
+    config = alembic_config(staging_url)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT transaction_id, raw FROM transactions")).all()
+    assert {tx_id: json.loads(raw) for tx_id, raw in rows} == {r["id"]: r for r in sent}
+    migrate(engine)
+    with engine.connect() as conn:
+        assert {k: json.loads(v) for k, v in raw_records(conn, cfg.tenant).items()} == {
+            r["id"]: r for r in sent
+        }
+    engine.dispose()
