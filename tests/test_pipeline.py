@@ -35,6 +35,7 @@ def test_a_held_day_is_reported_and_not_posted(
     bad = record("tx_bad", "2026-11-24T11:00:00+01:00")
     bad["currency"] = "EUR"
     stage(staging_engine, cfg, [record("tx_ok", "2026-11-24T10:00:00+01:00"), bad])
+    pipeline.journal_day(staging_engine, "fjord-kayak", DAY)
     result = pipeline.validate_day(staging_engine, "fjord-kayak", DAY, tmp_path)
     assert result["status"] == "held"
     html = Path(result["report"]).read_text(encoding="utf-8")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""The installed package: its `sql/` and `expectations/` are the project's top-level folders of that name."""
 
 
 def data_dir() -> Path:
-    """Where the embedded default keeps its files (staging SQLite, reports, Airflow home)."""
-    return Path(os.environ.get("BOOKSPOT_DATA_DIR", PROJECT_ROOT / ".data")).resolve()
+    """Where the embedded default keeps its files (staging SQLite, reports): `BOOKSPOT_DATA_DIR`, else
+    `.data` in the working directory."""
+    return Path(os.environ.get("BOOKSPOT_DATA_DIR", ".data")).resolve()
 
 
 def staging_url() -> str:
@@ -21,5 +23,8 @@ def staging_url() -> str:
     return f"sqlite:///{data_dir() / 'staging.db'}"
 
 
-def reports_dir() -> Path:
-    return Path(os.environ.get("BOOKSPOT_REPORTS_DIR", data_dir() / "reports")).resolve()
+def reports_export_dir() -> Path | None:
+    """Where validation reports are also written as JSON and HTML files; None (the default): reports
+    live in the staging database only."""
+    folder = os.environ.get("BOOKSPOT_REPORTS_DIR")
+    return Path(folder).resolve() if folder else None

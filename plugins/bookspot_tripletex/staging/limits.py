@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from bookspot_tripletex.domain import MAX_ORE
 from bookspot_tripletex.feed.model import Columns, Transaction, Violation
 from bookspot_tripletex.staging.schema import quarantine, transaction_lines, transactions
 
-MAX_ORE = 10**15
 MAX_QUANTITY = 2**31 - 1
 
 

@@ -1,7 +1,7 @@
 """staged transactions keep their raw text in compressed batches; transaction lines lose the foreign key
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0006
 Create Date: 2026-11-30
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0003"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
