@@ -21,6 +21,7 @@ from bookspot_tripletex.feed import client as feed_client
 from bookspot_tripletex.feed.client import MAX_LIMIT, BookSpotServerError
 from bookspot_tripletex.journal.build import build_day
 from bookspot_tripletex.retry import RetryPolicy
+from bookspot_tripletex.staging.raw import raw_records
 from bookspot_tripletex.staging.schema import quarantine, transactions
 from bookspot_tripletex.staging.watermark import get_watermark
 from bookspot_tripletex.tenants.config import TenantConfig
@@ -116,7 +117,7 @@ def test_pages_through_every_record_then_rereads_only_the_overlap(
 
 def records_of(engine: Engine) -> list[str]:
     with engine.connect() as conn:
-        return [json.loads(raw)["updated_at"] for raw in conn.execute(select(transactions.c.raw)).scalars()]
+        return [json.loads(raw)["updated_at"] for raw in raw_records(conn, TENANT).values()]
 
 
 def test_the_first_extract_starts_at_the_start_date_and_stages_nothing_before_it(

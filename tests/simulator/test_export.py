@@ -13,7 +13,7 @@ from sim_helpers import violations
 from bookspot_devkit.simulator.export import write_jsonl
 from bookspot_devkit.simulator.generator import iter_transactions
 from bookspot_tripletex.feed.model import parse_record
-from bookspot_tripletex.feed.source import JsonlFileSource
+from bookspot_tripletex.feed.source import JsonlFileSource, decoded
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ def test_the_file_holds_exactly_the_generated_records(tmp_path: Path) -> None:
     lines = path.read_text(encoding="utf-8").splitlines()
     assert count == len(lines) == len(expected)
     assert [json.loads(line) for line in lines] == expected
-    records = list(JsonlFileSource(path).iter_records())
+    records = [decoded(r) for r in JsonlFileSource(path).iter_records()]
     assert all(violations(r) == set() for r in records)
     assert all(parse_record(r).currency == "NOK" for r in records)
 

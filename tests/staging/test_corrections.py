@@ -18,7 +18,8 @@ from bookspot_devkit.simulator.server import SimulatorServer
 from bookspot_tripletex import tasks
 from bookspot_tripletex.journal.build import build_day
 from bookspot_tripletex.load.state import claim, get_voucher, mark_posted, record_validation, save_journal
-from bookspot_tripletex.staging.schema import pending_corrections, quarantine, transactions
+from bookspot_tripletex.staging.raw import raw_records
+from bookspot_tripletex.staging.schema import pending_corrections, quarantine
 from bookspot_tripletex.tenants.config import TenantConfig
 from helpers import record, setup_tenant
 from simulator_support import (
@@ -210,7 +211,7 @@ def test_a_corrected_version_releases_the_quarantine_and_the_day(feed: Feed) -> 
     assert released.transactions == held.transactions + len(on_day)
     with feed.engine.connect() as conn:
         rows = conn.execute(select(quarantine.c.released_at)).scalars().all()
-        staged = dict(conn.execute(select(transactions.c.transaction_id, transactions.c.raw)).all())
+        staged = raw_records(conn, TENANT)
     assert len(rows) == len(kept) and None not in rows
     for row in kept:
         fixed = dt.datetime.fromisoformat(json.loads(staged[row["record_id"]])["updated_at"])

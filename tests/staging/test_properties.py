@@ -23,6 +23,7 @@ from bookspot_tripletex.feed.model import CATEGORIES, ONLINE_METHODS, PAYMENT_ME
 from bookspot_tripletex.feed.source import JsonlFileSource
 from bookspot_tripletex.journal.build import build_day
 from bookspot_tripletex.money import vat_in_gross
+from bookspot_tripletex.staging.raw import raw_records
 from bookspot_tripletex.staging.schema import quarantine, transaction_lines, transactions
 from bookspot_tripletex.staging.stage import stage_records
 from bookspot_tripletex.tenants.config import TenantConfig
@@ -127,6 +128,7 @@ def test_every_valid_record_stages(staging_engine: Engine, tenant: TenantConfig,
     with rolled_back(staging_engine) as conn:
         result = stage_records(conn, tenant, records)
         rows = {row.transaction_id: row for row in conn.execute(select(transactions))}
+        raws = raw_records(conn, tenant.tenant)
         line_rows = conn.execute(select(transaction_lines.c.transaction_id)).scalars().all()
         held = conn.execute(select(quarantine.c.id)).all()
     assert (result.staged, result.quarantined, held) == (len(expected), 0, [])
@@ -134,7 +136,7 @@ def test_every_valid_record_stages(staging_engine: Engine, tenant: TenantConfig,
     assert set(rows) == set(expected)
     for tx_id, sent in expected.items():
         row = rows[tx_id]
-        assert json.loads(row.raw) == sent
+        assert json.loads(raws[tx_id]) == sent
         assert (row.amount_ore, row.provider_fee_ore, row.status) == (
             sent["amount_minor"], sent["provider_fee_minor"], sent["status"],
         )  # fmt: skip

@@ -144,3 +144,21 @@ def test_bytes_that_are_not_utf8_or_json_numbers_too_long_are_quarantined(
         reasons = sorted(conn.execute(select(quarantine.c.reason)).scalars())
     assert "line 1" in reasons[0] and "not UTF-8" in reasons[0]
     assert "line 2" in reasons[1]
+
+
+def test_a_byte_range_of_a_joint_export_is_one_tenants_part(
+    staging_engine, example_tenant_file: Path, tmp_path: Path
+) -> None:
+    cfg = setup_tenant(staging_engine, example_tenant_file)
+    ours = [record(f"tx_{i}", "2026-11-24T10:00:00+01:00") for i in range(3)]
+    theirs = [record(f"tx_{i}", "2026-11-24T10:00:00+01:00", account_id="someone-else") for i in range(2)]
+    import json
+
+    head = "".join(json.dumps(r) + "\n" for r in theirs[:1]).encode()
+    body = "".join(json.dumps(r) + "\n" for r in ours).encode()
+    feed = tmp_path / "joint.jsonl"
+    feed.write_bytes(head + body + (json.dumps(theirs[1]) + "\n").encode())
+    items = list(JsonlFileSource(feed, len(head), len(head) + len(body)).iter_records())
+    assert [item.line_no for item in items] == [1, 2, 3]
+    result = stage(staging_engine, cfg, items)
+    assert (result.staged, result.quarantined) == (3, 0)

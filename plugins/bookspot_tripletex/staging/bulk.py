@@ -1,9 +1,9 @@
-"""Bulk writes of staged transactions: executemany on SQLite, COPY on PostgreSQL.
+"""Bulk writes of checked records: executemany on SQLite, COPY on PostgreSQL.
 
-A writer turns a checked record into its rows once (`staged`, no database access, so it can run while
-the previous chunk is written) and then, per chunk: finds the stored versions of the candidates
-(`existing`), writes the fresh ones (`write`: upsert the transaction, replace its lines) and finds the
-quarantined versions they may release (`held`). Values are stored exactly as SQLAlchemy stores them.
+Staging hands a writer a `Frame` (a chunk's checked records as numpy columns). Per chunk the writer finds
+the stored versions of the candidates (`existing`), writes the fresh ones (`write`: their raw texts as one
+compressed batch, the transactions upserted, their lines replaced) and finds the quarantined versions
+they may release (`held`). Values are stored exactly as SQLAlchemy stores them.
 """
 
 from __future__ import annotations
@@ -12,13 +12,17 @@ import datetime as dt
 import io
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, NamedTuple
 
+import numpy as np
 from sqlalchemy import Connection
 
+from bookspot_tripletex.feed.model import NO_DAY
+from bookspot_tripletex.staging.raw import pack
 from bookspot_tripletex.staging.schema import transactions
-from bookspot_tripletex.timeutil import as_utc
 
 TX_COLUMNS = tuple(c.name for c in transactions.columns)
 LINE_COLUMNS = (
@@ -27,30 +31,74 @@ LINE_COLUMNS = (
 )  # fmt: skip
 TX_KEY = ("tenant_id", "transaction_id")
 TX_UPDATE_COLUMNS = tuple(c for c in TX_COLUMNS if c not in TX_KEY)
-LineFields = tuple[str, str, str, int, int, str, int, dt.date | None]
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+EPOCH_DAY = dt.date(1970, 1, 1)
+MICROSECOND = dt.timedelta(microseconds=1)
 
 
-class Staged(NamedTuple):
-    """A valid record ready to write: what staging decides on, and its rows in the writer's format."""
+@dataclass
+class Frame:
+    """Checked records as columns. `rec`: id, kind, status, booking_id, occurred, updated (UTC µs since
+    the epoch), local_day (days since the epoch), currency, amount, method, fee, gift, raw (UTF-8 bytes).
+    `line`: owner (index into rec), line_no, product_id, product_name, category, quantity, gross,
+    vat_rate, vat, service_day (NO_DAY for none)."""
 
-    id: str
-    updated_at: dt.datetime
-    local_date: dt.date
-    status: str
-    raw: str
-    row: Any
-    lines: Any
+    rec: dict[str, np.ndarray]
+    line: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.rec["id"])
+
+    def take(self, index: np.ndarray) -> Frame:
+        if len(index) == len(self) and (index == np.arange(len(index))).all():
+            return self
+        position = np.full(len(self), -1, dtype=np.int64)
+        position[index] = np.arange(len(index))
+        moved = position[self.line["owner"]]
+        keep = moved >= 0
+        line = {k: v[keep] for k, v in self.line.items()}
+        line["owner"] = moved[keep]
+        return Frame({k: v[index] for k, v in self.rec.items()}, line)
 
 
 class Stored(NamedTuple):
-    updated_at: dt.datetime
-    local_date: dt.date
+    updated: int
+    local_day: int
 
 
 class Held(NamedTuple):
     id: int
     record_id: str
     updated_at: str | None
+
+
+def micros(value: dt.datetime) -> int:
+    """UTC microseconds since the epoch of an instant (naive: UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return (value - EPOCH) // MICROSECOND
+
+
+def instant(us: int) -> dt.datetime:
+    return EPOCH + dt.timedelta(microseconds=int(us))
+
+
+def day_of(days: int) -> dt.date:
+    return EPOCH_DAY + dt.timedelta(days=int(days))
+
+
+def _time_texts(us: np.ndarray) -> np.ndarray:
+    """`YYYY-MM-DD HH:MM:SS.ffffff` of UTC microseconds (SQLAlchemy's SQLite DATETIME storage)."""
+    text = np.datetime_as_string(us.astype("datetime64[us]"), unit="us")
+    if len(text):
+        text.view(np.uint32).reshape(len(text), -1)[:, 10] = ord(" ")
+    return text
+
+
+def _day_texts(days: np.ndarray) -> list[str | None]:
+    text = np.datetime_as_string(np.where(days == NO_DAY, 0, days).astype("datetime64[D]")).astype(object)
+    text[days == NO_DAY] = None
+    return text.tolist()
 
 
 def writer_for(conn: Connection, tenant_id: str, now: dt.datetime) -> Writer:
@@ -67,6 +115,9 @@ def _upsert_sql(source: str) -> str:
     return f"INSERT INTO transactions ({', '.join(TX_COLUMNS)}) {source} ON CONFLICT ({', '.join(TX_KEY)}) DO UPDATE SET {updates}"  # noqa: E501
 
 
+RAW_BATCH_SQL = "INSERT INTO raw_batches (tenant_id, records, data, staged_at) VALUES ({0}, {0}, {0}, {0})"
+
+
 class SqliteWriter:
     """executemany through the DB-API cursor; dates and times as SQLAlchemy's SQLite types store them."""
 
@@ -74,7 +125,7 @@ class SqliteWriter:
 
     def __init__(self, conn: Connection, tenant_id: str, now: dt.datetime) -> None:
         self.tenant_id = tenant_id
-        self.now = _sqlite_datetime(now)
+        self.now = now.astimezone(dt.UTC).isoformat(" ", "microseconds")[:26]
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         self.cursor = dbapi.cursor()
@@ -84,54 +135,6 @@ class SqliteWriter:
             f"INSERT INTO transaction_lines ({', '.join(LINE_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(LINE_COLUMNS))})"
         )
-        dialect = conn.dialect
-        self.read_datetime = transactions.c.updated_at.type.dialect_impl(dialect).result_processor(
-            dialect, None
-        )
-        self.read_date = transactions.c.local_date.type.dialect_impl(dialect).result_processor(dialect, None)
-
-    def staged(
-        self,
-        tx_id: str,
-        kind: str,
-        status: str,
-        booking_id: str | None,
-        occurred_at: dt.datetime,
-        updated_at: dt.datetime,
-        local_date: dt.date,
-        currency: str,
-        amount: int,
-        method: str,
-        fee: int,
-        gift_card_code: str | None,
-        raw: str,
-        lines: Sequence[LineFields],
-    ) -> Staged:
-        """The record's rows (instants in UTC), ready for `write`."""
-        tenant = self.tenant_id
-        occurred = _sqlite_datetime(occurred_at)
-        updated = occurred if updated_at is occurred_at else _sqlite_datetime(updated_at)
-        row = (
-            tenant, tx_id, kind, status, booking_id, occurred, updated, local_date.isoformat(), currency,
-            amount, method, fee, gift_card_code, raw, self.now,
-        )  # fmt: skip
-        rows = [
-            (
-                tenant,
-                tx_id,
-                no,
-                pid,
-                name,
-                cat,
-                qty,
-                gross,
-                rate,
-                vat,
-                None if day is None else day.isoformat(),
-            )
-            for no, (pid, name, cat, qty, gross, rate, vat, day) in enumerate(lines, start=1)
-        ]
-        return Staged(tx_id, updated_at, local_date, status, raw, row, rows)
 
     def _in(self, sql: str, ids: Sequence[str]) -> list[Any]:
         out: list[Any] = []
@@ -143,35 +146,72 @@ class SqliteWriter:
             ).fetchall()
         return out
 
-    def existing(self, candidates: Sequence[Staged]) -> dict[str, Stored]:
+    def existing(self, ids: Sequence[str]) -> dict[str, Stored]:
         rows = self._in(
             "SELECT transaction_id, updated_at, local_date FROM transactions "
             "WHERE tenant_id = ? AND transaction_id IN ({})",
-            [s.id for s in candidates],
+            ids,
         )
         return {
-            tx_id: Stored(as_utc(self.read_datetime(updated)), self.read_date(day))
+            tx_id: Stored(
+                micros(dt.datetime.fromisoformat(updated)), (dt.date.fromisoformat(day) - EPOCH_DAY).days
+            )
             for tx_id, updated, day in rows
         }
 
-    def write(self, fresh: Sequence[Staged], replaced: Sequence[str]) -> None:
-        self.cursor.executemany(self.upsert, [s.row for s in fresh])
+    def write(self, frame: Frame, replaced: Sequence[str]) -> None:
+        rec = frame.rec
+        blob, offsets, lengths = pack(rec["raw"])
+        self.cursor.execute(RAW_BATCH_SQL.format("?"), (self.tenant_id, len(frame), blob, self.now))
+        batch_id = self.cursor.lastrowid
+        occurred = _time_texts(rec["occurred"]).tolist()
+        updated = _time_texts(rec["updated"]).tolist()
+        n = len(frame)
+        self.cursor.executemany(
+            self.upsert,
+            zip(
+                repeat(self.tenant_id, n),
+                rec["id"].tolist(),
+                rec["kind"].tolist(),
+                rec["status"].tolist(),
+                rec["booking_id"].tolist(),
+                occurred,
+                updated,
+                _day_texts(rec["local_day"]),
+                rec["currency"].tolist(),
+                rec["amount"].tolist(),
+                rec["method"].tolist(),
+                rec["fee"].tolist(),
+                rec["gift"].tolist(),
+                repeat(batch_id, n),
+                offsets.tolist(),
+                lengths.tolist(),
+                repeat(self.now, n),
+                strict=True,
+            ),
+        )
         if replaced:
             self._in("DELETE FROM transaction_lines WHERE tenant_id = ? AND transaction_id IN ({})", replaced)
-        self.cursor.executemany(self.insert_lines, [line for s in fresh for line in s.lines])
+        self.cursor.executemany(self.insert_lines, _line_rows(self.tenant_id, frame))
 
-    def held(self, fresh: Sequence[Staged]) -> list[Held]:
+    def held(self, ids: Sequence[str]) -> list[Held]:
         rows = self._in(
             "SELECT id, record_id, updated_at FROM quarantine "
             "WHERE tenant_id = ? AND released_at IS NULL AND record_id IN ({})",
-            [s.id for s in fresh],
+            ids,
         )
         return [Held(*row) for row in rows]
 
 
-def _sqlite_datetime(value: dt.datetime) -> str:
-    """SQLAlchemy's SQLite DATETIME storage: the wall time as given (no conversion), microseconds always."""
-    return value.isoformat(" ", "microseconds")[:26]
+def _line_rows(tenant_id: str, frame: Frame) -> Iterable[tuple[Any, ...]]:
+    line = frame.line
+    m = len(line["owner"])
+    return zip(
+        repeat(tenant_id, m), frame.rec["id"][line["owner"]].tolist(), line["line_no"].tolist(),
+        line["product_id"].tolist(), line["product_name"].tolist(), line["category"].tolist(),
+        line["quantity"].tolist(), line["gross"].tolist(), line["vat_rate"].tolist(), line["vat"].tolist(),
+        _day_texts(line["service_day"]), strict=True,
+    )  # fmt: skip
 
 
 STAGE_TABLE = "bulk_stage_transactions"
@@ -183,7 +223,7 @@ class PostgresWriter:
     table and INSERT … ON CONFLICT. Id lists travel as one JSON parameter.
 
     Its database calls run in a writer thread while the next chunk is checked (psycopg2 releases the GIL
-    while it waits for the server), so the client and the server work at once.
+    while it waits for the server, zlib while it compresses), so the client and the server work at once.
     """
 
     threaded = True
@@ -197,38 +237,6 @@ class PostgresWriter:
         self.cursor = dbapi.cursor()
         self.temp_ready = False
 
-    def staged(
-        self,
-        tx_id: str,
-        kind: str,
-        status: str,
-        booking_id: str | None,
-        occurred_at: dt.datetime,
-        updated_at: dt.datetime,
-        local_date: dt.date,
-        currency: str,
-        amount: int,
-        method: str,
-        fee: int,
-        gift_card_code: str | None,
-        raw: str,
-        lines: Sequence[LineFields],
-    ) -> Staged:
-        tenant, key = self.tenant_text, _copy_text(tx_id)
-        occurred = occurred_at.isoformat()
-        updated = occurred if updated_at is occurred_at else updated_at.isoformat()
-        row = (
-            f"{tenant}\t{key}\t{kind}\t{status}\t{_copy_optional(booking_id)}\t{occurred}\t{updated}\t"
-            f"{local_date.isoformat()}\t{_copy_text(currency)}\t{amount}\t{method}\t{fee}\t"
-            f"{_copy_optional(gift_card_code)}\t{_copy_json(raw)}\t{self.now}\n"
-        )
-        rows = "".join(
-            f"{tenant}\t{key}\t{no}\t{_copy_text(pid)}\t{_copy_text(name)}\t{cat}\t{qty}\t{gross}\t{rate}\t{vat}\t"
-            f"{NULL if day is None else day.isoformat()}\n"
-            for no, (pid, name, cat, qty, gross, rate, vat, day) in enumerate(lines, start=1)
-        )
-        return Staged(tx_id, updated_at, local_date, status, raw, row, rows)
-
     def _copy(self, table: str, columns: Sequence[str], text: str) -> None:
         if text:
             sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
@@ -237,28 +245,70 @@ class PostgresWriter:
     def _ids(self, sql: str, ids: Sequence[str]) -> None:
         self.cursor.execute(sql, (self.tenant_id, json.dumps(list(ids))))
 
-    def existing(self, candidates: Sequence[Staged]) -> dict[str, Stored]:
+    def existing(self, ids: Sequence[str]) -> dict[str, Stored]:
         self._ids(
             "SELECT transaction_id, updated_at, local_date FROM transactions "
-            f"WHERE tenant_id = %s AND transaction_id = {_ANY_JSON}",
-            [s.id for s in candidates],
+            f"WHERE tenant_id = %s AND transaction_id IN {_IN_JSON}",
+            ids,
         )
-        return {tx_id: Stored(as_utc(updated), day) for tx_id, updated, day in self.cursor.fetchall()}
+        return {
+            tx_id: Stored(micros(updated), (day - EPOCH_DAY).days)
+            for tx_id, updated, day in self.cursor.fetchall()
+        }
 
-    def write(self, fresh: Sequence[Staged], replaced: Sequence[str]) -> None:
+    def _tx_text(self, frame: Frame, batch_id: int, offsets: np.ndarray, lengths: np.ndarray) -> str:
+        rec, n = frame.rec, len(frame)
+        if not n:
+            return ""
+        columns = [
+            repeat(self.tenant_text, n), _copy_texts(rec["id"]), rec["kind"], rec["status"],
+            _copy_texts(rec["booking_id"]), np.char.add(_time_texts(rec["occurred"]), "+00"),
+            np.char.add(_time_texts(rec["updated"]), "+00"), _day_texts(rec["local_day"]),
+            _copy_texts(rec["currency"]), map(str, rec["amount"].tolist()), rec["method"],
+            map(str, rec["fee"].tolist()), _copy_texts(rec["gift"]), repeat(str(batch_id), n),
+            map(str, offsets.tolist()), map(str, lengths.tolist()), repeat(self.now, n),
+        ]  # fmt: skip
+        return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
+
+    def _lines_text(self, frame: Frame) -> str:
+        line = frame.line
+        m = len(line["owner"])
+        if not m:
+            return ""
+        columns = [
+            repeat(self.tenant_text, m), _copy_texts(frame.rec["id"][line["owner"]]),
+            map(str, line["line_no"].tolist()), _copy_texts(line["product_id"]),
+            _copy_texts(line["product_name"]), line["category"], map(str, line["quantity"].tolist()),
+            map(str, line["gross"].tolist()), line["vat_rate"], map(str, line["vat"].tolist()),
+            [NULL if day is None else day for day in _day_texts(line["service_day"])],
+        ]  # fmt: skip
+        return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
+
+    def write(self, frame: Frame, replaced: Sequence[str]) -> None:
+        blob, offsets, lengths = pack(frame.rec["raw"])
+        self.cursor.execute(
+            RAW_BATCH_SQL.format("%s") + " RETURNING id", (self.tenant_id, len(frame), blob, self.now)
+        )
+        (batch_id,) = self.cursor.fetchone()
         if replaced:
-            again = set(replaced)
-            self._upsert([s for s in fresh if s.id in again])
+            again = np.isin(frame.rec["id"], list(replaced))
+            index = np.flatnonzero(again)
+            self._upsert(self._tx_text(frame.take(index), batch_id, offsets[index], lengths[index]))
             self._ids(
-                f"DELETE FROM transaction_lines WHERE tenant_id = %s AND transaction_id = {_ANY_JSON}",
+                f"DELETE FROM transaction_lines WHERE tenant_id = %s AND transaction_id IN {_IN_JSON}",
                 replaced,
             )
-            self._copy("transactions", TX_COLUMNS, "".join(s.row for s in fresh if s.id not in again))
+            index = np.flatnonzero(~again)
+            self._copy(
+                "transactions",
+                TX_COLUMNS,
+                self._tx_text(frame.take(index), batch_id, offsets[index], lengths[index]),
+            )
         else:
-            self._copy("transactions", TX_COLUMNS, "".join(s.row for s in fresh))
-        self._copy("transaction_lines", LINE_COLUMNS, "".join(s.lines for s in fresh))
+            self._copy("transactions", TX_COLUMNS, self._tx_text(frame, batch_id, offsets, lengths))
+        self._copy("transaction_lines", LINE_COLUMNS, self._lines_text(frame))
 
-    def _upsert(self, rows: Sequence[Staged]) -> None:
+    def _upsert(self, text: str) -> None:
         if not self.temp_ready:
             self.cursor.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {STAGE_TABLE} (LIKE transactions INCLUDING DEFAULTS) "
@@ -266,19 +316,22 @@ class PostgresWriter:
             )
             self.temp_ready = True
         self.cursor.execute(f"TRUNCATE {STAGE_TABLE}")
-        self._copy(STAGE_TABLE, TX_COLUMNS, "".join(s.row for s in rows))
+        self._copy(STAGE_TABLE, TX_COLUMNS, text)
         self.cursor.execute(_upsert_sql(f"SELECT {', '.join(TX_COLUMNS)} FROM {STAGE_TABLE}"))
 
-    def held(self, fresh: Sequence[Staged]) -> list[Held]:
+    def held(self, ids: Sequence[str]) -> list[Held]:
         self._ids(
             "SELECT id, record_id, updated_at FROM quarantine "
-            f"WHERE tenant_id = %s AND released_at IS NULL AND record_id = {_ANY_JSON}",
-            [s.id for s in fresh],
+            f"WHERE tenant_id = %s AND released_at IS NULL AND record_id IN {_IN_JSON}",
+            ids,
         )
         return [Held(*row) for row in self.cursor.fetchall()]
 
 
-_ANY_JSON = "ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))"
+_IN_JSON = "(SELECT jsonb_array_elements_text(%s::jsonb))"
+"""An id list as one parameter; IN (subquery) plans as a join (`= ANY(array)` may filter every row of a
+tenant against the whole list)."""
+_COPY_SPECIAL = ("\\", "\t", "\n", "\r")
 
 
 def _copy_text(value: str) -> str:
@@ -288,13 +341,13 @@ def _copy_text(value: str) -> str:
     return value
 
 
-def _copy_optional(value: str | None) -> str:
-    return NULL if value is None else _copy_text(value)
-
-
-def _copy_json(value: str) -> str:
-    """JSON text holds no raw tab, newline or carriage return: only backslashes need escaping."""
-    return value.replace("\\", "\\\\") if "\\" in value else value
+def _copy_texts(values: np.ndarray) -> list[str]:
+    """A column of optional strings in COPY's text format (None as \\N)."""
+    items = values.tolist()
+    joined = "".join([v for v in items if v is not None])
+    if any(special in joined for special in _COPY_SPECIAL):
+        return [NULL if v is None else _copy_text(v) for v in items]
+    return [NULL if v is None else v for v in items]
 
 
 Writer = SqliteWriter | PostgresWriter

@@ -1,13 +1,19 @@
-"""What the staging columns hold: a record that does not fit is quarantined with its reason."""
+"""What the staging columns hold: a record that does not fit is quarantined with its reason.
+
+The limits are one table; `storage_violations` reads it for one record (naming every problem) and
+`storable` for a whole batch of columns (which records fit)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from bookspot_tripletex.domain import MAX_ORE
-from bookspot_tripletex.feed.model import Transaction, Violation
+from bookspot_tripletex.feed.model import Columns, Transaction, Violation
 from bookspot_tripletex.staging.schema import quarantine, transaction_lines, transactions
 
 MAX_QUANTITY = 2**31 - 1
@@ -20,12 +26,21 @@ def _length(column: Any) -> int:
 ID_LENGTH = _length(transactions.c.transaction_id)
 RECORD_ID_LENGTH = _length(quarantine.c.record_id)
 TEXT_FIELDS = {
+    "id": ID_LENGTH,
     "booking_id": _length(transactions.c.booking_id),
     "gift_card_code": _length(transactions.c.gift_card_code),
 }
 LINE_TEXT_FIELDS = {
     "product_id": _length(transaction_lines.c.product_id),
     "product_name": _length(transaction_lines.c.product_name),
+}
+NUMBER_FIELDS = {"amount_minor": MAX_ORE, "provider_fee_minor": MAX_ORE}
+LINE_NUMBER_FIELDS = {"quantity": MAX_QUANTITY, "gross_minor": MAX_ORE, "vat_minor": MAX_ORE}
+_ATTRIBUTES = {
+    "amount_minor": "amount_ore",
+    "provider_fee_minor": "provider_fee_ore",
+    "gross_minor": "gross_ore",
+    "vat_minor": "vat_ore",
 }
 
 
@@ -86,24 +101,49 @@ def storage_violations(tx: Transaction, tz: dt.tzinfo) -> list[Violation]:
             rule = "too_long" if problem.startswith("is longer") else "bad_text"
             found.append(Violation(name, rule, problem))
 
-    def amount(name: str, value: int, limit: int = MAX_ORE) -> None:
+    def amount(name: str, value: int, limit: int) -> None:
         if value > limit:
             found.append(Violation(name, "out_of_range", f"must be <= {limit}, got {value}"))
 
-    text("id", tx.id, ID_LENGTH)
     for name, limit in TEXT_FIELDS.items():
         text(name, getattr(tx, name), limit)
-    amount("amount_minor", tx.amount_ore)
-    amount("provider_fee_minor", tx.provider_fee_ore)
+    for name, limit in NUMBER_FIELDS.items():
+        amount(name, getattr(tx, _ATTRIBUTES[name]), limit)
     for index, line in enumerate(tx.lines):
         where = f"lines[{index}]."
         for name, limit in LINE_TEXT_FIELDS.items():
             text(where + name, getattr(line, name), limit)
-        amount(where + "quantity", line.quantity, MAX_QUANTITY)
-        amount(where + "gross_minor", line.gross_ore)
-        amount(where + "vat_minor", line.vat_ore)
+        for name, limit in LINE_NUMBER_FIELDS.items():
+            amount(where + name, getattr(line, _ATTRIBUTES.get(name, name)), limit)
     for name in ("occurred_at", "updated_at"):
         problem = _instant_problem(getattr(tx, name), tz)
         if problem is not None:
             found.append(Violation(name, "bad_timestamp", problem))
     return found
+
+
+def _texts_fit(values: Sequence[str | None], limit: int) -> np.ndarray:
+    present = [value or "" for value in values]
+    ok = np.fromiter(map(len, present), dtype=np.int64, count=len(present)) <= limit
+    if "\x00" in "".join(present):
+        ok &= np.array(["\x00" not in value for value in present], dtype=bool)
+    return ok
+
+
+def storable(columns: Columns) -> np.ndarray:
+    """Per record of a bulk batch: its values fit the staging columns (instants the bulk path reads
+    always do; lone surrogates never reach it)."""
+    rec, line = columns.record, columns.line
+    ok = np.ones(len(columns.ok), dtype=bool)
+    for name, limit in TEXT_FIELDS.items():
+        ok &= _texts_fit(rec[name], limit)
+    for name, limit in NUMBER_FIELDS.items():
+        ok &= rec[name] <= limit
+    if len(line.gross_minor):
+        line_ok = np.ones(len(line.gross_minor), dtype=bool)
+        for name, limit in LINE_TEXT_FIELDS.items():
+            line_ok &= _texts_fit(line[name], limit)
+        for name, limit in LINE_NUMBER_FIELDS.items():
+            line_ok &= line[name] <= limit
+        ok &= np.logical_and.reduceat(line_ok, columns.starts)
+    return ok

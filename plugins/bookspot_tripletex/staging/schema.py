@@ -12,9 +12,9 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
-    ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -55,10 +55,24 @@ transactions = Table(
     Column("payment_method", String(32), nullable=False),
     Column("provider_fee_ore", BigInteger, nullable=False),
     Column("gift_card_code", String(100)),
-    Column("raw", Text, nullable=False),
+    Column("raw_batch_id", Integer, nullable=False),
+    Column("raw_offset", Integer, nullable=False),
+    Column("raw_length", Integer, nullable=False),
     Column("staged_at", DateTime(timezone=True), nullable=False),
     Index("ix_transactions_tenant_day", "tenant_id", "local_date"),
 )
+
+raw_batches = Table(
+    "raw_batches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(TENANT_ID_LENGTH), nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("staged_at", DateTime(timezone=True), nullable=False),
+)
+"""The raw JSON text of staged transactions, a batch per staging chunk: the texts joined (UTF-8) and
+zlib-compressed. A transaction's text is bytes [raw_offset, raw_offset + raw_length) of its batch."""
 
 transaction_lines = Table(
     "transaction_lines",
@@ -74,11 +88,6 @@ transaction_lines = Table(
     Column("vat_rate", String(8), nullable=False),
     Column("vat_ore", BigInteger, nullable=False),
     Column("service_date", Date),
-    ForeignKeyConstraint(
-        ["tenant_id", "transaction_id"],
-        ["transactions.tenant_id", "transactions.transaction_id"],
-        ondelete="CASCADE",
-    ),
 )
 
 quarantine = Table(

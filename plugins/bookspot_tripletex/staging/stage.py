@@ -1,4 +1,9 @@
-"""Stage raw feed records for one tenant: upsert the latest version, quarantine the bad ones."""
+"""Stage raw feed records for one tenant: upsert the latest version, quarantine the bad ones.
+
+Records are staged in chunks. A chunk is decoded straight into the feed schema (msgspec checks every
+field's type in C) and checked as columns (`feed.model.columns_of`, `limits.storable`); only the records
+that fail there go through the strict checker, which quarantines them with the exact reason (or accepts
+a spelling the column path does not read, such as a week date)."""
 
 from __future__ import annotations
 
@@ -6,60 +11,46 @@ import datetime as dt
 import gc
 import hashlib
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+import msgspec
+import numpy as np
+import pandas as pd
 from sqlalchemy import Connection, select, update
 
 from bookspot_tripletex.feed.model import (
-    LINE_KEYS,
-    RECORD_KEYS,
+    NO_DAY,
+    RECORD_FIELDS,
+    Columns,
     InvalidRecord,
+    LineRecord,
     Transaction,
+    TransactionRecord,
     Violation,
-    fast_fields,
+    columns_of,
     parse_record,
 )
-from bookspot_tripletex.feed.source import UndecodableLine
-from bookspot_tripletex.staging.bulk import Staged, Writer, writer_for
-from bookspot_tripletex.staging.limits import (
-    ID_LENGTH,
-    LINE_TEXT_FIELDS,
-    MAX_ORE,
-    MAX_QUANTITY,
-    TEXT_FIELDS,
-    raw_json,
-    safe_text,
-    storable_id,
-    storage_violations,
-)
+from bookspot_tripletex.feed.source import JsonLine, UndecodableLine, decoded
+from bookspot_tripletex.staging.bulk import EPOCH_DAY, Frame, Writer, day_of, instant, micros, writer_for
+from bookspot_tripletex.staging.limits import raw_json, safe_text, storable, storable_id, storage_violations
 from bookspot_tripletex.staging.schema import pending_corrections, quarantine, vouchers
 from bookspot_tripletex.staging.upsert import insert_ignore
 from bookspot_tripletex.tenants.config import TenantConfig
-from bookspot_tripletex.timeutil import as_utc, iso_utc
-
-try:  # msgspec writes the same text as json.dumps(sort_keys=True) for such records, several times faster
-    import msgspec
-
-    _encode_sorted: Callable[[Any], bytes] | None = msgspec.json.Encoder(order="sorted").encode
-    _format_json = msgspec.json.format
-    _ENCODE_ERRORS: tuple[type[Exception], ...] = (
-        msgspec.EncodeError,
-        UnicodeEncodeError,
-        TypeError,
-        ValueError,
-    )
-except ImportError:  # pragma: no cover - Airflow brings msgspec
-    _encode_sorted = None
+from bookspot_tripletex.timeutil import iso_utc
 
 BATCH = 5000
 GC_THRESHOLD = 50_000
-BOOKING_ID_LENGTH, GIFT_CARD_CODE_LENGTH = TEXT_FIELDS["booking_id"], TEXT_FIELDS["gift_card_code"]
-PRODUCT_ID_LENGTH, PRODUCT_NAME_LENGTH = LINE_TEXT_FIELDS["product_id"], LINE_TEXT_FIELDS["product_name"]
+RECORD_KEYS = frozenset(spec.key for spec in RECORD_FIELDS)
+LINE_KEYS = frozenset(LineRecord.__struct_fields__)
+_decode = msgspec.json.Decoder(TransactionRecord).decode
+_encode = msgspec.json.encode
+_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)
+_ENCODE_ERRORS = (msgspec.EncodeError, UnicodeEncodeError, TypeError, ValueError, OverflowError)
 
 
 @dataclass
@@ -90,20 +81,6 @@ def _raw_text(raw: Any) -> str:
     if isinstance(raw, UndecodableLine):
         return safe_text(raw.text)
     return raw_json(raw)
-
-
-def _plain_json(raw: dict[str, Any]) -> str | None:
-    """`raw_json` of a record holding only strings, integers, null and lists of such objects, or None
-    where it would differ (a lone surrogate) or the record holds a NUL (which no column takes)."""
-    if _encode_sorted is None:
-        return None
-    try:
-        text = _format_json(_encode_sorted(raw), indent=0)
-    except _ENCODE_ERRORS:
-        return None
-    if b"\\u0000" in text:
-        return None
-    return text.decode()
 
 
 def _quarantine_row(tenant: TenantConfig, raw: Any, error: InvalidRecord, now: dt.datetime) -> dict[str, Any]:
@@ -143,6 +120,7 @@ def _local_date_of(value: Any, tenant: TenantConfig) -> dt.date | None:
 
 def check_record(raw: Any, tenant: TenantConfig) -> Transaction:
     """Parse and check one raw record for this tenant; raises InvalidRecord naming the reason."""
+    raw = decoded(raw)
     if isinstance(raw, UndecodableLine):
         raise InvalidRecord(
             None, [Violation(f"line {raw.line_no}", "not_json", f"is not JSON ({raw.error})")]
@@ -174,14 +152,15 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 def stage_records(
     conn: Connection, tenant: TenantConfig, records: Iterable[Any], now: dt.datetime | None = None
 ) -> StageResult:
-    """Stage records in batches; the caller's transaction makes the whole pass atomic.
+    """Stage records (decoded JSON or `JsonLine`s) in chunks; the caller's transaction makes the whole
+    pass atomic.
 
     Memory holds a chunk or two, whatever the feed's length. On PostgreSQL a writer thread stores one
     chunk while the next is checked.
     """
     now = now or dt.datetime.now(dt.UTC)
     writer = writer_for(conn, tenant.tenant, now)
-    prepared = (_prepare(tenant, writer, chunk, now) for chunk in _chunks(records, BATCH))
+    prepared = (_prepare(tenant, chunk, now) for chunk in _chunks(records, BATCH))
     total = StageResult()
     with _few_collections():
         if not writer.threaded:
@@ -228,105 +207,180 @@ class _Prepared:
     """A checked chunk: quarantine rows, the latest valid version per id, and what was skipped."""
 
     bad: list[dict[str, Any]] = field(default_factory=list)
-    latest: dict[str, Staged] = field(default_factory=dict)
+    latest: Frame | None = None
     before_start: int = 0
     days: set[dt.date] = field(default_factory=set)
 
 
-def _prepare(tenant: TenantConfig, writer: Writer, chunk: list[Any], now: dt.datetime) -> _Prepared:
-    out = _Prepared()
-    latest = out.latest
-    tz = tenant.tz
-    for raw in chunk:
-        staged = _plain_record(raw, tenant, tz, writer)
-        if staged is None:
+def _schema_record(item: Any) -> TransactionRecord | None:
+    """A decoded record holding the contract's keys only, converted into the schema, or None (the strict
+    checker decides; its raw text is then `raw_json`'s)."""
+    if type(item) is dict and item.keys() == RECORD_KEYS:
+        lines = item["lines"]
+        if type(lines) is list and all(type(x) is dict and x.keys() == LINE_KEYS for x in lines):
             try:
-                tx = check_record(raw, tenant)
-            except InvalidRecord as error:
-                row = _quarantine_row(tenant, raw, error, now)
-                out.bad.append(row)
-                if row["local_date"] is not None:
-                    out.days.add(row["local_date"])
+                return msgspec.convert(item, TransactionRecord)
+            except msgspec.ValidationError:
+                pass
+    return None
+
+
+def _raw_bytes(item: Any) -> bytes:
+    if type(item) is JsonLine:
+        return item.data.rstrip(b"\r\n")
+    return raw_json(item).encode("utf-8")
+
+
+def _prepare(tenant: TenantConfig, chunk: list[Any], now: dt.datetime) -> _Prepared:
+    out = _Prepared()
+    fast: list[TransactionRecord] = []
+    fast_raw: list[bytes] = []
+    fast_items: list[Any] = []
+    slow: list[Any] = []
+    for item in chunk:
+        if type(item) is JsonLine:
+            try:
+                fast.append(_decode(item.data))
+            except _DECODE_ERRORS:
+                slow.append(item)
                 continue
-            staged = _staged(tx, tz, writer)
-        if staged.local_date < tenant.start_date:
-            out.before_start += 1
+            fast_items.append(item)
+            fast_raw.append(item.data.rstrip(b"\r\n"))
             continue
-        seen = latest.get(staged.id)
-        if seen is None or seen.updated_at <= staged.updated_at:
-            latest[staged.id] = staged
+        record = _schema_record(item)
+        try:
+            text = None if record is None else _encode(item)
+        except _ENCODE_ERRORS:
+            text = None
+        if text is None:
+            slow.append(item)
+        else:
+            fast.append(record)  # type: ignore[arg-type]
+            fast_items.append(item)
+            fast_raw.append(text)
+    columns = columns_of(fast, tenant.currency)
+    ok = columns.ok & storable(columns)
+    if len(fast):
+        ok &= columns.record.account_id == tenant.tenant
+    slow += [fast_items[i] for i in np.flatnonzero(~ok)]
+    accepted: list[Transaction] = []
+    accepted_raw: list[bytes] = []
+    for item in slow:
+        try:
+            accepted.append(check_record(item, tenant))
+        except InvalidRecord as error:
+            row = _quarantine_row(tenant, decoded(item), error, now)
+            out.bad.append(row)
+            if row["local_date"] is not None:
+                out.days.add(row["local_date"])
+            continue
+        accepted_raw.append(_raw_bytes(item))
+    frame = _frame(columns, np.flatnonzero(ok), fast_raw, accepted, accepted_raw, tenant.tz)
+    if len(frame):
+        starts = (tenant.start_date - EPOCH_DAY).days
+        early = frame.rec["local_day"] < starts
+        out.before_start = int(early.sum())
+        frame = frame.take(_latest(frame.rec["id"], frame.rec["updated"], np.flatnonzero(~early)))
+    out.latest = frame
     return out
 
 
-def _staged(tx: Transaction, tz: dt.tzinfo, writer: Writer) -> Staged:
-    lines = [
-        (line.product_id, line.product_name, line.category, line.quantity, line.gross_ore, line.vat_rate,
-         line.vat_ore, line.service_date)
-        for line in tx.lines
-    ]  # fmt: skip
-    return writer.staged(
-        tx.id, tx.kind, tx.status, tx.booking_id, as_utc(tx.occurred_at), as_utc(tx.updated_at),
-        tx.local_date(tz), tx.currency, tx.amount_ore, tx.payment_method, tx.provider_fee_ore,
-        tx.gift_card_code, _raw_text(tx.raw), lines,
+def _latest(ids: np.ndarray, updated: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Of `index`, the position of each id's latest version (the later one on a tie), in order."""
+    codes, uniques = pd.factorize(ids[index])
+    if len(uniques) == len(index):
+        return index
+    order = np.lexsort((index, updated[index], codes))
+    last = np.append(codes[order][1:] != codes[order][:-1], True)
+    return np.sort(index[order[last]])
+
+
+def _frame(
+    columns: Columns,
+    index: np.ndarray,
+    fast_raw: list[bytes],
+    accepted: list[Transaction],
+    accepted_raw: list[bytes],
+    tz: dt.tzinfo,
+) -> Frame:
+    """One Frame of the bulk-checked records at `index` and the strict checker's accepted ones."""
+    rec, line = columns.record, columns.line
+    raw = np.empty(len(fast_raw), dtype=object)
+    raw[:] = fast_raw
+    frame = Frame(
+        {
+            "id": rec.id, "kind": rec.kind, "status": rec.status, "booking_id": rec.booking_id,
+            "occurred": rec.occurred_at, "updated": rec.updated_at, "currency": rec.currency,
+            "amount": rec.amount_minor, "method": rec.payment_method, "fee": rec.provider_fee_minor,
+            "gift": rec.gift_card_code, "raw": raw,
+        },
+        {
+            "owner": columns.owner, "product_id": line.product_id,
+            "product_name": np.array([name or "" for name in line.product_name], dtype=object),
+            "category": line.category, "quantity": line.quantity, "gross": line.gross_minor,
+            "vat_rate": line.vat_rate, "vat": line.vat_minor, "service_day": line.service_date,
+        },
+    )  # fmt: skip
+    frame.line["line_no"] = np.arange(len(frame.line["owner"])) - columns.starts[frame.line["owner"]] + 1
+    frame = frame.take(index)
+    if accepted:
+        frame = _concat(frame, _frame_of(accepted, accepted_raw))
+    frame.rec["local_day"] = _local_days(frame.rec["occurred"], tz)
+    return frame
+
+
+def _frame_of(txs: list[Transaction], raws: list[bytes]) -> Frame:
+    """The strict checker's transactions as a Frame."""
+
+    def objects(values: list[Any]) -> np.ndarray:
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out
+
+    lines = [(owner, no, line) for owner, tx in enumerate(txs) for no, line in enumerate(tx.lines, start=1)]
+    return Frame(
+        {
+            "id": objects([tx.id for tx in txs]), "kind": objects([tx.kind for tx in txs]),
+            "status": objects([tx.status for tx in txs]),
+            "booking_id": objects([tx.booking_id for tx in txs]),
+            "occurred": np.array([micros(tx.occurred_at) for tx in txs], dtype=np.int64),
+            "updated": np.array([micros(tx.updated_at) for tx in txs], dtype=np.int64),
+            "currency": objects([tx.currency for tx in txs]),
+            "amount": np.array([tx.amount_ore for tx in txs], dtype=np.int64),
+            "method": objects([tx.payment_method for tx in txs]),
+            "fee": np.array([tx.provider_fee_ore for tx in txs], dtype=np.int64),
+            "gift": objects([tx.gift_card_code for tx in txs]), "raw": objects(raws),
+        },
+        {
+            "owner": np.array([o for o, _, _ in lines], dtype=np.int64),
+            "line_no": np.array([n for _, n, _ in lines], dtype=np.int64),
+            "product_id": objects([x.product_id for _, _, x in lines]),
+            "product_name": objects([x.product_name for _, _, x in lines]),
+            "category": objects([x.category for _, _, x in lines]),
+            "quantity": np.array([x.quantity for _, _, x in lines], dtype=np.int64),
+            "gross": np.array([x.gross_ore for _, _, x in lines], dtype=np.int64),
+            "vat_rate": objects([x.vat_rate for _, _, x in lines]),
+            "vat": np.array([x.vat_ore for _, _, x in lines], dtype=np.int64),
+            "service_day": np.array(
+                [NO_DAY if x.service_date is None else (x.service_date - EPOCH_DAY).days for *_, x in lines],
+                dtype=np.int64,
+            ),
+        },
     )  # fmt: skip
 
 
-def _plain_record(raw: Any, tenant: TenantConfig, tz: dt.tzinfo, writer: Writer) -> Staged | None:
-    """The common case without building a Transaction: a record that plainly keeps the contract and
-    fits the columns (see `check_record`), with the JSON keys the contract names and nothing else.
-    None sends the record through `check_record`, which decides and names every problem."""
-    fields = fast_fields(raw, tenant.currency)
-    if fields is None:
-        return None
-    (
-        tx_id,
-        account_id,
-        kind,
-        status,
-        booking_id,
-        occurred,
-        updated,
-        currency,
-        amount,
-        method,
-        fee,
-        gift,
-        lines,
-    ) = fields
-    if (
-        account_id != tenant.tenant
-        or len(tx_id) > ID_LENGTH
-        or (booking_id is not None and len(booking_id) > BOOKING_ID_LENGTH)
-        or (gift is not None and len(gift) > GIFT_CARD_CODE_LENGTH)
-        or amount > MAX_ORE
-        or len(raw) != len(RECORD_KEYS)
-    ):
-        return None
-    for (product_id, name, _, quantity, gross, _, vat, _), raw_line in zip(lines, raw["lines"], strict=True):
-        if (
-            len(product_id) > PRODUCT_ID_LENGTH
-            or len(name) > PRODUCT_NAME_LENGTH
-            or quantity > MAX_QUANTITY
-            or gross > MAX_ORE
-            or vat > MAX_ORE
-            or len(raw_line) != len(LINE_KEYS)
-        ):
-            return None
-    text = _plain_json(raw)
-    if text is None:
-        return None
-    try:
-        occurred_utc = occurred.astimezone(dt.UTC)
-        updated_utc = occurred_utc if updated is occurred else updated.astimezone(dt.UTC)
-        local_date = occurred.astimezone(tz).date()
-    except (OverflowError, ValueError):
-        return None
-    if not (1 < occurred_utc.year < 9999 and 1 < updated_utc.year < 9999):
-        return None
-    return writer.staged(
-        tx_id, kind, status, booking_id, occurred_utc, updated_utc, local_date, currency, amount, method, fee,
-        gift, text, lines,
-    )  # fmt: skip
+def _concat(first: Frame, second: Frame) -> Frame:
+    line = {k: np.concatenate([v, second.line[k]]) for k, v in first.line.items()}
+    line["owner"][len(first.line["owner"]) :] += len(first)
+    return Frame({k: np.concatenate([v, second.rec[k]]) for k, v in first.rec.items()}, line)
+
+
+def _local_days(us: np.ndarray, tz: dt.tzinfo) -> np.ndarray:
+    """The local day (days since the epoch) in `tz` of each UTC instant."""
+    if not len(us):
+        return np.zeros(0, dtype=np.int64)
+    local = pd.DatetimeIndex(us.astype("datetime64[us]")).tz_localize("UTC").tz_convert(tz).tz_localize(None)
+    return local.to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
 def _apply(
@@ -336,7 +390,7 @@ def _apply(
     if chunk.bad:
         insert_ignore(conn, quarantine, chunk.bad, ["tenant_id", "raw_hash"])
         result.quarantined += len(chunk.bad)
-    if chunk.latest:
+    if chunk.latest is not None and len(chunk.latest):
         _stage_valid(conn, tenant, writer, chunk.latest, now, result)
     return result
 
@@ -345,35 +399,28 @@ def _stage_valid(
     conn: Connection,
     tenant: TenantConfig,
     writer: Writer,
-    latest: dict[str, Staged],
+    frame: Frame,
     now: dt.datetime,
     result: StageResult,
 ) -> None:
-    candidates = list(latest.values())
-    existing = writer.existing(candidates)
-    fresh = [s for s in candidates if s.id not in existing or existing[s.id].updated_at < s.updated_at]
-    result.stale += len(candidates) - len(fresh)
-    if not fresh:
+    rec = frame.rec
+    ids = rec["id"].tolist()
+    existing = writer.existing(ids)
+    if existing:
+        stored = np.array([existing[i].updated if i in existing else -(2**63) for i in ids], dtype=np.int64)
+        fresh_index = np.flatnonzero(stored < rec["updated"])
+    else:
+        fresh_index = np.arange(len(ids))
+    result.stale += len(ids) - len(fresh_index)
+    if not len(fresh_index):
         return
-    replaced = [s.id for s in fresh if s.id in existing]
-    days = {s.local_date for s in fresh} | {existing[tx_id].local_date for tx_id in replaced}
+    fresh = frame.take(fresh_index)
+    fresh_ids = fresh.rec["id"].tolist()
+    replaced = [tx_id for tx_id in fresh_ids if tx_id in existing]
+    day_numbers = set(np.unique(fresh.rec["local_day"]).tolist()) | {existing[i].local_day for i in replaced}
+    days = {day_of(d) for d in day_numbers}
     posted_days = _posted_days(conn, tenant.tenant, days)
-    corrections = []
-    for s in fresh if posted_days else ():
-        old = existing.get(s.id)
-        touched = {s.local_date} | ({old.local_date} if old is not None else set())
-        for touched_day in sorted(touched & posted_days):
-            change = "void" if s.status == "voided" else ("update" if old is not None else "late")
-            corrections.append(
-                {
-                    "tenant_id": tenant.tenant,
-                    "transaction_id": s.id,
-                    "local_date": touched_day,
-                    "change": change,
-                    "raw": s.raw,
-                    "detected_at": now,
-                }
-            )
+    corrections = _corrections(tenant, fresh, existing, posted_days, now) if posted_days else []
     result.days |= days
     writer.write(fresh, replaced)
     if corrections:
@@ -381,6 +428,29 @@ def _stage_valid(
         result.corrections += len(corrections)
     result.staged += len(fresh)
     result.released += _release(conn, writer, fresh, now)
+
+
+def _corrections(
+    tenant: TenantConfig, fresh: Frame, existing: dict[str, Any], posted_days: set[dt.date], now: dt.datetime
+) -> list[dict[str, Any]]:
+    out = []
+    rec = fresh.rec
+    for tx_id, status, day, raw in zip(rec["id"], rec["status"], rec["local_day"], rec["raw"], strict=True):
+        old = existing.get(tx_id)
+        touched = {day_of(day)} | ({day_of(old.local_day)} if old is not None else set())
+        for touched_day in sorted(touched & posted_days):
+            change = "void" if status == "voided" else ("update" if old is not None else "late")
+            out.append(
+                {
+                    "tenant_id": tenant.tenant,
+                    "transaction_id": tx_id,
+                    "local_date": touched_day,
+                    "change": change,
+                    "raw": raw.decode("utf-8"),
+                    "detected_at": now,
+                }
+            )
+    return out
 
 
 def _posted_days(conn: Connection, tenant: str, days: set[dt.date]) -> set[dt.date]:
@@ -396,16 +466,16 @@ def _posted_days(conn: Connection, tenant: str, days: set[dt.date]) -> set[dt.da
     return {row.local_date for row in rows}
 
 
-def _release(conn: Connection, writer: Writer, fresh: list[Staged], now: dt.datetime) -> int:
+def _release(conn: Connection, writer: Writer, fresh: Frame, now: dt.datetime) -> int:
     """A valid newer version of a quarantined record releases the quarantined versions."""
-    held = writer.held(fresh)
+    held = writer.held(fresh.rec["id"].tolist())
     if not held:
         return 0
-    by_id = {s.id: s for s in fresh}
+    updated = dict(zip(fresh.rec["id"].tolist(), fresh.rec["updated"].tolist(), strict=True))
     release_ids = [
         row.id
         for row in held
-        if row.updated_at is None or row.updated_at <= iso_utc(by_id[row.record_id].updated_at)
+        if row.updated_at is None or row.updated_at <= iso_utc(instant(updated[row.record_id]))
     ]
     if release_ids:
         conn.execute(
