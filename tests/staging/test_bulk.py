@@ -148,7 +148,7 @@ def test_migration_0008_moves_staged_raw_texts_into_batches(
     cfg = alembic_config(staging_url)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0006")
+        command.upgrade(cfg, "0005")
     sent = {"tx_1": '{"id": "tx_1", "note": "æøå"}', "tx_2": '{"id": "tx_2"}'}
     with engine.begin() as conn:
         for tx_id, raw in sent.items():
@@ -185,7 +185,7 @@ def test_migration_0008_downgrades_to_raw_texts_in_transactions(
     config = alembic_config(staging_url)
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0006")
+        command.downgrade(config, "0005")
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT transaction_id, raw FROM transactions")).all()
     assert {tx_id: json.loads(raw) for tx_id, raw in rows} == {r["id"]: r for r in sent}
