@@ -231,6 +231,6 @@ def create_app() -> FastAPI:
 
 
 def _chart(conn: Any, tenant: str, end: dt.date, weeks: int = 6) -> str:
-    from bookspot_tripletex.review.chart import tenant_chart_svg
+    from bookspot_tripletex.validation.chart import tenant_chart_svg
 
     return tenant_chart_svg(conn, tenant, end, weeks)

@@ -7,19 +7,16 @@ table and the stored report today) can change in one place.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from bookspot_tripletex import settings
 from bookspot_tripletex.domain import VoucherStatus
 from bookspot_tripletex.money import format_nok
 from bookspot_tripletex.staging.schema import quarantine, tenants, vouchers
-from bookspot_tripletex.validation.report import STATUS_TEXT, render_html, report_paths
+from bookspot_tripletex.validation.store import latest_report, render_report, with_current_state
 
 PROBLEM_STATUSES = frozenset({VoucherStatus.HELD, VoucherStatus.FAILED})
 """A day someone has to look at: held by validation or quarantine, or refused by Tripletex."""
@@ -62,32 +59,10 @@ class DayRow:
         return {**asdict(self), "date": self.date.isoformat(), "problem": self.problem}
 
 
-def _stored_report(row: Any) -> dict[str, Any] | None:
-    """The report JSON kept for a voucher row: next to its recorded HTML, else where reports are written."""
-    if row.report_path:
-        path = Path(row.report_path).with_suffix(".json")
-    else:
-        key = {"tenant": row.tenant_id, "date": row.local_date.isoformat(), "version": row.version}
-        path = report_paths(key, settings.reports_dir())[0]
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _current(report: dict[str, Any], row: Any) -> dict[str, Any]:
-    """The report with the voucher's state of now: a day posted since its validation says so."""
-    status = row.status
-    if status in (VoucherStatus.POSTED, VoucherStatus.FAILED) and report.get("status") != status:
-        old = STATUS_TEXT.get(str(report.get("status")))
-        report = {**report, "status": str(status)}
-        summary = list(report.get("summary") or [])
-        new = STATUS_TEXT.get(str(status), f"{str(status).capitalize()}: {row.error or ''}".strip())
-        report["summary"] = [new, *summary[1:]] if summary and summary[0] == old else [new, *summary]
-    if row.tripletex_number:
-        report["tripletex_number"] = row.tripletex_number
-    if row.error and status == VoucherStatus.FAILED:
-        report["error"] = row.error
-    return report
+def _stored_report(conn: Connection, row: Any) -> dict[str, Any] | None:
+    """The latest report stored in staging for a voucher row (its validation, as it was then)."""
+    stored = latest_report(conn, row.tenant_id, row.local_date, row.version)
+    return None if stored is None else stored.model
 
 
 def _sales_ore(postings: list[dict[str, Any]] | None) -> int | None:
@@ -148,7 +123,7 @@ def day_rows(conn: Connection, filters: Filters = Filters()) -> list[DayRow]:
         if (row.tenant_id, row.local_date) in seen:
             continue
         seen.add((row.tenant_id, row.local_date))
-        out.append(_day_row(row, _stored_report(row)))
+        out.append(_day_row(row, _stored_report(conn, row)))
     return out
 
 
@@ -169,7 +144,7 @@ def _latest_voucher(conn: Connection, tenant: str, day: dt.date, version: int | 
 
 def day_row(conn: Connection, tenant: str, day: dt.date) -> DayRow | None:
     row = _latest_voucher(conn, tenant, day, None)
-    return None if row is None else _day_row(row, _stored_report(row))
+    return None if row is None else _day_row(row, _stored_report(conn, row))
 
 
 def report(conn: Connection, tenant: str, day: dt.date, version: int | None = None) -> dict[str, Any] | None:
@@ -177,13 +152,15 @@ def report(conn: Connection, tenant: str, day: dt.date, version: int | None = No
     row = _latest_voucher(conn, tenant, day, version)
     if row is None:
         return None
-    stored = _stored_report(row)
-    return None if stored is None else _current(stored, row)
+    stored = _stored_report(conn, row)
+    return None if stored is None else with_current_state(conn, stored)
 
 
 def report_html(conn: Connection, tenant: str, day: dt.date, version: int | None = None) -> str | None:
-    stored = report(conn, tenant, day, version)
-    return None if stored is None else render_html(stored)
+    """The report rendered from the current state (posted with its number, held and why, corrections)."""
+    if _latest_voucher(conn, tenant, day, version) is None or latest_report(conn, tenant, day) is None:
+        return None
+    return render_report(conn, tenant, day)[1]
 
 
 def held_records(conn: Connection, tenant: str, day: dt.date) -> list[dict[str, Any]]:
@@ -196,21 +173,3 @@ def held_records(conn: Connection, tenant: str, day: dt.date) -> list[dict[str, 
         .order_by(quarantine.c.id)
     ).mappings()
     return [dict(r) for r in rows]
-
-
-def daily_sales(conn: Connection, tenant: str, end_day: dt.date, days: int) -> list[tuple[dt.date, str, int]]:
-    """(day, status, gross sales in øre) for the tenant's days in (end_day - days, end_day]."""
-    start = end_day - dt.timedelta(days=days - 1)
-    rows = conn.execute(
-        select(vouchers.c.local_date, vouchers.c.status, vouchers.c.postings, vouchers.c.version)
-        .where(
-            vouchers.c.tenant_id == tenant,
-            vouchers.c.local_date >= start,
-            vouchers.c.local_date <= end_day,
-        )
-        .order_by(vouchers.c.local_date, vouchers.c.version.desc())
-    )
-    latest: dict[dt.date, tuple[str, int]] = {}
-    for r in rows:
-        latest.setdefault(r.local_date, (r.status, _sales_ore(r.postings) or 0))
-    return [(d, s, v) for d, (s, v) in sorted(latest.items())]
