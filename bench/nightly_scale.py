@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import datetime as dt
 import json
 import re
@@ -36,7 +35,6 @@ from typing import Any
 
 import psutil
 import requests
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "devkit")]
@@ -47,7 +45,7 @@ from bookspot_devkit.airflow_cluster import (  # noqa: E402
     airflow_env,
     scratch_database,
 )
-from bookspot_devkit.httpserver import free_port  # noqa: E402
+from bookspot_devkit.local_night import import_tenants, local_night  # noqa: E402
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 NIGHT = dt.date(2026, 11, 24)
@@ -126,51 +124,6 @@ def postmaster_pid(engine: Any) -> int:
 # ------------------------------------------------------------------------------------------ set-up
 
 
-def write_setup(data: Path, tenants: list[str], first: dt.date, last: dt.date, tx_per_day: float) -> dict:
-    """Simulator, emulator companies and connections (the simulator demo's wiring), for `first..last`."""
-    from bookspot_devkit.demo import company_ids, setup_simulator_demo
-
-    ports = {"emulator": free_port(), "simulator": free_port()}
-    files = setup_simulator_demo(data, ports["emulator"], ports["simulator"], tenants, last)
-    sim_path = data / "simulator.yaml"
-    sim = yaml.safe_load(sim_path.read_text(encoding="utf-8"))
-    sim.update(seed=SEED, date_from=first.isoformat(), transactions_per_day=tx_per_day)
-    sim_path.write_text(yaml.safe_dump(sim, sort_keys=False), encoding="utf-8")
-    return {"ports": ports, "files": files, "companies": company_ids(data)}
-
-
-def import_tenants(staging_url: str, files: list[Path], first: dt.date) -> None:
-    """The tenant files, starting (and their mapping in force) on the first simulated day."""
-    from bookspot_tripletex.staging.db import make_engine, migrate
-    from bookspot_tripletex.tenants.config import load_tenant_file
-    from bookspot_tripletex.tenants.store import import_tenant
-
-    engine = make_engine(staging_url)
-    migrate(engine)
-    with engine.begin() as conn:
-        for path in files:
-            cfg = load_tenant_file(path)
-            mapping = dataclasses.replace(cfg.mappings[0], valid_from=first)
-            import_tenant(conn, dataclasses.replace(cfg, start_date=first, mappings=(mapping,)))
-    engine.dispose()
-
-
-def start_doubles(cluster: AirflowCluster, data: Path, ports: dict[str, int]) -> None:
-    py = sys.executable
-    cluster.start(
-        "emulator",
-        [py, "-m", "bookspot_devkit", "emulator", "--port", str(ports["emulator"]),
-         "--config", str(data / "emulator.yaml")],
-    )  # fmt: skip
-    cluster.start(
-        "simulator",
-        [py, "-m", "bookspot_devkit", "simulator", "serve", "--port", str(ports["simulator"]),
-         "--config", str(data / "simulator.yaml")],
-    )  # fmt: skip
-    cluster.wait_http(f"http://127.0.0.1:{ports['emulator']}/_emulator/health", 120)
-    cluster.wait_http(f"http://127.0.0.1:{ports['simulator']}/_sim/clock", 300)
-
-
 def parse_time(env: dict[str, str]) -> list[float]:
     dag_file = str(ROOT / "dags" / f"{DAG_ID}.py")
     proc = subprocess.run(
@@ -227,8 +180,8 @@ def run_figures(metadata: Any, staging_url: str) -> dict[str, Any]:
     }
 
 
-def emulator_calls(port: int) -> Counter[str]:
-    values = requests.get(f"http://127.0.0.1:{port}/_emulator/requests", timeout=60).json()["values"]
+def emulator_calls(url: str) -> Counter[str]:
+    values = requests.get(f"{url}/_emulator/requests", timeout=60).json()["values"]
     return Counter(f"{v['method']} {ID.sub('/:id', v['path'])}" for v in values)
 
 
@@ -276,28 +229,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bookspot-scale-")))
         metadata_url = stack.enter_context(scratch_database(args.pg_url, "bench_airflow"))
         staging_url = stack.enter_context(scratch_database(args.pg_url, "bench_staging"))
-        data = work / "data"
-        setup = write_setup(data, tenants, first, NIGHT, args.transactions_per_day)
-        import_tenants(staging_url, setup["files"], first)
+        night = local_night(work / "data", tenants, first, NIGHT, args.transactions_per_day, SEED)
+        import_tenants(staging_url, night.tenant_files, first)
         env = airflow_env(
             work / "airflow",
             metadata_url,
             ROOT,
             parallelism=args.parallelism,
-            extra={
-                "BOOKSPOT_DATA_DIR": str(data),
-                "BOOKSPOT_STAGING_URL": staging_url,
-                "BOOKSPOT_REPORTS_DIR": str(work / "reports"),
-                "AIRFLOW__SECRETS__BACKEND": "airflow.secrets.local_filesystem.LocalFilesystemBackend",
-                "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(
-                    {"connections_file_path": str(data / "connections.json")}
-                ),
-            },
+            extra=night.airflow_env(staging_url),
         )
         cluster = stack.enter_context(AirflowCluster(env))
         print(f"set-up: {count} tenant(s), {days} day(s), staging and metadata on PostgreSQL", flush=True)
         cluster.cli("db", "migrate", timeout=600)
-        start_doubles(cluster, data, setup["ports"])
+        night.start_doubles(cluster)
         parse_s = parse_time(env)
         cluster.start_components()
         metadata = cluster.metadata()
@@ -330,7 +274,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             trigger_s=trigger_s,
             observed_s=observed_s,
             parse_s=parse_s,
-            calls=emulator_calls(setup["ports"]["emulator"]),
+            calls=emulator_calls(night.emulator_url),
             cpu_s={k: cpu_after[k] - cpu_before[k] for k in COMPONENTS},
         )
         if fig["runs"] != days:
