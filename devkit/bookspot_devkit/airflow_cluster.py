@@ -8,6 +8,7 @@ import importlib.util
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +21,12 @@ from bookspot_devkit.httpserver import free_port
 
 DAG_ID = "bookspot_tripletex_nightly"
 TERMINAL = ("success", "failed")
+WORKER_NAME = "BOOKSPOT_WORKER_NAME"
+
+
+def worker_name() -> str:
+    """Airflow's `hostname_callable` for workers sharing one machine: the name they were started with."""
+    return os.environ.get(WORKER_NAME) or socket.getfqdn()
 
 
 @contextlib.contextmanager
@@ -107,12 +114,18 @@ class AirflowCluster:
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
         return proc.stdout
 
-    def start(self, name: str, command: Sequence[str]) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, command: Sequence[str], env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         """`command` (its first word `airflow` is this venv's) in a new session, output to its log."""
         argv = [self.airflow, *command[1:]] if command[0] == "airflow" else list(command)
         with (self.logs / f"{name}.log").open("wb") as log:
             proc = subprocess.Popen(
-                argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                argv,
+                env={**self.env, **(env or {})},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.processes[name] = proc
         return proc
@@ -122,11 +135,22 @@ class AirflowCluster:
         self.start("dag-processor", ["airflow", "dag-processor"])
         self.start("scheduler", ["airflow", "scheduler"])
 
+    def start_celery_worker(self, name: str, queue: str, concurrency: int = 1) -> None:
+        """A Celery worker serving `queue`; the task instances it runs record `name` as their hostname."""
+        self.start(
+            name,
+            ["airflow", "celery", "worker", "--celery-hostname", f"{name}@%h", "--queues", queue,
+             "--concurrency", str(concurrency), "--skip-serve-logs", "--without-gossip", "--without-mingle"],
+            env={WORKER_NAME: name, "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.worker_name"},
+        )  # fmt: skip
+
+    def log_tail(self, name: str, chars: int = 3000) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")[-chars:]
+
     def check_alive(self) -> None:
         for name, proc in self.processes.items():
             if proc.poll() is not None:
-                tail = (self.logs / f"{name}.log").read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{tail}")
+                raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self.log_tail(name)}")
 
     def wait_http(self, url: str, timeout: float) -> None:
         import requests
