@@ -100,6 +100,7 @@ class AirflowCluster:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.airflow = str(Path(sys.executable).with_name("airflow"))
+        self._token: str | None = None
 
     @property
     def api_url(self) -> str:
@@ -164,6 +165,32 @@ class AirflowCluster:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
             time.sleep(0.5)
+
+    def api(self, method: str, path: str, body: Any = None, timeout: float = 60) -> Any:
+        """A REST API call (`/api/v2/...`) with a token of the simple auth manager's all-admins mode."""
+        import requests
+
+        if self._token is None:
+            reply = requests.get(f"{self.api_url}/auth/token", timeout=timeout)
+            reply.raise_for_status()
+            self._token = reply.json()["access_token"]
+        reply = requests.request(
+            method,
+            f"{self.api_url}/api/v2/{path.lstrip('/')}",
+            json=body,
+            headers={"Authorization": f"Bearer {self._token}"},
+            timeout=timeout,
+        )
+        if reply.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: {reply.status_code} {reply.text[:2000]}")
+        return reply.json() if reply.content else None
+
+    def unpause(self, dag_id: str = DAG_ID) -> None:
+        self.api("PATCH", f"dags/{dag_id}", {"is_paused": False})
+
+    def trigger(self, logical_date: str, dag_id: str = DAG_ID) -> None:
+        """A manual run whose logical date is `logical_date` (ISO 8601 with offset)."""
+        self.api("POST", f"dags/{dag_id}/dagRuns", {"logical_date": logical_date})
 
     def metadata(self) -> Any:
         from sqlalchemy import create_engine
