@@ -22,10 +22,13 @@ ENV PIP_NO_CACHE_DIR=1 \
     AIRFLOW__CORE__DAGS_FOLDER=/opt/airflow/dags \
     AIRFLOW__CORE__LOAD_EXAMPLES=False \
     TQDM_DISABLE=1
-COPY requirements.txt /tmp/requirements.txt
-RUN pip install --require-hashes -r /tmp/requirements.txt && rm /tmp/requirements.txt
-COPY --from=wheel /wheels/ /tmp/wheels/
-RUN pip install --no-deps /tmp/wheels/*.whl && rm -rf /tmp/wheels
+WORKDIR /build
+COPY requirements.txt ./
+RUN pip install --require-hashes -r requirements.txt
+COPY --from=wheel /wheels/ wheels/
+RUN pip install --no-deps wheels/*.whl
+WORKDIR /
+RUN rm -rf /build
 RUN useradd --create-home --uid 50000 --home-dir /opt/airflow airflow
 COPY --chown=airflow dags/ /opt/airflow/dags/
 USER airflow
