@@ -246,7 +246,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         cluster.start_components()
         metadata = cluster.metadata()
         stack.callback(metadata.dispose)
-        cluster.wait_http(f"{cluster.api_url}/api/v2/monitor/health", 180)
+        cluster.wait_api(300)
         cluster.wait_dag(metadata, 300)
         cluster.unpause()
         print(f"ready after {time.perf_counter() - stamp:.0f} s; triggering", flush=True)

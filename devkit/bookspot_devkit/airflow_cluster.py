@@ -185,6 +185,9 @@ class AirflowCluster:
             raise RuntimeError(f"{method} {path}: {reply.status_code} {reply.text[:2000]}")
         return reply.json() if reply.content else None
 
+    def wait_api(self, timeout: float) -> None:
+        self.wait_http(f"{self.api_url}/api/v2/monitor/health", timeout)
+
     def unpause(self, dag_id: str = DAG_ID) -> None:
         self.api("PATCH", f"dags/{dag_id}", {"is_paused": False})
 

@@ -64,6 +64,7 @@ def test_one_night_of_two_tenants_runs_on_both_celery_workers(postgres_url: str,
         metadata = cluster.metadata()
         stack.callback(metadata.dispose)
         cluster.wait_dag(metadata, 180)
+        cluster.wait_api(180)
         cluster.unpause()
         cluster.trigger(f"{DAY.isoformat()}T00:00:00+01:00")
         states = cluster.wait_runs(metadata, 1, 420)
