@@ -4,8 +4,10 @@ Everything is real and local: Airflow's scheduler, dag-processor and API server 
 (LocalExecutor, `--parallelism` task slots), metadata and staging on PostgreSQL (two databases made on
 `--pg-url` and dropped at the end), the BookSpot simulator serving every tenant's day over HTTP and the
 Tripletex emulator holding one company per tenant, with Airflow connections per tenant (the simulator
-demo's wiring). The run is started the way production starts one: a manual run of the nightly DAG for the
-night (`--tenants N`), or a backfill over `--initial-import D` days for one tenant.
+demo's wiring). The run is started the way production starts one, through the REST API: a manual run of
+the nightly DAG for the night (`--tenants N`); or, for `--initial-import D` days of one tenant whose start
+date is the first of them, one manual run that takes every due day (`--import-as run`, the default) or a
+backfill of a run per day (`--import-as backfill`, the way a DAG with a run per day imports).
 
 Printed: wall time (first run queued → last run finished, from Airflow's metadata), task instances,
 Tripletex calls per tenant-day (counted by the emulator), CPU seconds by component over the run (each
@@ -13,8 +15,9 @@ process tree's own and reaped children's CPU; PostgreSQL is the whole server, sh
 uses it), the DAG file's parse time with the N tenants imported, and where the task time went.
 
 Run: .venv/bin/python bench/nightly_scale.py [--tenants 1000] [--transactions-per-day 100]
-     .venv/bin/python bench/nightly_scale.py --initial-import 365
-     [--parallelism 4] [--pg-url postgresql+psycopg2://postgres@127.0.0.1:5432/postgres] [--timeout 3600]
+     .venv/bin/python bench/nightly_scale.py --initial-import 365 [--import-as run|backfill]
+     [--shard-size S] [--parallelism 4] [--timeout 3600]
+     [--pg-url postgresql+psycopg2://postgres@127.0.0.1:5432/postgres]
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import importlib
 import json
 import re
 import signal
@@ -75,7 +79,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--transactions-per-day", type=float, default=100)
     parser.add_argument("--parallelism", type=int, default=4)
+    parser.add_argument(
+        "--import-as",
+        choices=("run", "backfill"),
+        default="run",
+        help="the initial import as one run (every due day) or as a backfill of a run per day",
+    )
     parser.add_argument("--max-active-runs", type=int, default=10, help="of the backfill (the UI's default)")
+    parser.add_argument("--shard-size", type=int, default=None, help="BOOKSPOT_SHARD_SIZE for the DAG")
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds the runs may take")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -190,7 +201,9 @@ def report(args: argparse.Namespace, tenants: int, days: int, fig: dict[str, Any
     calls = sum(fig["calls"].values())
     cpu = fig["cpu_s"]
     label = (
-        f"1 tenant x {days} days (initial import)" if args.initial_import else f"{tenants} tenants x 1 day"
+        f"1 tenant x {days} days (initial import as {args.import_as})"
+        if args.initial_import
+        else f"{tenants} tenants x 1 day"
     )
     print()
     print(f"runs: {fig['runs']}, task instances: {fig['task_instances']} {fig['task_states']}, "
@@ -229,6 +242,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bookspot-scale-")))
         metadata_url = stack.enter_context(scratch_database(args.pg_url, "bench_airflow"))
         staging_url = stack.enter_context(scratch_database(args.pg_url, "bench_staging"))
+        shard_env = {"BOOKSPOT_SHARD_SIZE": str(args.shard_size)} if args.shard_size else {}
         night = local_night(work / "data", tenants, first, NIGHT, args.transactions_per_day, SEED)
         import_tenants(staging_url, night.tenant_files, first)
         env = airflow_env(
@@ -236,7 +250,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             metadata_url,
             ROOT,
             parallelism=args.parallelism,
-            extra=night.airflow_env(staging_url),
+            extra=night.airflow_env(staging_url) | shard_env,
         )
         cluster = stack.enter_context(AirflowCluster(env))
         print(f"set-up: {count} tenant(s), {days} day(s), staging and metadata on PostgreSQL", flush=True)
@@ -248,6 +262,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         stack.callback(metadata.dispose)
         cluster.wait_api(300)
         cluster.wait_dag(metadata, 300)
+        pool = getattr(importlib.import_module("bookspot_tripletex.tasks"), "POOL", None)
+        if pool:
+            cluster.ensure_pool(pool, args.parallelism)
         cluster.unpause()
         print(f"ready after {time.perf_counter() - stamp:.0f} s; triggering", flush=True)
 
@@ -255,7 +272,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         roots["postgres"] = postmaster_pid(metadata)
         cpu_before = cpu_by_component(roots)
         started = time.perf_counter()
-        if args.initial_import:  # logical dates in [from, to): the Oslo midnights starting first..NIGHT
+        backfill_runs = args.initial_import and args.import_as == "backfill"
+        if backfill_runs:  # logical dates in [from, to): the Oslo midnights starting first..NIGHT
             backfill = {
                 "dag_id": DAG_ID,
                 "from_date": f"{first - dt.timedelta(days=1)}T12:00:00Z",
@@ -267,7 +285,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         else:
             cluster.trigger(f"{NIGHT.isoformat()}T00:00:00+01:00")
         trigger_s = time.perf_counter() - started
-        states = cluster.wait_runs(metadata, days, args.timeout)
+        states = cluster.wait_runs(metadata, days if backfill_runs else 1, args.timeout)
         observed_s = time.perf_counter() - started
         cpu_after = cpu_by_component(roots)
         fig = run_figures(metadata, staging_url)
@@ -279,8 +297,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             calls=emulator_calls(night.emulator_url),
             cpu_s={k: cpu_after[k] - cpu_before[k] for k in COMPONENTS},
         )
-        if fig["runs"] != days:
-            print(f"warning: {fig['runs']} runs, expected {days}", file=sys.stderr)
+        if fig["runs"] != (days if backfill_runs else 1):
+            print(f"warning: {fig['runs']} runs", file=sys.stderr)
         report(args, count, days, fig)
         if args.json:
             args.json.write_text(json.dumps({**vars(args), **fig}, default=str, indent=1))

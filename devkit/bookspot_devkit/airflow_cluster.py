@@ -191,6 +191,13 @@ class AirflowCluster:
     def unpause(self, dag_id: str = DAG_ID) -> None:
         self.api("PATCH", f"dags/{dag_id}", {"is_paused": False})
 
+    def ensure_pool(self, name: str, slots: int) -> None:
+        """The pool with `slots` slots, made if missing."""
+        try:
+            self.api("PATCH", f"pools/{name}", {"name": name, "slots": slots})
+        except RuntimeError:
+            self.api("POST", "pools", {"name": name, "slots": slots})
+
     def trigger(self, logical_date: str, dag_id: str = DAG_ID) -> None:
         """A manual run whose logical date is `logical_date` (ISO 8601 with offset)."""
         self.api("POST", f"dags/{dag_id}/dagRuns", {"logical_date": logical_date})
