@@ -12,7 +12,8 @@ backfill of a run per day (`--import-as backfill`, the way a DAG with a run per 
 Printed: wall time (first run queued → last run finished, from Airflow's metadata), task instances,
 Tripletex calls per tenant-day (counted by the emulator), CPU seconds by component over the run (each
 process tree's own and reaped children's CPU; PostgreSQL is the whole server, shared with whatever else
-uses it), the DAG file's parse time with the N tenants imported, and where the task time went.
+uses it, and, sampled, the backends of the run's two databases), the DAG file's parse time with the N
+tenants imported, and where the task time went.
 
 Run: .venv/bin/python bench/nightly_scale.py [--tenants 1000] [--transactions-per-day 100]
      .venv/bin/python bench/nightly_scale.py --initial-import 365 [--import-as run|backfill]
@@ -32,6 +33,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -39,6 +41,7 @@ from typing import Any
 
 import psutil
 import requests
+from sqlalchemy import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT / "devkit")]
@@ -132,6 +135,38 @@ def postmaster_pid(engine: Any) -> int:
     return psutil.Process(backend).ppid()
 
 
+class BackendSampler(threading.Thread):
+    """CPU of the PostgreSQL backends serving our databases, sampled every `interval` s (a backend's CPU
+    after its last sample is missed, so this is a lower bound; the whole server's figure is the upper)."""
+
+    def __init__(self, engine: Any, databases: list[str], interval: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.engine, self.databases, self.interval = engine, databases, interval
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        from sqlalchemy import text
+
+        query = text("SELECT pid FROM pg_stat_activity WHERE datname = ANY(:d) AND pid <> pg_backend_pid()")
+        with self.engine.connect() as conn:
+            while not self.done.is_set():
+                for (pid,) in conn.execute(query, {"d": self.databases}):
+                    with contextlib.suppress(psutil.Error):
+                        t = psutil.Process(pid).cpu_times()
+                        self.last[pid] = t.user + t.system
+                        self.first.setdefault(pid, self.last[pid])
+                conn.rollback()
+                self.done.wait(self.interval)
+
+    def stop(self) -> float:
+        """CPU seconds since sampling began (a backend alive then counts from its first sample)."""
+        self.done.set()
+        self.join(timeout=10)
+        return sum(self.last[p] - self.first[p] for p in self.last)
+
+
 # ------------------------------------------------------------------------------------------ set-up
 
 
@@ -222,6 +257,7 @@ def report(args: argparse.Namespace, tenants: int, days: int, fig: dict[str, Any
         f"{calls / tenant_days:.2f} Tripletex calls per tenant-day, parse {min(fig['parse_s']):.3f} s, "
         f"CPU s "
         + ", ".join(f"{k} {cpu[k]:.0f}" for k in COMPONENTS)
+        + f" (of it our databases' backends >= {fig['postgres_ours_s']:.0f})"
         + f" (total {sum(cpu.values()):.0f}; {psutil.cpu_count()} cores, parallelism {args.parallelism};"
         " machine shared with other engineers' test runs)"
     )
@@ -271,6 +307,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         roots = {name: proc.pid for name, proc in cluster.processes.items()}
         roots["postgres"] = postmaster_pid(metadata)
         cpu_before = cpu_by_component(roots)
+        databases = [make_url(u).database for u in (metadata_url, staging_url)]
+        sampler = BackendSampler(metadata, databases)
+        sampler.start()
         started = time.perf_counter()
         backfill_runs = args.initial_import and args.import_as == "backfill"
         if backfill_runs:  # logical dates in [from, to): the Oslo midnights starting first..NIGHT
@@ -288,6 +327,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         states = cluster.wait_runs(metadata, days if backfill_runs else 1, args.timeout)
         observed_s = time.perf_counter() - started
         cpu_after = cpu_by_component(roots)
+        ours = sampler.stop()
         fig = run_figures(metadata, staging_url)
         fig.update(
             run_states=states,
@@ -296,6 +336,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             parse_s=parse_s,
             calls=emulator_calls(night.emulator_url),
             cpu_s={k: cpu_after[k] - cpu_before[k] for k in COMPONENTS},
+            postgres_ours_s=ours,
         )
         if fig["runs"] != (days if backfill_runs else 1):
             print(f"warning: {fig['runs']} runs", file=sys.stderr)
