@@ -211,6 +211,7 @@ def run_figures(metadata: Any, staging_url: str) -> dict[str, Any]:
     staging = create_engine(staging_url)
     with staging.connect() as conn:
         vouchers = dict(conn.execute(text("SELECT status, count(*) FROM vouchers GROUP BY status")).all())
+        staged = conn.execute(text("SELECT count(*) FROM transactions")).scalar_one()
     staging.dispose()
     return {
         "runs": span[2],
@@ -223,6 +224,7 @@ def run_figures(metadata: Any, staging_url: str) -> dict[str, Any]:
             for t, n, s, a, q in per_task
         ],
         "vouchers": vouchers,
+        "transactions": staged,
     }
 
 
@@ -241,8 +243,9 @@ def report(args: argparse.Namespace, tenants: int, days: int, fig: dict[str, Any
         else f"{tenants} tenants x 1 day"
     )
     print()
+    staged = f"{fig['transactions']} transactions ({fig['transactions'] / tenant_days:.0f} per tenant-day)"
     print(f"runs: {fig['runs']}, task instances: {fig['task_instances']} {fig['task_states']}, "
-          f"retried: {fig['retried']}, vouchers in staging: {fig['vouchers']}")  # fmt: skip
+          f"retried: {fig['retried']}, vouchers in staging: {fig['vouchers']}, staged: {staged}")  # fmt: skip
     print(f"Tripletex calls: {calls} ({calls / tenant_days:.2f} per tenant-day): " + ", ".join(
         f"{k} x{v}" for k, v in fig["calls"].most_common()))  # fmt: skip
     print("task time (sum of durations, avg duration, avg queued→started):")

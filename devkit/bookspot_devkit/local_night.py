@@ -66,17 +66,30 @@ def local_night(
     transactions_per_day: float,
     seed: int = 7,
 ) -> LocalNight:
-    """The simulator demo's files for `tenants`, with BookSpot data for the days `first..last`."""
+    """The simulator demo's files for `tenants`, with BookSpot data for the days `first..last`, about
+    `transactions_per_day` a tenant-day on those days (the simulator's season and weekday swings divided
+    out)."""
     from bookspot_devkit.demo import company_ids, setup_simulator_demo
 
     emulator_port, simulator_port = free_port(), free_port()
     files = setup_simulator_demo(data, emulator_port, simulator_port, tenants, last)
     sim_path = data / "simulator.yaml"
     sim = yaml.safe_load(sim_path.read_text(encoding="utf-8"))
-    sim.update(seed=seed, date_from=first.isoformat(), transactions_per_day=transactions_per_day)
+    rate = transactions_per_day / volume_factor(tenants, first, last, seed)
+    sim.update(seed=seed, date_from=first.isoformat(), transactions_per_day=rate)
     sim_path.write_text(yaml.safe_dump(sim, sort_keys=False), encoding="utf-8")
     known = company_ids(data)
     return LocalNight(data, emulator_port, simulator_port, files, {t: known[t] for t in tenants})
+
+
+def volume_factor(tenants: Sequence[str], first: dt.date, last: dt.date, seed: int) -> float:
+    """The simulator's mean season x weekday factor over the tenants and days."""
+    from bookspot_devkit.simulator.generator import _SEASON_FACTORS, _WEEKDAY_FACTORS, tenant_profile
+
+    days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    seasons = [tenant_profile(t, seed).season for t in tenants]
+    factors = [_SEASON_FACTORS[s][d.month - 1] * _WEEKDAY_FACTORS[d.weekday()] for s in seasons for d in days]
+    return sum(factors) / len(factors)
 
 
 def import_tenants(staging_url: str, files: Sequence[Path], first: dt.date) -> None:
