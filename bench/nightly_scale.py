@@ -215,7 +215,7 @@ def run_figures(metadata: Any, staging_url: str) -> dict[str, Any]:
     staging.dispose()
     return {
         "runs": span[2],
-        "wall_s": (span[1] - span[0]).total_seconds(),
+        "wall_s": (span[1] - span[0]).total_seconds() if span[1] else float("nan"),
         "task_instances": sum(states.values()),
         "task_states": {str(k): v for k, v in states.items()},
         "retried": retried,
@@ -242,6 +242,9 @@ def report(args: argparse.Namespace, tenants: int, days: int, fig: dict[str, Any
         if args.initial_import
         else f"{tenants} tenants x 1 day"
     )
+    if "timed out" in fig["run_states"]:
+        posted = fig["vouchers"].get("posted", 0)
+        label += f" (TIMED OUT after {fig['observed_s']:.0f} s: {posted} of {tenant_days} tenant-days posted)"
     print()
     staged = f"{fig['transactions']} transactions ({fig['transactions'] / tenant_days:.0f} per tenant-day)"
     print(f"runs: {fig['runs']}, task instances: {fig['task_instances']} {fig['task_states']}, "
@@ -327,7 +330,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         else:
             cluster.trigger(f"{NIGHT.isoformat()}T00:00:00+01:00")
         trigger_s = time.perf_counter() - started
-        states = cluster.wait_runs(metadata, days if backfill_runs else 1, args.timeout)
+        try:
+            states = cluster.wait_runs(metadata, days if backfill_runs else 1, args.timeout)
+        except TimeoutError as exc:
+            print(f"timed out: {exc}; figures so far follow", file=sys.stderr)
+            states = {"timed out": 1}
         observed_s = time.perf_counter() - started
         cpu_after = cpu_by_component(roots)
         ours = sampler.stop()
