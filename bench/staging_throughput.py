@@ -147,8 +147,15 @@ def tenant_configs(meta: dict[str, Any]) -> list[Any]:
     start = dt.date.fromisoformat(meta["date_from"])
     mapping = MappingVersion(start, dict(demo.mappings[0].accounts), dict(demo.mappings[0].vat_types))
     return [
-        dataclasses.replace(demo, tenant=t, name=f"Bench {t}", start_date=start, mappings=(mapping,))
-        for t in meta["tenants"]
+        dataclasses.replace(
+            demo,
+            tenant=t,
+            name=f"Bench {t}",
+            start_date=start,
+            mappings=(mapping,),
+            tripletex_company_id=demo.tripletex_company_id + i,
+        )
+        for i, t in enumerate(meta["tenants"])
     ]
 
 
@@ -233,7 +240,7 @@ def phase_stage(url: str, path: Path, meta: dict[str, Any], workers: int) -> dic
 
 def phase_map(url: str, meta: dict[str, Any]) -> dict[str, Any]:
     from bookspot_tripletex.journal.build import journal_lines
-    from bookspot_tripletex.tenants.store import mapping_for_day
+    from bookspot_tripletex.staging.day_mapping import mapping_for_day
 
     engine = _engine(url)
     rows = 0

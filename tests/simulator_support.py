@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,8 +101,13 @@ def later_version(record: dict[str, Any], updated_at: dt.datetime, **changes: An
     return new
 
 
-def tenant_file(base: Path, target: Path, tenant: str, **changes: Any) -> Path:
-    """A copy of a tenant file for another tenant, with its own connection ids."""
+def tenant_file(base: Path, target: Path, tenant: str, company_id: int | None = None, **changes: Any) -> Path:
+    """A copy of a tenant file for another tenant, with its own connection ids and Tripletex company
+    (one made up from the tenant's name unless given)."""
+    from bookspot_devkit.demo import organization_number
+
+    if company_id is None:
+        company_id = 10_000 + zlib.crc32(tenant.encode()) % 90_000
     data = yaml.safe_load(base.read_text(encoding="utf-8"))
     slug = tenant.replace("-", "_")
     data.update(
@@ -109,6 +115,8 @@ def tenant_file(base: Path, target: Path, tenant: str, **changes: Any) -> Path:
         name=f"{tenant} AS",
         tripletex_conn_id=f"tripletex_{slug}",
         bookspot_conn_id=f"bookspot_{slug}",
+        tripletex_company_id=company_id,
+        organization_number=organization_number(company_id),
         **changes,
     )
     target.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

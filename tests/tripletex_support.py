@@ -5,17 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from bookspot_devkit.demo import DEMO_COMPANY_ID, organization_number
 from bookspot_devkit.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig
 from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_tripletex.tripletex.client import RetryPolicy, TripletexClient
 
-COMPANY_ID = 4242
+COMPANY_ID = DEMO_COMPANY_ID
+"""The example tenant file's company (`tripletex_company_id`)."""
 
 
 def fjord_company() -> CompanyConfig:
     return CompanyConfig(
         id=COMPANY_ID,
         name="Fjord Kayak AS",
+        organization_number=organization_number(COMPANY_ID),
         consumer_token=f"c-{secrets.token_hex(8)}",
         employee_token=f"e-{secrets.token_hex(8)}",
         extra_accounts=[

@@ -20,6 +20,7 @@ from bookspot_devkit.emulator.config import (
     load_config,
     write_config,
 )
+from bookspot_tripletex.domain import organization_check_digit
 
 DEMO_TENANT_FILE = Path(__file__).resolve().parents[2] / "demo" / "fjord-kayak.yaml"
 """The worked example's tenant file in the project's `demo/` folder (the devkit runs from a checkout)."""
@@ -31,10 +32,23 @@ SIMULATOR_DAYS = 7
 TENANTS_FILE = "demo-tenants.json"
 
 
+def organization_number(company_id: int) -> str:
+    """A valid (mod-11) made-up organisation number for an emulator company: 999 or 998, the id in five
+    digits, the check digit (one of the two prefixes always has one)."""
+    if not 0 < company_id < 100_000:
+        raise ValueError(f"demo company ids have at most five digits, got {company_id}")
+    for prefix in ("999", "998"):
+        digit = organization_check_digit(f"{prefix}{company_id:05d}")
+        if digit is not None:
+            return f"{prefix}{company_id:05d}{digit}"
+    raise AssertionError("unreachable: the prefixes differ by a weight-7 digit")
+
+
 def _company(company_id: int, name: str) -> CompanyConfig:
     return CompanyConfig(
         id=company_id,
         name=name,
+        organization_number=organization_number(company_id),
         consumer_token=f"demo-consumer-{secrets.token_hex(16)}",
         employee_token=f"demo-employee-{secrets.token_hex(16)}",
         extra_accounts=[
@@ -132,11 +146,13 @@ def _companies(
     return cfg
 
 
-def _tenant_file(template: Path, target: Path, tenant: str, name: str) -> None:
+def _tenant_file(template: Path, target: Path, tenant: str, name: str, company_id: int) -> None:
     data = yaml.safe_load(template.read_text(encoding="utf-8"))
     data.update(
         tenant=tenant,
         name=name,
+        tripletex_company_id=company_id,
+        organization_number=organization_number(company_id),
         tripletex_conn_id=f"tripletex_{_slug(tenant)}",
         bookspot_conn_id=f"bookspot_{_slug(tenant)}",
     )
@@ -181,11 +197,11 @@ def setup_simulator_demo(
     folder = data_dir / "tenants"
     folder.mkdir(exist_ok=True)
     for tenant in tenants:
-        if tenant == DEMO_TENANT:
+        if tenant == DEMO_TENANT and known[tenant] == DEMO_COMPANY_ID:
             files.append(template)
         else:
             files.append(folder / f"{tenant}.yaml")
-            _tenant_file(template, files[-1], tenant, names[tenant])
+            _tenant_file(template, files[-1], tenant, names[tenant], known[tenant])
         connections[f"tripletex_{_slug(tenant)}"] = _tripletex_connection(
             companies[known[tenant]], emulator_port
         )

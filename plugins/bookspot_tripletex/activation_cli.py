@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bookspot_tripletex.staging.day_mapping import mapping_for_day
 from bookspot_tripletex.staging.db import make_engine, migrate
 from bookspot_tripletex.tenants.activation import ActivationFailed, run_activation
-from bookspot_tripletex.tenants.store import mapping_for_day
 
 
 def run_activation_check(tenant_id: str, staging_url: str | None = None, day: dt.date | None = None) -> int:

@@ -59,14 +59,19 @@ def _voucher(args: argparse.Namespace) -> int:
 
 def _release_day(args: argparse.Namespace) -> int:
     from bookspot_tripletex.staging.db import make_engine, migrate
-    from bookspot_tripletex.staging.release import release_day
+    from bookspot_tripletex.staging.release import release_day, release_record
 
+    if (args.date is None) == (args.record is None):
+        raise SystemExit("release-day needs --date (a held day) or --record (one held record)")
     engine = make_engine(args.staging_url)
     migrate(engine)
     with engine.begin() as conn:
-        count = release_day(conn, args.tenant, dt.date.fromisoformat(args.date), args.by)
+        if args.record is not None:
+            count = release_record(conn, args.tenant, args.record, args.by)
+        else:
+            count = release_day(conn, args.tenant, dt.date.fromisoformat(args.date), args.by)
     print(
-        f"{args.tenant} {args.date}: released {count} quarantined record(s); "
+        f"{args.tenant} {args.date or args.record}: released {count} quarantined record(s); "
         "the next run (or a re-run of the day) posts the day without them."
     )
     return 0
@@ -103,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("release-day", help="post a held day without its quarantined records (they are kept)")
     p.add_argument("--tenant", required=True)
-    p.add_argument("--date", required=True)
+    p.add_argument("--date", help="the held day (also releases the records whose day is unknown)")
+    p.add_argument("--record", help="instead of a day: one held record, by its BookSpot id")
     p.add_argument("--by", required=True, help="who releases the day (kept with the records)")
     p.add_argument("--staging-url", default=None)
     p.set_defaults(func=_release_day)

@@ -1,7 +1,11 @@
-"""The facts of the domain, each defined once: VAT rates, payment methods, categories, voucher states."""
+"""The facts of the domain, each defined once: VAT rates, payment methods, categories, voucher states,
+limits, account types, organisation numbers and the voucher's description and external number."""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import re
 from enum import StrEnum
 
 VAT_RATES: dict[str, int] = {"25": 25, "15": 15, "12": 12, "0": 0, "exempt": 0}
@@ -47,3 +51,68 @@ class VoucherStatus(StrEnum):
 
 LOCKED_STATUSES = frozenset({VoucherStatus.POSTING, VoucherStatus.POSTED})
 """A voucher in these states is never rebuilt: its journal is what was (or is being) posted."""
+
+CURRENCY = "NOK"
+"""The only currency posted: amounts are integer øre everywhere inside the pipeline."""
+
+ACCOUNT_TYPE = re.compile(
+    r"^(sales\.(25|15|12|0|exempt)|settlement\.(stripe|dintero|vipps|card_terminal|cash|invoice|bank_transfer)"
+    r"|gift_card_liability|provider_fees|customer_prepayments|product\.[^\s]+|category\.[a-z_]+)$"
+)
+"""The account types a mapping version may name (a product id or category after the dot for overrides)."""
+
+ACCOUNT_NUMBERS = (1000, 9999)
+"""The Norwegian standard chart's four-digit account numbers (NS 4102), inclusive."""
+
+SALES_VAT_TYPES = frozenset({0, 3, 5, 6, 7, 31, 32, 33, 51, 52})
+"""Tripletex VAT type numbers a sale can carry: outgoing VAT, zero-rated, outside the VAT act, none."""
+
+MAX_ORE = 10**15
+"""The largest amount in øre a staging column takes (BIGINT with room to sum a day)."""
+
+TENANT_ID_LENGTH = 100
+NAME_LENGTH = 200
+TIMEZONE_LENGTH = 64
+CONN_ID_LENGTH = 250
+VOUCHER_TYPE_LENGTH = 100
+ACCOUNT_TYPE_LENGTH = 200
+"""Text limits of the staging columns; a tenant file whose values exceed them is refused at load."""
+
+ORGANIZATION_NUMBER_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
+"""Brønnøysund's mod-11 weights for the first eight digits of a nine-digit organisation number."""
+
+
+def organization_check_digit(first_eight: str) -> int | None:
+    """The check digit that completes eight digits into an organisation number; None when none does."""
+    remainder = sum(int(d) * w for d, w in zip(first_eight, ORGANIZATION_NUMBER_WEIGHTS, strict=True)) % 11
+    digit = (11 - remainder) % 11
+    return None if digit == 10 else digit
+
+
+def is_organization_number(value: str) -> bool:
+    """Nine digits whose last is the mod-11 check digit of the first eight."""
+    return (
+        len(value) == 9
+        and value.isascii()
+        and value.isdigit()
+        and organization_check_digit(value[:8]) == int(value[8])
+    )
+
+
+def voucher_description(day: dt.date) -> str:
+    """The description of a day's voucher in Tripletex."""
+    return f"BookSpot sales {day.isoformat()}"
+
+
+MAX_EXTERNAL_NUMBER = 70
+"""Tripletex's limit on externalVoucherNumber (and the vouchers.external_number column)."""
+
+
+def external_number(tenant: str, day: dt.date, version: int) -> str:
+    """Deterministic Tripletex externalVoucherNumber for (tenant, day, version), ≤ 70 chars."""
+    readable = f"bookspot:{tenant}:{day.isoformat()}:v{version}"
+    if len(readable) <= MAX_EXTERNAL_NUMBER:
+        return readable
+    digest = hashlib.sha256(tenant.encode()).hexdigest()[:12]
+    head = f"bookspot:{tenant[:30]}~{digest}"
+    return f"{head}:{day.isoformat()}:v{version}"

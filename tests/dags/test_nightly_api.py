@@ -17,6 +17,7 @@ import pendulum
 import pytest
 from sqlalchemy import Engine, select
 
+from bookspot_devkit.demo import organization_number
 from bookspot_devkit.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig
 from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_devkit.simulator.server import SimulatorServer
@@ -45,6 +46,7 @@ def company(tenant: str) -> CompanyConfig:
     return CompanyConfig(
         id=COMPANIES[tenant],
         name=f"{tenant} AS",
+        organization_number=organization_number(COMPANIES[tenant]),
         consumer_token=f"c-{secrets.token_hex(8)}",
         employee_token=f"e-{secrets.token_hex(8)}",
         extra_accounts=[
@@ -95,7 +97,7 @@ def nights(
     engine = make_engine(staging_url)
     migrate(engine)
     for tenant in COMPANIES:
-        path = tenant_file(example_tenant_file, tmp_path / f"{tenant}.yaml", tenant)
+        path = tenant_file(example_tenant_file, tmp_path / f"{tenant}.yaml", tenant, COMPANIES[tenant])
         cfg = setup_tenant(engine, path)
         bookspot_connection(monkeypatch, cfg.bookspot_conn_id, bookspot.url, TOKENS[tenant])
         firm = next(c for c in tripletex.config.companies if c.id == COMPANIES[tenant])

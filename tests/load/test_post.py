@@ -144,8 +144,9 @@ def test_posted_day_keeps_its_mapping_after_a_change(
     staging_engine, staged_day, emulator, client, example_tenant_file, tmp_path
 ) -> None:
     from bookspot_tripletex.pipeline import journal_day
+    from bookspot_tripletex.staging.day_mapping import mapping_for_day
     from bookspot_tripletex.tenants.config import load_tenant_file
-    from bookspot_tripletex.tenants.store import import_tenant, mapping_for_day
+    from bookspot_tripletex.tenants.store import import_tenant
 
     cfg, day = staged_day
     post_day(staging_engine, cfg, day, client, "run-1")

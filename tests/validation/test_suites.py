@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bookspot_tripletex.tenants.config import ACCOUNT_TYPE
+from bookspot_tripletex.domain import ACCOUNT_TYPE
 from bookspot_tripletex.validation.suites import SUITE_NAMES, SUITES_DIR, SuiteError, check_suite, suite_json
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_suite_file_is_listed_and_valid() -> None:
-    assert SUITES_DIR == ROOT / "expectations"
+    assert SUITES_DIR.resolve() == ROOT / "expectations"
     assert sorted(p.stem for p in SUITES_DIR.glob("*.json")) == sorted(SUITE_NAMES)
     for name in SUITE_NAMES:
         data = suite_json(name)

@@ -6,15 +6,17 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, or_, select
 
 from bookspot_tripletex.domain import NO_VAT_TYPE as NO_VAT
 from bookspot_tripletex.domain import PAYMENT_METHOD_LABELS as METHOD_LABELS
-from bookspot_tripletex.journal.model import DayJournal, JournalLine, Posting, Voucher, external_number
+from bookspot_tripletex.domain import VoucherStatus, external_number, voucher_description
+from bookspot_tripletex.journal.model import DayJournal, JournalLine, Posting, Voucher
 from bookspot_tripletex.sqlfiles import sql
+from bookspot_tripletex.staging.day_mapping import mapping_for_day
 from bookspot_tripletex.staging.schema import quarantine, transactions
 from bookspot_tripletex.tenants.config import TenantConfig
-from bookspot_tripletex.tenants.store import StoredMapping, mapping_for_day
+from bookspot_tripletex.tenants.store import StoredMapping
 
 
 def describe(account_type: str) -> str:
@@ -30,17 +32,38 @@ def describe(account_type: str) -> str:
     )
 
 
+UNDATED = (
+    "its day cannot be read, so it holds every unposted day of the tenant until it is released "
+    "(release-day, or release by record)"
+)
+
+
 def quarantined_for_day(conn: Connection, tenant: str, day: dt.date) -> list[dict[str, Any]]:
+    """The unreleased quarantined records that hold the day: the day's own and those without a day."""
     rows = conn.execute(
-        select(quarantine.c.record_id, quarantine.c.reason, quarantine.c.rules, quarantine.c.raw)
+        select(
+            quarantine.c.record_id,
+            quarantine.c.local_date,
+            quarantine.c.reason,
+            quarantine.c.rules,
+            quarantine.c.raw,
+        )
         .where(
             quarantine.c.tenant_id == tenant,
-            quarantine.c.local_date == day,
+            or_(quarantine.c.local_date == day, quarantine.c.local_date.is_(None)),
             quarantine.c.released_at.is_(None),
         )
         .order_by(quarantine.c.id)
     )
-    return [{"id": r.record_id, "reason": r.reason, "rules": list(r.rules), "raw": r.raw} for r in rows]
+    return [
+        {
+            "id": r.record_id,
+            "reason": r.reason if r.local_date is not None else f"{r.reason}; {UNDATED}",
+            "rules": list(r.rules),
+            "raw": r.raw,
+        }
+        for r in rows
+    ]
 
 
 def journal_lines(conn: Connection, tenant: str, day: dt.date, mapping_version_id: int) -> list[JournalLine]:
@@ -96,7 +119,7 @@ def missing_mappings(lines: list[JournalLine], mapping: StoredMapping) -> list[s
 
 def build_day(conn: Connection, tenant: TenantConfig, day: dt.date, version: int = 1) -> DayJournal:
     """The journal of one tenant-day: `ready`, `held` (quarantine or missing mappings) or `empty`."""
-    journal = DayJournal(tenant=tenant.tenant, date=day, status="empty")
+    journal = DayJournal(tenant=tenant.tenant, date=day, status=VoucherStatus.EMPTY)
     journal.quarantined = quarantined_for_day(conn, tenant.tenant, day)
     journal.transactions = conn.execute(
         select(func.count()).where(
@@ -108,7 +131,7 @@ def build_day(conn: Connection, tenant: TenantConfig, day: dt.date, version: int
     mapping = mapping_for_day(conn, tenant.tenant, day)
     if mapping is None:
         if journal.transactions or journal.quarantined:
-            journal.status = "held"
+            journal.status = VoucherStatus.HELD
             journal.missing_account_types = [f"mapping version valid on {day.isoformat()}"]
         return journal
     journal.mapping_version_id = mapping.id
@@ -116,7 +139,7 @@ def build_day(conn: Connection, tenant: TenantConfig, day: dt.date, version: int
     journal.lines = journal_lines(conn, tenant.tenant, day, mapping.id)
     journal.missing_account_types = missing_mappings(journal.lines, mapping)
     if journal.missing_account_types:
-        journal.status = "held"
+        journal.status = VoucherStatus.HELD
         return journal
     postings = sum_postings(journal.lines, mapping.vat_types)
     if postings:
@@ -124,14 +147,14 @@ def build_day(conn: Connection, tenant: TenantConfig, day: dt.date, version: int
             tenant=tenant.tenant,
             date=day,
             version=version,
-            description=f"BookSpot sales {day.isoformat()}",
+            description=voucher_description(day),
             external_number=external_number(tenant.tenant, day, version),
             postings=postings,
             mapping_version_id=mapping.id,
             mapping_valid_from=mapping.valid_from,
         )
     if journal.quarantined:
-        journal.status = "held"
+        journal.status = VoucherStatus.HELD
     elif journal.voucher is not None:
-        journal.status = "ready"
+        journal.status = VoucherStatus.READY
     return journal

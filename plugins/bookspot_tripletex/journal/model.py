@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from bookspot_tripletex.domain import MAX_EXTERNAL_NUMBER, external_number  # noqa: F401  (re-exported)
 from bookspot_tripletex.money import format_nok
-
-MAX_EXTERNAL_NUMBER = 70
-
-
-def external_number(tenant: str, day: dt.date, version: int) -> str:
-    """Deterministic Tripletex externalVoucherNumber for (tenant, day, version), ≤ 70 chars."""
-    readable = f"bookspot:{tenant}:{day.isoformat()}:v{version}"
-    if len(readable) <= MAX_EXTERNAL_NUMBER:
-        return readable
-    digest = hashlib.sha256(tenant.encode()).hexdigest()[:12]
-    head = f"bookspot:{tenant[:30]}~{digest}"
-    return f"{head}:{day.isoformat()}:v{version}"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Engine
 
+from bookspot_tripletex.domain import voucher_description
 from bookspot_tripletex.journal.model import Voucher
 from bookspot_tripletex.load.state import VoucherRow, claim, get_voucher, mark_posted, release_claim
 from bookspot_tripletex.money import format_nok
@@ -33,7 +34,7 @@ def _voucher(row: VoucherRow) -> Voucher:
         tenant=row.tenant,
         date=row.date,
         version=row.version,
-        description=f"BookSpot sales {row.date.isoformat()}",
+        description=voucher_description(row.date),
         external_number=row.external_number,
         postings=row.postings,
         mapping_version_id=row.mapping_version_id,

@@ -6,10 +6,10 @@ import datetime as dt
 import json
 from typing import Any
 
+from bookspot_tripletex.domain import MAX_ORE
 from bookspot_tripletex.feed.model import Transaction, Violation
 from bookspot_tripletex.staging.schema import quarantine, transaction_lines, transactions
 
-MAX_ORE = 10**15
 MAX_QUANTITY = 2**31 - 1
 
 

@@ -1,4 +1,6 @@
-"""Staging tables (SQLAlchemy Core); Alembic migrations create them from these definitions."""
+"""Staging tables (SQLAlchemy Core); Alembic migrations create them from these definitions.
+
+The tenant tables are defined with the tenants (`tenants.tables`) on the same MetaData."""
 
 from __future__ import annotations
 
@@ -13,59 +15,34 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
-    false,
     text,
 )
 
-metadata = MetaData()
+from bookspot_tripletex.domain import TENANT_ID_LENGTH
+from bookspot_tripletex.tenants.tables import mapping_accounts, mapping_versions, metadata, tenants
 
-tenants = Table(
-    "tenants",
-    metadata,
-    Column("tenant_id", String(100), primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("timezone", String(64), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("start_date", Date, nullable=False),
-    Column("active", Boolean, nullable=False),
-    Column("tripletex_conn_id", String(250), nullable=False),
-    Column("bookspot_conn_id", String(250), nullable=False),
-    Column("voucher_type", String(100)),
-    Column("vat_tolerance_ore", BigInteger, nullable=False),
-    Column("attach_report", Boolean, nullable=False, server_default=false()),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-)
-
-mapping_versions = Table(
-    "mapping_versions",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("tenant_id", String(100), ForeignKey("tenants.tenant_id"), nullable=False),
-    Column("valid_from", Date, nullable=False),
-    Column("revision", Integer, nullable=False),
-    Column("content_hash", String(64), nullable=False),
-    Column("vat_types", JSON, nullable=False),
-    Column("imported_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("tenant_id", "valid_from", "revision", name="uq_mapping_version"),
-)
-
-mapping_accounts = Table(
+__all__ = [
+    "activations",
+    "extract_watermarks",
     "mapping_accounts",
-    metadata,
-    Column("mapping_version_id", Integer, ForeignKey("mapping_versions.id"), primary_key=True),
-    Column("account_type", String(200), primary_key=True),
-    Column("account_number", Integer, nullable=False),
-)
+    "mapping_versions",
+    "metadata",
+    "pending_corrections",
+    "quarantine",
+    "tenants",
+    "transaction_lines",
+    "transactions",
+    "vouchers",
+]
 
 transactions = Table(
     "transactions",
     metadata,
-    Column("tenant_id", String(100), primary_key=True),
+    Column("tenant_id", String(TENANT_ID_LENGTH), primary_key=True),
     Column("transaction_id", String(200), primary_key=True),
     Column("kind", String(16), nullable=False),
     Column("status", String(16), nullable=False),
@@ -86,7 +63,7 @@ transactions = Table(
 transaction_lines = Table(
     "transaction_lines",
     metadata,
-    Column("tenant_id", String(100), primary_key=True),
+    Column("tenant_id", String(TENANT_ID_LENGTH), primary_key=True),
     Column("transaction_id", String(200), primary_key=True),
     Column("line_no", Integer, primary_key=True),
     Column("product_id", String(200), nullable=False),
@@ -108,7 +85,7 @@ quarantine = Table(
     "quarantine",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("tenant_id", String(100), nullable=False),
+    Column("tenant_id", String(TENANT_ID_LENGTH), nullable=False),
     Column("record_id", String(200)),
     Column("local_date", Date),
     Column("updated_at", String(64)),
@@ -134,7 +111,7 @@ vouchers = Table(
     "vouchers",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("tenant_id", String(100), ForeignKey("tenants.tenant_id"), nullable=False),
+    Column("tenant_id", String(TENANT_ID_LENGTH), ForeignKey("tenants.tenant_id"), nullable=False),
     Column("local_date", Date, nullable=False),
     Column("version", Integer, nullable=False),
     Column("external_number", String(70), nullable=False, unique=True),
@@ -156,7 +133,7 @@ vouchers = Table(
 extract_watermarks = Table(
     "extract_watermarks",
     metadata,
-    Column("tenant_id", String(100), ForeignKey("tenants.tenant_id"), primary_key=True),
+    Column("tenant_id", String(TENANT_ID_LENGTH), ForeignKey("tenants.tenant_id"), primary_key=True),
     Column("updated_to", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -165,7 +142,7 @@ activations = Table(
     "activations",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("tenant_id", String(100), ForeignKey("tenants.tenant_id"), nullable=False),
+    Column("tenant_id", String(TENANT_ID_LENGTH), ForeignKey("tenants.tenant_id"), nullable=False),
     Column("mapping_version_id", Integer, ForeignKey("mapping_versions.id"), nullable=False),
     Column("ok", Boolean, nullable=False),
     Column("company", String(300)),
@@ -178,7 +155,7 @@ pending_corrections = Table(
     "pending_corrections",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("tenant_id", String(100), nullable=False),
+    Column("tenant_id", String(TENANT_ID_LENGTH), nullable=False),
     Column("transaction_id", String(200), nullable=False),
     Column("local_date", Date, nullable=False),
     Column("change", String(16), nullable=False),

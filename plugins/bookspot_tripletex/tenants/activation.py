@@ -7,8 +7,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from bookspot_tripletex.staging.day_mapping import mapping_for_day
 from bookspot_tripletex.staging.schema import activations
-from bookspot_tripletex.tenants.store import StoredMapping, mapping_for_day
+from bookspot_tripletex.tenants.store import StoredMapping
 
 
 class ActivationFailed(RuntimeError):

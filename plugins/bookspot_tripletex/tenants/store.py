@@ -1,15 +1,14 @@
-"""Tenants and their effective-dated mapping versions in the staging database."""
+"""Tenants, their Tripletex binding and their effective-dated mapping versions in the staging database."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, func, select, update
 
-from bookspot_tripletex.staging.schema import mapping_accounts, mapping_versions, tenants, vouchers
-from bookspot_tripletex.staging.upsert import upsert
-from bookspot_tripletex.tenants.config import MappingVersion, TenantConfig
+from bookspot_tripletex.tenants.config import MappingVersion, TenantConfig, TenantConfigError
+from bookspot_tripletex.tenants.tables import mapping_accounts, mapping_versions, tenants
 
 
 @dataclass(frozen=True)
@@ -28,9 +27,37 @@ class StoredMapping:
     vat_types: dict[str, int]
 
 
+def check_binding(conn: Connection, cfg: TenantConfig) -> None:
+    """Refuse a tenant bound to a Tripletex company another tenant posts into, unless both files name
+    each other in `shares_company_with`; tenants on one company must agree on its organisation number."""
+    others = conn.execute(
+        select(tenants.c.tenant_id, tenants.c.organization_number, tenants.c.shares_company_with).where(
+            tenants.c.tripletex_company_id == cfg.tripletex_company_id,
+            tenants.c.tenant_id != cfg.tenant,
+        )
+    ).all()
+    for other in others:
+        where = f"{cfg.tenant}: tripletex_company_id {cfg.tripletex_company_id}"
+        if (
+            cfg.tenant not in (other.shares_company_with or ())
+            or other.tenant_id not in cfg.shares_company_with
+        ):
+            raise TenantConfigError(
+                f"{where} is already the company of tenant {other.tenant_id!r}; two tenants post into one "
+                f"Tripletex company only when both files name each other in shares_company_with"
+            )
+        if other.organization_number != cfg.organization_number:
+            raise TenantConfigError(
+                f"{where}: organization_number {cfg.organization_number} differs from tenant "
+                f"{other.tenant_id!r}'s {other.organization_number} for the same company"
+            )
+
+
 def import_tenant(conn: Connection, cfg: TenantConfig, now: dt.datetime | None = None) -> ImportResult:
-    """Upsert the tenant row; add a new mapping revision for every version whose content changed."""
+    """Upsert the tenant row (after checking its company binding); add a new mapping revision for every
+    version whose content changed."""
     now = now or dt.datetime.now(dt.UTC)
+    check_binding(conn, cfg)
     row = {
         "tenant_id": cfg.tenant,
         "name": cfg.name,
@@ -43,9 +70,16 @@ def import_tenant(conn: Connection, cfg: TenantConfig, now: dt.datetime | None =
         "voucher_type": cfg.voucher_type,
         "vat_tolerance_ore": cfg.vat_tolerance_ore,
         "attach_report": cfg.attach_report,
+        "tripletex_company_id": cfg.tripletex_company_id,
+        "organization_number": cfg.organization_number,
+        "shares_company_with": sorted(cfg.shares_company_with),
         "updated_at": now,
     }
-    upsert(conn, tenants, [row], ["tenant_id"], [k for k in row if k != "tenant_id"])
+    known = conn.execute(select(tenants.c.tenant_id).where(tenants.c.tenant_id == cfg.tenant)).first()
+    if known is None:
+        conn.execute(tenants.insert().values(row))
+    else:
+        conn.execute(update(tenants).where(tenants.c.tenant_id == cfg.tenant).values(row))
     added: list[tuple[dt.date, int]] = []
     unchanged = 0
     for version in cfg.mappings:
@@ -94,6 +128,11 @@ def load_tenant(conn: Connection, tenant: str) -> TenantConfig:
     row = conn.execute(select(tenants).where(tenants.c.tenant_id == tenant)).mappings().first()
     if row is None:
         raise LookupError(f"tenant {tenant!r} is not imported (run the tenant import first)")
+    if row["tripletex_company_id"] is None:
+        raise LookupError(
+            f"tenant {tenant!r} names no Tripletex company: add tripletex_company_id and "
+            "organization_number to its tenant file and import it again"
+        )
     return TenantConfig(
         tenant=row["tenant_id"],
         name=row["name"],
@@ -106,6 +145,9 @@ def load_tenant(conn: Connection, tenant: str) -> TenantConfig:
         voucher_type=row["voucher_type"],
         vat_tolerance_ore=row["vat_tolerance_ore"],
         attach_report=row["attach_report"],
+        tripletex_company_id=row["tripletex_company_id"],
+        organization_number=row["organization_number"],
+        shares_company_with=tuple(row["shares_company_with"] or ()),
     )
 
 
@@ -135,21 +177,8 @@ def stored_mapping(conn: Connection, mapping_version_id: int) -> StoredMapping:
     return StoredMapping(row["id"], row["valid_from"], row["revision"], accounts, dict(row["vat_types"]))
 
 
-def mapping_for_day(conn: Connection, tenant: str, day: dt.date) -> StoredMapping | None:
-    """The mapping a day is posted with: the one its first voucher recorded, else the one in force."""
-    recorded = conn.execute(
-        select(vouchers.c.mapping_version_id)
-        .where(
-            vouchers.c.tenant_id == tenant,
-            vouchers.c.local_date == day,
-            vouchers.c.status.in_(("posting", "posted")),
-            vouchers.c.mapping_version_id.is_not(None),
-        )
-        .order_by(vouchers.c.version)
-        .limit(1)
-    ).scalar()
-    if recorded is not None:
-        return stored_mapping(conn, recorded)
+def mapping_in_force(conn: Connection, tenant: str, day: dt.date) -> StoredMapping | None:
+    """The newest revision of the mapping version valid on `day`, or None before the first one."""
     latest_from = (
         select(func.max(mapping_versions.c.valid_from))
         .where(mapping_versions.c.tenant_id == tenant, mapping_versions.c.valid_from <= day)
