@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 import os
 import socket
+import sys
 import uuid
 from pathlib import Path
 
@@ -90,3 +91,16 @@ def test_one_night_of_two_tenants_runs_on_both_celery_workers(postgres_url: str,
     assert {t.hostname for t in tasks} == set(WORKERS), tasks
     for tenant in TENANTS:
         assert [v["date"] for v in held[tenant]] == [DAY.isoformat()], tenant
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_without_a_broker_it_skips_with_the_reason_but_fails_in_ci(
+    ci: str, outcome: type[BaseException], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bookspot_devkit.httpserver import free_port
+
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setattr(sys.modules[__name__], "BROKERS", (("redis://127.0.0.1:1/0", free_port()),))
+    with pytest.raises(outcome, match="neither Redis"):
+        broker_url()
