@@ -316,6 +316,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         databases = [make_url(u).database for u in (metadata_url, staging_url)]
         sampler = BackendSampler(metadata, databases)
         sampler.start()
+        stack.callback(sampler.stop)
         started = time.perf_counter()
         backfill_runs = args.initial_import and args.import_as == "backfill"
         if backfill_runs:  # logical dates in [from, to): the Oslo midnights starting first..NIGHT
