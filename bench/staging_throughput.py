@@ -4,7 +4,10 @@ The shape ("one night of many tenants"): T tenants' BookSpot exports of one peri
 record, with late updates, voids and a few malformed records that are corrected later) are staged, one
 database transaction per tenant as `pipeline.stage_tenant` does; then for each tenant the night's day
 (the last day of the period) is mapped (sql/journal_lines.sql), journaled (draft voucher saved) and
-validated (Great Expectations suites and the HTML/JSON report).
+validated (Great Expectations suites, the report stored in staging): `validate_each` calls
+pipeline.validate_day once per tenant-day (GX imported once for the phase; a task per tenant-day pays
+the import, column "imports s", on top of each), `validate` validates all tenant-days in one
+pipeline.validate_days batch (one GX run per suite).
 
 Every phase runs in its own process, so its peak RSS (ru_maxrss, interpreter and imports included) is its
 own. The input is generated once into .work/bench/ (git-ignored) and reused.
@@ -39,7 +42,7 @@ WORK = ROOT / ".work" / "bench"
 NIGHT = dt.date(2026, 11, 24)
 SEED = 7
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
-PHASES = ("stage", "map", "journal", "validate")
+PHASES = ("stage", "map", "journal", "validate_each", "validate")
 # Per-transaction rates: 2 % re-appear with a changed amount, 0.5 % voided later, 0.16 % malformed of
 # which 80 % are corrected later (quarantine, then release).
 KNOBS = {
@@ -267,27 +270,23 @@ def phase_journal(url: str, meta: dict[str, Any]) -> dict[str, Any]:
     return {"rows": transactions, "statuses": statuses}
 
 
-def phase_validate(url: str, meta: dict[str, Any]) -> dict[str, Any]:
+def phase_validate(url: str, meta: dict[str, Any], batch: bool) -> dict[str, Any]:
+    """Every tenant's night validated and reported: in one batch, or one tenant-day per call."""
     import logging
 
-    from bookspot_tripletex.pipeline import validate_day
+    from bookspot_tripletex.pipeline import validate_day, validate_days
 
     logging.disable(logging.WARNING)
     engine = _engine(url)
-    reports = WORK / "reports" / uuid.uuid4().hex[:8]
+    if batch:
+        outs = validate_days(engine, [(t, NIGHT) for t in meta["tenants"]], run_id="bench-batch")
+    else:
+        outs = [validate_day(engine, t, NIGHT, run_id="bench-each") for t in meta["tenants"]]
     statuses: dict[str, int] = {}
-    for tenant_id in meta["tenants"]:
-        out = validate_day(engine, tenant_id, NIGHT, reports_dir=reports)
+    for out in outs:
         statuses[out["status"]] = statuses.get(out["status"], 0) + 1
     engine.dispose()
-    _rmtree(reports)
     return {"rows": len(meta["tenants"]), "statuses": statuses}
-
-
-def _rmtree(path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def run_phase(args: argparse.Namespace) -> None:
@@ -298,8 +297,10 @@ def run_phase(args: argparse.Namespace) -> None:
     import bookspot_tripletex.pipeline  # noqa: F401
     import bookspot_tripletex.staging.stage  # noqa: F401
 
-    if args.phase == "validate":
-        import great_expectations  # noqa: F401
+    if args.phase.startswith("validate"):
+        from bookspot_tripletex.validation.run import gx_runtime
+
+        gx_runtime()
     started = time.perf_counter()
     imports_s = started - before
     if args.phase == "setup":
@@ -311,7 +312,7 @@ def run_phase(args: argparse.Namespace) -> None:
     elif args.phase == "journal":
         out = phase_journal(args.url, meta)
     else:
-        out = phase_validate(args.url, meta)
+        out = phase_validate(args.url, meta, batch=args.phase == "validate")
     out["seconds"] = time.perf_counter() - started
     out["imports_s"] = imports_s
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -396,7 +397,7 @@ def report(kind: str, runs: list[dict[str, Any]], meta: dict[str, Any]) -> None:
           f"{meta['lines']:,} lines, {meta['bytes'] / 2**20:,.0f} MiB), {len(meta['tenants'])} tenants, "
           f"night {meta['night']}; median of {len(runs)} run(s) (min..max)")  # fmt: skip
     head = ("phase", "seconds", "peak RSS MiB", "rows", "rows/s", "CPU s", "imports s")
-    print("{:10s} {:>22s} {:>14s} {:>11s} {:>11s} {:>7s} {:>9s}".format(*head))
+    print("{:13s} {:>22s} {:>14s} {:>11s} {:>11s} {:>7s} {:>9s}".format(*head))
     total = []
     phases = [p for p in PHASES if p in runs[0]]
     for phase in phases:
@@ -408,17 +409,17 @@ def report(kind: str, runs: list[dict[str, Any]], meta: dict[str, Any]) -> None:
         cpu = statistics.median(r[phase]["cpu_s"] + r[phase].get("server_cpu_s", 0.0) for r in runs)
         imports = statistics.median(r[phase]["imports_s"] for r in runs)
         print(
-            f"{phase:10s} {span:>22s} {rss:14.0f} {rows:11,d} {rows / med:11,.0f} {cpu:7.1f} {imports:9.1f}"
+            f"{phase:13s} {span:>22s} {rss:14.0f} {rows:11,d} {rows / med:11,.0f} {cpu:7.1f} {imports:9.1f}"
         )
     for r in runs:
         total.append(sum(r[p]["seconds"] for p in phases))
-    print(f"{'total':10s} {statistics.median(total):7.2f} ({min(total):6.2f}..{max(total):6.2f})")
+    print(f"{'total':13s} {statistics.median(total):7.2f} ({min(total):6.2f}..{max(total):6.2f})")
     stage = runs[0]["stage"]
     detail = {
         k: stage[k] for k in ("staged", "quarantined", "released", "stale", "corrections") if k in stage
     }
     detail["server CPU s"] = round(stage.get("server_cpu_s", 0.0), 1)
-    statuses = {p: runs[0][p]["statuses"] for p in ("journal", "validate") if p in runs[0]}
+    statuses = {p: runs[0][p]["statuses"] for p in ("journal", "validate_each", "validate") if p in runs[0]}
     size = runs[0]["size_mb"]
     print(f"stage ({stage['workers']} process(es)): {detail}; {statuses}; database {size:,.0f} MiB")
 
@@ -450,7 +451,7 @@ def main() -> None:
         "--workers", type=int, default=2, help="staging processes on PostgreSQL (SQLite has one writer: 1)"
     )
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--phases", default=",".join(PHASES), help="a prefix of stage,map,journal,validate")
+    parser.add_argument("--phases", default=",".join(PHASES), help="a prefix of " + ",".join(PHASES))
     parser.add_argument("--pg-url", default=os.environ.get("BENCH_DATABASE_URL", PG_URL))
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)

@@ -1,28 +1,40 @@
 """
 ### BookSpot → Tripletex, nightly
 
-Each run covers one accounting day: its data interval is one local day in Europe/Oslo
-(23 or 25 hours on DST days). For every active tenant (or the `tenants` subset) it
+Every night (00:00 Europe/Oslo) one run brings every tenant up to date: for each active tenant (or the
+`tenants` subset) it takes **every due day**, from the tenant's first day not yet posted (never before its
+`start_date`) to yesterday in Oslo, read from staging's state, not from Airflow's list of runs. An initial
+import, missed nights and a held day released later all take this one path, in one run. Catch-up is off:
+unpausing the DAG starts one run, not one per missed day.
 
-1. **extracts** the tenant's BookSpot records changed since its watermark into staging
-   (bad records are quarantined with their reason and hold their day),
-2. **journals** the day with the mapping version in force (or the one the day was first posted with),
-3. **validates** it with Great Expectations and writes the day's report (HTML + JSON),
-4. **activates** the tenant before a mapping version's first night (the API key works; every mapped
-   account exists, is active, accepts its VAT type and needs no customer or supplier),
-5. **loads** the balanced voucher into the tenant's Tripletex company, exactly once.
+The tenants are split into **shards** (`shard_size` tenants each; 1 gives a task per tenant). Each shard
+task runs, per tenant and day, **extract** (records changed since the watermark) → **journal** (the
+mapping version in force) → **validate** (Great Expectations, the day's report) → **activate** (before a
+mapping version's first night) → **load** (one voucher, exactly once) → **reconcile**. Shard tasks take a
+slot of the `tripletex_api` pool.
 
-Backfills (an initial import from a tenant's start date, or a re-run) are ordinary runs of this DAG:
-every task is idempotent for its tenant and day, and a day already posted is never posted again.
+Each tenant-day's outcome is logged as one line and kept in staging (`day_outcomes`). One tenant's failure
+never stops the others. At the end a shard **fails** naming the tenants that need attention: a transient
+failure (Tripletex 5xx/429, connection errors, a busy voucher) retries the shard (posted days are a no-op
+on re-run); a held or refused day fails it without retries, saying why and what releases it (e.g.
+`python -m bookspot_tripletex release-day …`). Posted, already posted, empty and dry-run days succeed.
+
+A **backfill** or the `day` param re-runs exactly the chosen day(s); posted days stay as they are.
 `dry_run` stops before Tripletex.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task, task_group
+from airflow.sdk import Param, dag, get_current_context, task
+
+from bookspot_schedule_plugin import LocalCronDataIntervalTimetable
+
+POOL = "tripletex_api"
+SHARD_SIZE = int(os.environ.get("BOOKSPOT_SHARD_SIZE", "25"))
 
 DEFAULT_ARGS = {
     "owner": "data-team",
@@ -33,18 +45,12 @@ DEFAULT_ARGS = {
 }
 
 
-def _day() -> dt.date:
-    from bookspot_tripletex.tasks import accounting_day
-
-    return accounting_day(get_current_context())
-
-
 @dag(
     dag_id="bookspot_tripletex_nightly",
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="Europe/Oslo"),
+    schedule=LocalCronDataIntervalTimetable("0 0 * * *", timezone="Europe/Oslo"),
     start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Oslo"),
-    catchup=True,
-    max_active_runs=2,
+    catchup=False,
+    max_active_runs=1,
     default_args=DEFAULT_ARGS,
     doc_md=__doc__,
     tags=["bookspot", "tripletex", "accounting"],
@@ -61,57 +67,37 @@ def _day() -> dt.date:
             type=["null", "string"],
             format="date",
             title="Day",
-            description="Re-run one local day (YYYY-MM-DD) instead of the run's own day.",
+            description="Re-run exactly this local day (YYYY-MM-DD) instead of every due day.",
         ),
         "dry_run": Param(
             False, type="boolean", title="Dry run", description="Validate and report, post nothing."
+        ),
+        "shard_size": Param(
+            SHARD_SIZE,
+            type="integer",
+            minimum=1,
+            title="Shard size",
+            description="Tenants per shard task (1: a task per tenant); default: BOOKSPOT_SHARD_SIZE.",
         ),
     },
 )
 def bookspot_tripletex_nightly() -> None:
     @task
-    def plan_tenants() -> list[str]:
+    def plan() -> list[dict]:
         from bookspot_tripletex.tasks import plan
 
-        return plan(get_current_context()["params"]["tenants"])
+        params = get_current_context()["params"]
+        return plan(params["tenants"], int(params["shard_size"]))
 
-    @task_group
-    def tenant_night(tenant: str) -> None:
-        @task
-        def extract(tenant: str) -> dict:
-            from bookspot_tripletex.tasks import extract
+    @task(pool=POOL, map_index_template="{{ shard_label }}")
+    def night(shard: dict) -> dict:
+        from bookspot_tripletex.tasks import run_shard
 
-            return extract(tenant, _day())
+        context = get_current_context()
+        context["shard_label"] = shard["label"]  # type: ignore[typeddict-unknown-key]
+        return run_shard(shard, context)
 
-        @task
-        def journal(tenant: str) -> dict:
-            from bookspot_tripletex.tasks import journal
-
-            return journal(tenant, _day())
-
-        @task
-        def validate(tenant: str) -> dict:
-            from bookspot_tripletex.tasks import validate
-
-            return validate(tenant, _day())
-
-        @task
-        def activate(tenant: str) -> dict:
-            from bookspot_tripletex.tasks import activate
-
-            return activate(tenant, _day())
-
-        @task
-        def load(tenant: str) -> dict:
-            from bookspot_tripletex.tasks import load
-
-            context = get_current_context()
-            claimant = f"{context['dag_run'].run_id}/{tenant}"
-            return load(tenant, _day(), bool(context["params"]["dry_run"]), claimant)
-
-        extract(tenant) >> journal(tenant) >> validate(tenant) >> activate(tenant) >> load(tenant)
-
-    tenant_night.expand(tenant=plan_tenants())
+    night.expand(shard=plan())
 
 
 bookspot_tripletex_nightly()

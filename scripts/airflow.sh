@@ -8,10 +8,12 @@ export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="${AIRFLOW__CORE__SIMPLE_AU
 FEED="${DEMO_FEED:-$ROOT/demo/fjord-kayak.jsonl}"
 
 "$VENV/bin/airflow" db migrate >"$BOOKSPOT_DATA_DIR/airflow-migrate.log" 2>&1
+"$VENV/bin/airflow" pools set tripletex_api 4 "Tripletex API work (shard tasks)" >/dev/null
+"$PY" -m bookspot_tripletex db migrate
 "$PY" -m bookspot_devkit demo setup --data-dir "$BOOKSPOT_DATA_DIR" --emulator-port "$EMULATOR_PORT" --feed "$FEED"
 "$PY" -m bookspot_tripletex import-tenant "$ROOT/demo/fjord-kayak.yaml"
 "$PY" -m bookspot_devkit emulator --host 127.0.0.1 --port "$EMULATOR_PORT" \
-  --config "$BOOKSPOT_DATA_DIR/emulator.yaml" --state-file "$BOOKSPOT_DATA_DIR/emulator-state.json" \
+  --config "$BOOKSPOT_DATA_DIR/emulator.yaml" --state-file "$BOOKSPOT_DATA_DIR/emulator-state.sqlite" \
   >"$BOOKSPOT_DATA_DIR/emulator.log" 2>&1 &
 EMULATOR_PID=$!
 trap 'kill $EMULATOR_PID 2>/dev/null || true' EXIT

@@ -17,6 +17,8 @@ TENANTS=(fjord-kayak)
 
 "$VENV/bin/airflow" db migrate >"$BOOKSPOT_DATA_DIR/airflow-migrate.log" 2>&1 \
   || { tail -20 "$BOOKSPOT_DATA_DIR/airflow-migrate.log"; exit 1; }
+"$VENV/bin/airflow" pools set tripletex_api 4 "Tripletex API work (shard tasks)" >/dev/null
+"$PY" -m bookspot_tripletex db migrate
 if [ "$DEMO_SOURCE" = simulator ]; then
   SIMULATOR_PORT="${SIMULATOR_PORT:-8766}"
   read -r -a TENANTS <<<"${DEMO_TENANTS:-fjord-kayak tenant-001 tenant-002}"
@@ -30,7 +32,7 @@ else
 fi
 
 "$PY" -m bookspot_devkit emulator --host 127.0.0.1 --port "$EMULATOR_PORT" \
-  --config "$BOOKSPOT_DATA_DIR/emulator.yaml" --state-file "$BOOKSPOT_DATA_DIR/emulator-state.json" \
+  --config "$BOOKSPOT_DATA_DIR/emulator.yaml" --state-file "$BOOKSPOT_DATA_DIR/emulator-state.sqlite" \
   >"$BOOKSPOT_DATA_DIR/emulator.log" 2>&1 &
 EMULATOR_PID=$!
 trap 'kill $EMULATOR_PID 2>/dev/null || true; wait $EMULATOR_PID 2>/dev/null || true' EXIT
@@ -54,7 +56,7 @@ fi
 
 STARTED="$(date -u +%Y-%m-%dT%H:%M:%S+00:00)"
 echo "== airflow dags test bookspot_tripletex_nightly $DAY (log: $BOOKSPOT_DATA_DIR/dags-test.log)"
-if ! "$VENV/bin/airflow" dags test bookspot_tripletex_nightly "$DAY" >"$BOOKSPOT_DATA_DIR/dags-test.log" 2>&1; then
+if ! "$VENV/bin/airflow" dags test bookspot_tripletex_nightly "$DAY" -c "{\"day\": \"$DAY\"}" >"$BOOKSPOT_DATA_DIR/dags-test.log" 2>&1; then
   tail -40 "$BOOKSPOT_DATA_DIR/dags-test.log"; exit 1
 fi
 grep -q "failed" <(grep -E "state=(failed|upstream_failed)" "$BOOKSPOT_DATA_DIR/dags-test.log") \

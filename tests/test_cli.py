@@ -80,8 +80,20 @@ def test_preview_of_a_held_day_lists_the_quarantined_record(
     assert "amount_minor" in out["quarantined"][0]["reason"]
 
 
+def test_import_tenant_needs_a_migrated_staging_database(example_tenant_file: Path, tmp_path: Path) -> None:
+    env = {"BOOKSPOT_STAGING_URL": f"sqlite:///{tmp_path / 's.db'}"}
+    refused = run_cli("import-tenant", str(example_tenant_file), env=env)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "has no staging schema" in refused.stderr and "db migrate" in refused.stderr
+    migrated = run_cli("db", "migrate", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "empty -> " in migrated.stdout and "alembic" not in migrated.stderr.lower()
+    assert "already at" in run_cli("db", "migrate", env=env).stdout
+
+
 def test_import_tenant_reports_versions(example_tenant_file: Path, tmp_path: Path) -> None:
     env = {"BOOKSPOT_STAGING_URL": f"sqlite:///{tmp_path / 's.db'}"}
+    run_cli("db", "migrate", env=env)
     first = run_cli("import-tenant", str(example_tenant_file), env=env)
     second = run_cli("import-tenant", str(example_tenant_file), env=env)
     assert first.returncode == 0, first.stderr
@@ -92,7 +104,9 @@ def test_import_tenant_reports_versions(example_tenant_file: Path, tmp_path: Pat
 def test_bad_tenant_file_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "t.yaml"
     bad.write_text("tenant: x\nname: X\nstart_date: 2026-01-01\n")
-    done = run_cli("import-tenant", str(bad), env={"BOOKSPOT_STAGING_URL": f"sqlite:///{tmp_path / 's.db'}"})
+    env = {"BOOKSPOT_STAGING_URL": f"sqlite:///{tmp_path / 's.db'}"}
+    run_cli("db", "migrate", env=env)
+    done = run_cli("import-tenant", str(bad), env=env)
     assert done.returncode == 2
     assert done.stderr.startswith(f"error: {bad}: ")
     assert f"{bad}: mappings: is required" in done.stderr
@@ -113,6 +127,7 @@ def test_release_day_lets_a_held_day_through(
     from helpers import setup_tenant, stage
 
     engine = make_engine(url)
+    run_cli("db", "migrate", env={"BOOKSPOT_STAGING_URL": url})
     run_cli("import-tenant", str(example_tenant_file), env={"BOOKSPOT_STAGING_URL": url})
     cfg = setup_tenant(engine, example_tenant_file)
     stage(engine, cfg, list(JsonlFileSource(feed).iter_records()))
@@ -138,3 +153,37 @@ def test_release_day_lets_a_held_day_through(
     with engine.connect() as conn:
         row = conn.execute(select(quarantine.c.record_id, quarantine.c.released_by)).one()
     assert row == ("tx_000002", "day 2026-11-24 released by kari")
+
+
+def test_run_shows_how_far_an_import_is(
+    example_tenant_file: Path, example_feed: Path, tmp_path: Path
+) -> None:
+    tenant_file = tmp_path / "t.yaml"
+    tenant_file.write_text(
+        example_tenant_file.read_text().replace("start_date: 2026-01-01", "start_date: 2026-11-20")
+    )
+    env = {
+        "BOOKSPOT_STAGING_URL": f"sqlite:///{tmp_path / 's.db'}",
+        "BOOKSPOT_REPORTS_DIR": str(tmp_path / "reports"),
+        "AIRFLOW_CONN_BOOKSPOT_FJORD_KAYAK": json.dumps(
+            {"conn_type": "bookspot", "extra": {"feed_file": str(example_feed)}}
+        ),
+    }
+    run_cli("db", "migrate", env=env)
+    run_cli("import-tenant", str(tenant_file), env=env)
+    done = run_cli(
+        "run", "--tenant", "fjord-kayak", "--from", "2026-11-20", "--to", "2026-11-24", "--dry-run", env=env
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0] == "1 tenant(s), 2026-11-20 .. 2026-11-24 (dry run)"
+    assert "fjord-kayak: staged 7 record(s); 5 day(s) to do: 2026-11-20 .. 2026-11-24" in lines
+    assert (
+        "fjord-kayak 2026-11-20: empty (transactions 0, postings 0, quarantined 0) [1/5 of fjord-kayak]"
+        in lines
+    )
+    assert any(line.startswith("fjord-kayak 2026-11-24: dry_run (transactions 6") for line in lines)
+    assert any(
+        line.startswith("batch 1/1: 5 tenant-day(s)") and "left: 0 tenant(s)" in line for line in lines
+    )
+    assert lines[-1] == "5 tenant-day(s): 1 dry_run, 4 empty; 6 transaction(s)"

@@ -53,3 +53,156 @@ def test_day_param_overrides() -> None:
     assert accounting_day(context) == dt.date(2026, 10, 25)
     assert type(accounting_day(context)) is dt.date
     assert type(accounting_day({"logical_date": pendulum.now()})) is dt.date
+
+
+def _dag_run(run_type: str, run_id: str = "r1"):  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    return SimpleNamespace(run_type=run_type, run_id=run_id)
+
+
+NIGHT = dt.datetime(2026, 11, 25, 0, 30, tzinfo=dt.UTC)
+
+
+def test_a_scheduled_run_brings_every_due_day_up_to_its_own() -> None:
+    from bookspot_tripletex.tasks import night_of
+
+    context = {"logical_date": pendulum.datetime(2026, 11, 24, tz=OSLO), "dag_run": _dag_run("scheduled")}
+    night = night_of(context, NIGHT)
+    assert (night.until, night.days, night.run_id, night.dry_run) == (
+        dt.date(2026, 11, 24),
+        None,
+        "r1",
+        False,
+    )
+
+
+def test_a_backfill_run_or_the_day_param_reruns_exactly_its_day() -> None:
+    from bookspot_tripletex.tasks import night_of
+
+    logical = pendulum.datetime(2026, 11, 20, tz=OSLO)
+    backfill = night_of({"logical_date": logical, "dag_run": _dag_run("backfill")}, NIGHT)
+    assert (backfill.until, backfill.days) == (dt.date(2026, 11, 20), (dt.date(2026, 11, 20),))
+    chosen = night_of({"params": {"day": "2026-11-03"}, "dag_run": _dag_run("manual")}, NIGHT)
+    assert (chosen.until, chosen.days) == (dt.date(2026, 11, 3), (dt.date(2026, 11, 3),))
+
+
+def test_days_that_are_not_over_are_never_due() -> None:
+    from bookspot_tripletex.tasks import night_of
+
+    today = pendulum.datetime(2026, 11, 25, 1, tz=OSLO)
+    assert night_of({"logical_date": today, "dag_run": _dag_run("manual")}, NIGHT).until == dt.date(
+        2026, 11, 24
+    )
+    future = night_of({"params": {"day": "2026-12-01"}}, NIGHT)
+    assert future.until == dt.date(2026, 11, 24) and future.days == (dt.date(2026, 12, 1),)
+
+
+def test_shards_stay_within_the_mapping_limit() -> None:
+    from bookspot_tripletex.tasks import shards
+
+    tenants = [f"tenant-{i:04d}" for i in range(1100)]
+    planned = shards(tenants, 1, 1024)
+    assert len(planned) <= 1024
+    assert [t for s in planned for t in s["tenants"]] == tenants
+    assert planned[0]["label"] == "shard 0: tenant-0000, tenant-0001"
+    assert len(shards(tenants[:10], 1, 1024)) == 10
+    assert [len(s["tenants"]) for s in shards(tenants[:10], 4, 1024)] == [4, 4, 2]
+    assert shards([], 5, 1024) == []
+
+
+def test_unpausing_creates_one_run_not_a_backlog(timetable) -> None:  # type: ignore[no-untyped-def]
+    """The scheduler's own next-run computation for the DAG as serialized: with catch-up off, the first
+    run after unpausing is the latest finished Oslo day, and the next one is not due before tomorrow."""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = DagBag(dag_folder="dags").dags["bookspot_tripletex_nightly"]
+    scheduler_dag = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag))
+    now = pendulum.now("UTC")
+    first = scheduler_dag.next_dagrun_info(last_automated_run_info=None)
+    assert first.data_interval.end <= now
+    assert first.data_interval.start >= now.subtract(days=2)
+    second = scheduler_dag.next_dagrun_info(last_automated_run_info=first)
+    assert second.run_after > now
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        ("VoucherBusy", "retry"),
+        ("ServerError", "retry"),
+        ("RateLimited", "retry"),
+        ("TransportError", "retry"),
+        ("BookSpotServerError", "retry"),
+        ("ValidationError", "refused"),
+        ("AuthError", "refused"),
+        ("ActivationFailed", "refused"),
+        ("BookSpotAuthError", "refused"),
+        ("ZeroDivisionError", "error"),
+    ],
+)
+def test_what_a_failure_means(error: str, outcome: str) -> None:
+    from bookspot_tripletex.feed import client as feed
+    from bookspot_tripletex.load.post import VoucherBusy
+    from bookspot_tripletex.tenants.activation import ActivationFailed
+    from bookspot_tripletex.triage import classify
+    from bookspot_tripletex.tripletex import errors
+
+    status = {"ServerError": 503, "RateLimited": 429, "ValidationError": 422, "AuthError": 401}
+    made = {
+        "VoucherBusy": lambda: VoucherBusy("busy"),
+        "ActivationFailed": lambda: ActivationFailed("no"),
+        "BookSpotServerError": lambda: feed.BookSpotServerError("503"),
+        "BookSpotAuthError": lambda: feed.BookSpotAuthError("401"),
+        "ZeroDivisionError": lambda: ZeroDivisionError("bug"),
+    }
+    exc = made[error]() if error in made else getattr(errors, error)("x", status=status.get(error))
+    assert classify(exc).value == outcome
+
+
+def _shard_result(*outcomes: str):  # type: ignore[no-untyped-def]
+    from bookspot_tripletex.pipeline import NightResult
+    from bookspot_tripletex.staging.outcomes import DayOutcome, Outcome
+
+    return NightResult(
+        [
+            DayOutcome(f"t{i}", dt.date(2026, 11, 24), "load", Outcome(o), {}, "why", "do this")
+            for i, o in enumerate(outcomes)
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "raised"),
+    [
+        (("posted", "empty", "already_posted", "dry_run"), None),
+        (("posted", "held", "refused"), "AirflowFailException"),
+        (("posted", "held", "retry"), "ShardRetry"),
+        (("error",), "ShardRetry"),
+    ],
+)
+def test_a_shard_fails_for_a_person_retries_for_the_transient(monkeypatch, outcomes, raised) -> None:  # type: ignore[no-untyped-def]
+    from bookspot_tripletex import pipeline, tasks
+
+    monkeypatch.setattr(tasks, "make_engine", lambda: type("E", (), {"dispose": lambda self: None})())
+    monkeypatch.setattr(pipeline, "run_night", lambda *a, **k: _shard_result(*outcomes))
+    pushed: dict[str, object] = {}
+    ti = type("TI", (), {"xcom_push": lambda self, key, value: pushed.update({key: value})})()
+    shard = {"label": "shard 0: t0", "tenants": [f"t{i}" for i in range(len(outcomes))]}
+    context = {
+        "logical_date": pendulum.datetime(2026, 11, 24, tz=OSLO),
+        "ti": ti,
+        "dag_run": _dag_run("scheduled"),
+    }
+    if raised is None:
+        assert tasks.run_shard(shard, context)["tenants"] == len(outcomes)
+    else:
+        with pytest.raises(Exception) as failure:
+            tasks.run_shard(shard, context)
+        assert type(failure.value).__name__ == raised
+        bad = sorted(f"t{i}" for i, o in enumerate(outcomes) if o in ("held", "refused", "retry", "error"))
+        assert f"of {len(bad)} tenant(s) not posted: {', '.join(bad)}" in str(failure.value)
+        assert "do this" in str(failure.value)
+    held = [f"t{i}" for i, o in enumerate(outcomes) if o in ("held", "refused")]
+    assert [d["tenant"] for d in pushed["held_days"]] == held

@@ -8,7 +8,8 @@ import secrets
 from bookspot_devkit.demo import DEMO_COMPANY_ID, organization_number
 from bookspot_devkit.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig
 from bookspot_devkit.emulator.server import EmulatorServer
-from bookspot_tripletex.tripletex.client import RetryPolicy, TripletexClient
+from bookspot_tripletex.retry import RetryPolicy
+from bookspot_tripletex.tripletex.client import TripletexClient
 
 COMPANY_ID = DEMO_COMPANY_ID
 """The example tenant file's company (`tripletex_company_id`)."""
@@ -37,9 +38,8 @@ def make_client(server: EmulatorServer) -> TripletexClient:
         company.employee_token,
         timeout=5,
         clock=lambda: dt.date(2026, 11, 25),
-        retry=RetryPolicy(
-            backoff_initial=0.01, backoff_max=0.05, post_settle=0.01, rate_limit_backoff_initial=0.01
-        ),
+        retry=RetryPolicy(backoff_initial=0.01, backoff_max=0.05),
+        post_settle=0.01,
     )
 
 

@@ -1,8 +1,9 @@
 """Check HTTP traffic against Tripletex's openapi.json (openapi-core), for tests of client and emulator.
 
-Error responses are not declared in Tripletex's spec; they are checked against its `ApiError` schema
-(fields nullable, as Tripletex sends them). Gateway HTML pages (502/503/504) are not API responses
-and are skipped.
+Error responses are not declared in Tripletex's spec; they are checked against its `ApiError` schema.
+Tripletex writes every field of an object, null when it has no value, while the spec marks no field
+nullable: in responses every object field is read as nullable (requests stay strict). Gateway HTML
+pages (502/503/504) are not API responses and are skipped.
 """
 
 from __future__ import annotations
@@ -32,11 +33,31 @@ def spec_path() -> Path:
     return Path(os.environ.get("TRIPLETEX_OPENAPI") or DEFAULT_SPEC)
 
 
+REF = "#/components/schemas/"
+ANSWER = "Answer"
+
+
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema`, itself and its properties nullable (a `$ref` property is null through its target)."""
     out = copy.deepcopy(schema)
+    out["nullable"] = True
     for prop in out.get("properties", {}).values():
         prop["nullable"] = True
+        if "enum" in prop and None not in prop["enum"]:
+            prop["enum"] = [*prop["enum"], None]
     return out
+
+
+def _to_answers(value: Any) -> Any:
+    """`value` with every schema `$ref` pointing at the schema's nullable answer copy."""
+    if isinstance(value, dict):
+        return {
+            k: REF + ANSWER + v[len(REF) :] if k == "$ref" and v.startswith(REF) else _to_answers(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_to_answers(v) for v in value]
+    return value
 
 
 def _repair(operation: dict[str, Any]) -> None:
@@ -58,6 +79,10 @@ def load_openapi(path: str | None = None) -> OpenAPI:
     """Load the spec once per process, with an `ApiError` default response on every operation."""
     spec = json.loads(Path(path or spec_path()).read_text(encoding="utf-8"))
     schemas = spec["components"]["schemas"]
+    for name, schema in list(schemas.items()):
+        answer = _to_answers(schema)
+        wrapper = name.startswith(("ResponseWrapper", "ListResponse"))
+        schemas[ANSWER + name] = answer if wrapper else _nullable(answer)
     message = _nullable(schemas["ApiValidationMessage"])
     error = _nullable(schemas["ApiError"])
     error["properties"]["validationMessages"] = {
@@ -75,6 +100,7 @@ def load_openapi(path: str | None = None) -> OpenAPI:
         for method, operation in item.items():
             if method in ("get", "put", "post", "delete", "patch") and isinstance(operation, dict):
                 _repair(operation)
+                operation["responses"] = _to_answers(operation.get("responses", {}))
                 operation.setdefault("responses", {}).setdefault("default", default)
     return OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+from bookspot_tripletex.connections import tripletex_client
 from bookspot_tripletex.staging.day_mapping import mapping_for_day
-from bookspot_tripletex.staging.db import make_engine, migrate
+from bookspot_tripletex.staging.db import make_engine, require_head
 from bookspot_tripletex.tenants.activation import ActivationFailed, run_activation
 
 
 def run_activation_check(tenant_id: str, staging_url: str | None = None, day: dt.date | None = None) -> int:
-    from bookspot_tripletex.tasks import tripletex_client
-
     engine = make_engine(staging_url)
-    migrate(engine)
+    require_head(engine)
     day = day or dt.date.today()
     with engine.connect() as conn:
         mapping = mapping_for_day(conn, tenant_id, day)

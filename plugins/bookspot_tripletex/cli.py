@@ -1,4 +1,6 @@
-"""Command line: import tenants, preview a day, show a voucher, release a held day, check activation."""
+"""Command line: migrate staging, import tenants, run days (an initial import, a backfill), preview a day,
+show a voucher, release a held day, check activation. It calls `pipeline` and the step modules, never the
+Airflow task layer."""
 
 from __future__ import annotations
 
@@ -7,15 +9,38 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+def _staging(url: str | None):  # type: ignore[no-untyped-def]
+    """The staging engine, which must be migrated (`db migrate`) first."""
+    from bookspot_tripletex.staging.db import make_engine, require_head
+
+    engine = make_engine(url)
+    require_head(engine)
+    return engine
+
+
+def _db_migrate(args: argparse.Namespace) -> int:
+    from bookspot_tripletex.staging.db import current_revision, make_engine, migrate
+
+    engine = make_engine(args.staging_url)
+    before = current_revision(engine)
+    migrate(engine)
+    after = current_revision(engine)
+    where = engine.url.render_as_string(hide_password=True)
+    change = f"{before or 'empty'} -> {after}" if before != after else f"already at {after}"
+    print(f"staging {where}: {change}")
+    return 0
 
 
 def _import_tenant(args: argparse.Namespace) -> int:
-    from bookspot_tripletex.staging.db import make_engine, migrate
     from bookspot_tripletex.tenants.config import load_tenant_file
     from bookspot_tripletex.tenants.store import import_tenant
 
-    engine = make_engine(args.staging_url)
-    migrate(engine)
+    engine = _staging(args.staging_url)
     for path in args.files:
         cfg = load_tenant_file(path)
         with engine.begin() as conn:
@@ -58,13 +83,11 @@ def _voucher(args: argparse.Namespace) -> int:
 
 
 def _release_day(args: argparse.Namespace) -> int:
-    from bookspot_tripletex.staging.db import make_engine, migrate
     from bookspot_tripletex.staging.release import release_day, release_record
 
     if (args.date is None) == (args.record is None):
         raise SystemExit("release-day needs --date (a held day) or --record (one held record)")
-    engine = make_engine(args.staging_url)
-    migrate(engine)
+    engine = _staging(args.staging_url)
     with engine.begin() as conn:
         if args.record is not None:
             count = release_record(conn, args.tenant, args.record, args.by)
@@ -77,6 +100,37 @@ def _release_day(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    """Days of some tenants through every step, as a night runs them, printing how far it is."""
+    from bookspot_tripletex import pipeline
+
+    engine = _staging(args.staging_url)
+    now = dt.datetime.now(dt.UTC)
+    last_over = now.astimezone(OSLO).date() - dt.timedelta(days=1)
+    first = dt.date.fromisoformat(args.date_from) if args.date_from else None
+    last = dt.date.fromisoformat(args.date_to) if args.date_to else last_over
+    if first is not None and first > last:
+        raise SystemExit("error: --from is after --to")
+    days = None
+    if first is not None:
+        days = tuple(first + dt.timedelta(days=i) for i in range((last - first).days + 1))
+    night = pipeline.Night(
+        run_id=f"cli__{now:%Y-%m-%dT%H:%M:%S}",
+        until=min(last, last_over),
+        days=days,
+        dry_run=args.dry_run,
+        now=now,
+    )
+    scope = f"{first} .. {last}" if first else f"every due day up to {night.until}"
+    print(f"{len(args.tenant)} tenant(s), {scope}{' (dry run)' if args.dry_run else ''}", flush=True)
+    result = pipeline.run_night(engine, args.tenant, night, progress=lambda line: print(line, flush=True))
+    print(result.tally())
+    if result.to_retry or result.needs_person:
+        print(result.problems(), file=sys.stderr)
+        return 1
+    return 0
+
+
 def _activation(args: argparse.Namespace) -> int:
     from bookspot_tripletex.activation_cli import run_activation_check
 
@@ -86,6 +140,21 @@ def _activation(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bookspot-tripletex", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="the staging database").add_subparsers(dest="db_command", required=True)
+    p = db.add_parser("migrate", help="bring the staging schema to this version (once per deployment)")
+    p.add_argument("--staging-url", default=None)
+    p.set_defaults(func=_db_migrate)
+
+    p = sub.add_parser(
+        "run", help="run tenants' days through every step (initial import, backfill), showing progress"
+    )
+    p.add_argument("--tenant", required=True, action="append", help="repeat for several tenants")
+    p.add_argument("--from", dest="date_from", help="first day (default: every due day)")
+    p.add_argument("--to", dest="date_to", help="last day (default: yesterday in Oslo)")
+    p.add_argument("--dry-run", action="store_true", help="validate and report, post nothing")
+    p.add_argument("--staging-url", default=None)
+    p.set_defaults(func=_run)
 
     p = sub.add_parser("import-tenant", help="import tenant YAML files into the staging mapping tables")
     p.add_argument("files", nargs="+")
@@ -123,12 +192,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bookspot_tripletex.staging.db import StagingNotAtHead
     from bookspot_tripletex.tenants.config import TenantConfigError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (TenantConfigError, LookupError, FileNotFoundError) as exc:
+    except (TenantConfigError, LookupError, FileNotFoundError, StagingNotAtHead) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

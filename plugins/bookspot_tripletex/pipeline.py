@@ -1,21 +1,36 @@
-"""The nightly steps for one tenant and local day, as plain functions the DAG and the CLI call."""
+"""The nightly steps for one tenant and local day, as plain functions the DAG and the CLI call, and the
+night of many tenants (`run_night`) built from them: each step reads what the step before saved."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from bookspot_tripletex import settings
+from bookspot_tripletex.domain import LOCKED_STATUSES
 from bookspot_tripletex.feed.source import TransactionSource
 from bookspot_tripletex.journal.build import build_day
+from bookspot_tripletex.journal.model import DayJournal
 from bookspot_tripletex.load.post import TripletexLike, post_day
-from bookspot_tripletex.load.state import get_voucher, record_validation, save_journal, set_report
+from bookspot_tripletex.load.state import (
+    VoucherRow,
+    get_voucher,
+    record_validation,
+    save_journal,
+    set_report,
+)
+from bookspot_tripletex.staging.outcomes import DayOutcome, Outcome
 from bookspot_tripletex.staging.stage import stage_records
+from bookspot_tripletex.tenants.config import TenantConfig
 from bookspot_tripletex.tenants.store import load_tenant
+from bookspot_tripletex.triage import ExtractRefused
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +48,41 @@ def stage_tenant(
     with engine.begin() as conn:
         tenant = load_tenant(conn, tenant_id)
         result = stage_records(conn, tenant, source.iter_records(updated_from, updated_to))
-    log.info("%s: staged %s", tenant_id, result.as_dict())
+    log.info("%s: staged %s", tenant_id, {k: v for k, v in result.as_dict().items() if k != "days"})
     return {"tenant": tenant_id, **result.as_dict()}
+
+
+def extract_tenant(engine: Engine, tenant_id: str, now: dt.datetime) -> dict[str, Any]:
+    """Stage what changed since the tenant's watermark (minus the overlap), then move the watermark.
+
+    A refused token, an unknown account or a malformed answer raises `ExtractRefused` (retrying cannot
+    help); 429, 5xx and connection errors, once the client's own retries are used up, raise as they are.
+    The watermark moves only after the records are staged, so a failed run loses nothing.
+    """
+    from bookspot_tripletex.connections import bookspot_conn_id, open_source
+    from bookspot_tripletex.feed.client import BookSpotError, BookSpotTransientError
+    from bookspot_tripletex.staging.watermark import extract_window, save_watermark
+
+    with engine.connect() as conn:
+        updated_from, updated_to = extract_window(conn, tenant_id, now, EXTRACT_OVERLAP)
+    conn_id = bookspot_conn_id(engine, tenant_id)
+    try:
+        source = open_source(engine, tenant_id)
+    except ValueError as exc:
+        raise ExtractRefused(f"{tenant_id}: BookSpot connection {conn_id!r}: {exc}") from exc
+    try:
+        result = stage_tenant(engine, tenant_id, source, updated_from, updated_to)
+    except BookSpotTransientError:
+        raise
+    except BookSpotError as exc:
+        raise ExtractRefused(f"{exc} (connection {conn_id!r})") from exc
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
+    with engine.begin() as conn:
+        save_watermark(conn, tenant_id, updated_to, now)
+    return {**result, "window": [updated_from.isoformat(), updated_to.isoformat()]}
 
 
 def journal_day(engine: Engine, tenant_id: str, day: dt.date) -> dict[str, Any]:
@@ -57,46 +105,131 @@ def journal_day(engine: Engine, tenant_id: str, day: dt.date) -> dict[str, Any]:
     }
 
 
-def validate_day(
-    engine: Engine, tenant_id: str, day: dt.date, reports_dir: Path | None = None
-) -> dict[str, Any]:
-    """Validate the day with Great Expectations and write its report; only a pass makes it `ready`."""
-    from bookspot_tripletex.validation.report import build_report, write_report
-    from bookspot_tripletex.validation.run import validate_day as run_suites
+def validate_days(
+    engine_or_conn: Engine | Connection,
+    items: Sequence[tuple[str, dt.date] | DayJournal],
+    run_id: str | None = None,
+    reports_dir: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Validate the journals the journal step saved, many tenant-days with one GX run per suite; store
+    each day's report (and export it when a reports folder is set). Only a pass makes a day `ready`.
 
-    reports_dir = reports_dir or settings.reports_dir()
-    with engine.begin() as conn:
-        tenant = load_tenant(conn, tenant_id)
-        existing = get_voucher(conn, tenant_id, day)
-        if existing is not None and existing.status in ("posting", "posted"):
-            return {
-                "tenant": tenant_id,
-                "date": day.isoformat(),
-                "status": existing.status,
-                "report": existing.report_path,
-            }
-        journal = build_day(conn, tenant, day)
-        row = save_journal(conn, journal)
-        result = run_suites(conn, tenant, journal) if journal.voucher is not None else None
-        report = build_report(tenant, journal, result)
-        _, html = write_report(report, reports_dir)
-        success = result is not None and result.success
-        summary = result.summary() if result is not None else {"success": False, "failed": []}
-        now = dt.datetime.now(dt.UTC)
-        if journal.voucher is not None:
-            record_validation(conn, row.id, success, summary, str(html), now)
+    items: (tenant, day) pairs, or the saved journals themselves. One result per item, in order."""
+    if isinstance(engine_or_conn, Connection):
+        return _validate_days(engine_or_conn, items, run_id, reports_dir)
+    with engine_or_conn.begin() as conn:
+        return _validate_days(conn, items, run_id, reports_dir)
+
+
+def _validate_days(
+    conn: Connection,
+    items: Sequence[tuple[str, dt.date] | DayJournal],
+    run_id: str | None,
+    reports_dir: Path | None,
+) -> list[dict[str, Any]]:
+    from bookspot_tripletex.validation.batch import validate_journals
+    from bookspot_tripletex.validation.chart import tenant_chart_svg
+    from bookspot_tripletex.validation.history import range_warnings
+    from bookspot_tripletex.validation.report import build_report, render_html, report_paths, write_report
+    from bookspot_tripletex.validation.store import save_report, stored_journal, with_current_state
+
+    now = dt.datetime.now(dt.UTC)
+    run_id = run_id or f"manual-{now:%Y%m%dT%H%M%S.%f}"
+    export = reports_dir or settings.reports_export_dir()
+    tenants: dict[str, TenantConfig] = {}
+    out: list[dict[str, Any]] = []
+    todo: list[tuple[int, TenantConfig, DayJournal, VoucherRow]] = []
+    for item in items:
+        tenant_id, day = (item.tenant, item.date) if isinstance(item, DayJournal) else item
+        result: dict[str, Any] = {"tenant": tenant_id, "date": day.isoformat()}
+        out.append(result)
+        row = get_voucher(conn, tenant_id, day)
+        journal = item if isinstance(item, DayJournal) else stored_journal(conn, tenant_id, day)
+        if row is None or journal is None:
+            result.update(status="missing", error="no journal saved: run the journal step first")
+        elif row.status in LOCKED_STATUSES:
+            result.update(status=row.status, report=row.report_path)
         else:
-            set_report(conn, row.id, str(html), now)
-        final = get_voucher(conn, tenant_id, day)
-    assert final is not None
-    return {
-        "tenant": tenant_id,
-        "date": day.isoformat(),
-        "status": final.status,
-        "success": success,
-        "failed_checks": summary.get("failed", []),
-        "report": str(html),
-    }
+            if tenant_id not in tenants:
+                tenants[tenant_id] = load_tenant(conn, tenant_id)
+            todo.append((len(out) - 1, tenants[tenant_id], journal, row))
+    validated = iter(validate_journals(conn, [(t, j) for _, t, j, _ in todo if j.voucher is not None]))
+    for index, tenant, journal, row in todo:
+        checked = next(validated) if journal.voucher is not None else None
+        if checked is not None:
+            checked.warnings = range_warnings(conn, tenant.tenant, journal.date)
+        report = build_report(tenant, journal, checked)
+        path = str(report_paths(report, export)[1]) if export else None
+        if checked is not None:
+            record_validation(conn, row.id, checked.success, checked.summary(), path, now)
+        else:
+            set_report(conn, row.id, path, now)
+        report = with_current_state(conn, report)
+        html = render_html(report, tenant_chart_svg(conn, tenant.tenant, journal.date))
+        stored = save_report(conn, report, html, run_id, now)
+        if export:
+            write_report(report, export, html)
+        final = get_voucher(conn, tenant.tenant, journal.date)
+        assert final is not None
+        out[index].update(
+            status=final.status,
+            success=checked is not None and checked.success,
+            failed_checks=checked.failed if checked is not None else [],
+            warnings=[w["check"] for w in checked.warnings] if checked is not None else [],
+            report=path,
+            report_id=stored.id,
+        )
+    return out
+
+
+def validate_day(
+    engine: Engine,
+    tenant_id: str,
+    day: dt.date,
+    reports_dir: Path | None = None,
+    run_id: str | None = None,
+) -> dict[str, Any]:
+    """Validate one tenant-day's saved journal (see validate_days)."""
+    return validate_days(engine, [(tenant_id, day)], run_id, reports_dir)[0]
+
+
+def _validate_batch(
+    engine: Engine, tenant_days: Sequence[tuple[str, dt.date]], run_id: str | None
+) -> dict[tuple[str, dt.date], dict[str, Any] | Exception]:
+    """A batch's tenant-days in one validation; should the batch fail as a whole, day by day, so that one
+    day's failure is that day's outcome only."""
+    try:
+        results = validate_days(engine, tenant_days, run_id)
+        return dict(zip(tenant_days, results, strict=True))
+    except Exception as exc:
+        log.warning(
+            "validating %d tenant-days together failed (%s); validating them one by one",
+            len(tenant_days),
+            exc,
+        )
+    out: dict[tuple[str, dt.date], dict[str, Any] | Exception] = {}
+    for tenant_day in tenant_days:
+        try:
+            out[tenant_day] = validate_days(engine, [tenant_day], run_id)[0]
+        except Exception as exc:  # one day's failure is that day's outcome, never the others'
+            out[tenant_day] = exc
+    return out
+
+
+def activate_day(engine: Engine, tenant_id: str, day: dt.date, client: Any) -> dict[str, Any]:
+    """Before a mapping version's first night: the key works and every mapped account takes its postings."""
+    from bookspot_tripletex.tenants.activation import ensure_activated
+
+    return ensure_activated(engine, tenant_id, day, client)
+
+
+def reconcile_day(engine: Engine, tenant_id: str, day: dt.date, client: Any) -> dict[str, Any] | None:
+    """Compare the posted voucher with Tripletex, where this version has a reconcile step."""
+    try:
+        from bookspot_tripletex.load.reconcile import reconcile_day as reconcile
+    except ImportError:
+        return None
+    return reconcile(engine, tenant_id, day, client)
 
 
 def load_day(
@@ -110,22 +243,32 @@ def load_day(
     with engine.begin() as conn:
         tenant = load_tenant(conn, tenant_id)
     result = post_day(engine, tenant, day, client, claimant, dry_run=dry_run)
+    if result["outcome"] == "posted":
+        from bookspot_tripletex.validation.store import refresh_report
+
+        try:
+            with engine.begin() as conn:
+                refresh_report(conn, tenant_id, day, claimant, "posted")
+        except LookupError as exc:  # posted either way; the report catches up on the next refresh
+            log.warning("%s %s: report not refreshed: %s", tenant_id, day, exc)
     if result["outcome"] == "posted" and tenant.attach_report and client is not None:
-        result["attachment"] = attach_report(client, result)
+        result["attachment"] = attach_report(engine, client, result)
     return result
 
 
-def attach_report(client: Any, posted: dict[str, Any]) -> str:
-    """Upload the day's report as PDF onto its voucher; a failure is reported, the voucher stays posted."""
-    import json
+def attach_report(engine: Engine, client: Any, posted: dict[str, Any]) -> str:
+    """Upload the day's current report (refreshed after posting) as PDF onto its voucher; a failure is
+    reported, the voucher stays posted."""
+    from bookspot_tripletex.validation.pdf import render_pdf
+    from bookspot_tripletex.validation.store import latest_report
 
-    from bookspot_tripletex.validation.report import render_pdf
-
-    report_path = Path(posted["report"]).with_suffix(".json") if posted.get("report") else None
-    if report_path is None or not report_path.is_file():
+    with engine.connect() as conn:
+        stored = latest_report(
+            conn, posted["tenant"], dt.date.fromisoformat(posted["date"]), posted.get("version")
+        )
+    if stored is None:
         return "skipped: no report"
-    report = json.loads(report_path.read_text(encoding="utf-8"))
-    report.update(status="posted", tripletex_number=posted.get("tripletex_number"))
+    report = stored.model
     filename = f"bookspot-{posted['tenant']}-{posted['date']}-v{posted['version']}.pdf"
     try:
         client.upload_attachment(
@@ -135,3 +278,257 @@ def attach_report(client: Any, posted: dict[str, Any]) -> str:
         log.warning("%s %s: report not attached: %s", posted["tenant"], posted["date"], exc)
         return f"failed: {exc}"
     return filename
+
+
+TENANT_BATCH = 10
+"""Tenants a night takes at a time: their days are validated together and logged as one batch."""
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Night:
+    """What a run asks: its id, its day (the last one it may post), and chosen days instead of due ones."""
+
+    run_id: str
+    until: dt.date
+    days: tuple[dt.date, ...] | None = None
+    dry_run: bool = False
+    now: dt.datetime | None = None
+
+
+@dataclass
+class NightResult:
+    """Every tenant-day outcome of a night (or of a shard of it)."""
+
+    outcomes: list[DayOutcome] = field(default_factory=list)
+
+    def tally(self, outcomes: Iterable[DayOutcome] | None = None) -> str:
+        chosen = list(self.outcomes if outcomes is None else outcomes)
+        counts = Counter(o.outcome.value for o in chosen)
+        transactions = sum(int(o.counts.get("transactions") or 0) for o in chosen)
+        parts = ", ".join(f"{n} {name}" for name, n in sorted(counts.items())) or "nothing due"
+        return f"{len(chosen)} tenant-day(s): {parts}; {transactions} transaction(s)"
+
+    @property
+    def needs_person(self) -> list[DayOutcome]:
+        return [o for o in self.outcomes if o.outcome.needs_person]
+
+    @property
+    def to_retry(self) -> list[DayOutcome]:
+        return [o for o in self.outcomes if o.outcome.retryable]
+
+    def problems(self, limit: int = 20) -> str:
+        """The tenants that need a retry or a person, each day with its reason and what releases it."""
+        bad = self.to_retry + self.needs_person
+        tenants = sorted({o.tenant for o in bad})
+        lines = [f"{len(bad)} tenant-day(s) of {len(tenants)} tenant(s) not posted: {', '.join(tenants)}"]
+        lines += [f"  {o.line()}" for o in bad[:limit]]
+        if len(bad) > limit:
+            lines.append(f"  ... and {len(bad) - limit} more (table day_outcomes)")
+        return "\n".join(lines)
+
+
+class _Client:
+    """A tenant's Tripletex client, made on first use; a failure to make it is every later day's too."""
+
+    def __init__(self, engine: Engine, tenant_id: str) -> None:
+        self.engine, self.tenant_id = engine, tenant_id
+        self._client: Any = None
+        self._error: Exception | None = None
+
+    def get(self) -> Any:
+        if self._error is not None:
+            raise self._error
+        if self._client is None:
+            from bookspot_tripletex.connections import tripletex_client
+
+            try:
+                self._client = tripletex_client(self.engine, self.tenant_id)
+            except Exception as exc:
+                self._error = exc
+                raise
+        return self._client
+
+
+def _failed(tenant: str, day: dt.date, step: str, exc: Exception, counts: dict[str, Any]) -> DayOutcome:
+    from bookspot_tripletex.triage import action_for, classify, reason_of
+
+    outcome = classify(exc)
+    if outcome is Outcome.ERROR:
+        log.exception("%s %s: %s failed unexpectedly", tenant, day, step, exc_info=exc)
+    action = action_for(step, outcome, tenant, day, {})
+    return DayOutcome(tenant, day, step, outcome, counts, reason_of(exc), action)
+
+
+def _held_reason(journal: dict[str, Any], validated: dict[str, Any]) -> str:
+    reasons = []
+    if journal.get("quarantined"):
+        reasons.append(f"{journal['quarantined']} quarantined record(s)")
+    if journal.get("missing_mappings"):
+        reasons.append("no account mapped for " + ", ".join(journal["missing_mappings"]))
+    if validated.get("failed_checks"):
+        reasons.append("validation failed: " + ", ".join(validated["failed_checks"]))
+    return "; ".join(reasons) or "held"
+
+
+LOAD_OUTCOMES = {
+    "posted": Outcome.POSTED,
+    "found_existing": Outcome.POSTED,
+    "already_posted": Outcome.ALREADY_POSTED,
+    "empty": Outcome.EMPTY,
+    "dry_run": Outcome.DRY_RUN,
+    "held": Outcome.HELD,
+    "failed": Outcome.REFUSED,
+}
+
+
+def _finish_day(
+    engine: Engine,
+    tenant: str,
+    day: dt.date,
+    journal: dict[str, Any],
+    validated: dict[str, Any] | Exception,
+    client: _Client,
+    night: Night,
+) -> DayOutcome:
+    """Activate, load and reconcile one journaled and validated tenant-day."""
+    from bookspot_tripletex.triage import action_for
+
+    counts = {k: journal.get(k) for k in ("transactions", "postings", "quarantined")}
+    if isinstance(validated, Exception):
+        return _failed(tenant, day, "validate", validated, counts)
+    if validated["status"] == "held":
+        detail = {**journal, "report": validated.get("report")}
+        action = action_for("validate", Outcome.HELD, tenant, day, detail)
+        return DayOutcome(
+            tenant, day, "validate", Outcome.HELD, counts, _held_reason(journal, validated), action
+        )
+    step = "activate"
+    try:
+        postable = validated["status"] in ("ready", "posting") and not night.dry_run
+        if postable:
+            activate_day(engine, tenant, day, client.get())
+        step = "load"
+        claimant = f"{night.run_id}/{tenant}"
+        loaded = load_day(engine, tenant, day, client.get() if postable else None, claimant, night.dry_run)
+        outcome = LOAD_OUTCOMES.get(loaded["outcome"], Outcome.ERROR)
+        if loaded.get("tripletex_number"):
+            counts["voucher"] = loaded["tripletex_number"]
+        if loaded["outcome"] == "found_existing":
+            counts["found_in_tripletex"] = True
+        reason = None if outcome.done else (loaded.get("error") or f"voucher is {loaded['outcome']}")
+        if outcome is Outcome.POSTED:
+            step = "reconcile"
+            reconciled = reconcile_day(engine, tenant, day, client.get())
+            if reconciled is not None:
+                counts["reconciled"] = reconciled.get("outcome", True)
+    except Exception as exc:
+        return _failed(tenant, day, step, exc, counts)
+    action = action_for(step, outcome, tenant, day, {**journal, "report": loaded.get("report")})
+    return DayOutcome(tenant, day, step, outcome, counts, reason, action)
+
+
+class _Tracker:
+    """Tells progress: one line per tenant-day with how far its tenant is, one per batch with what is left."""
+
+    def __init__(self, say: Progress, tenants: int) -> None:
+        self.say, self.tenants = say, tenants
+        self.planned: dict[str, int] = {}
+        self.done: Counter[str] = Counter()
+        self.batch: list[DayOutcome] = []
+        self.result = NightResult()
+
+    def plan(self, tenant: str, days: list[dt.date], staged: int) -> None:
+        self.planned[tenant] = len(days)
+        span = f"{days[0]} .. {days[-1]}" if days else "none"
+        self.say(f"{tenant}: staged {staged} record(s); {len(days)} day(s) to do: {span}")
+
+    def report(self, outcome: DayOutcome) -> None:
+        self.batch.append(outcome)
+        self.done[outcome.tenant] += 1
+        planned = max(self.planned.get(outcome.tenant, 0), self.done[outcome.tenant])
+        self.say(f"{outcome.line()} [{self.done[outcome.tenant]}/{planned} of {outcome.tenant}]")
+
+    def end_batch(self, number: int, batches: int, finished: int) -> list[DayOutcome]:
+        outcomes, self.batch = self.batch, []
+        self.result.outcomes += outcomes
+        total_days = len(self.result.outcomes)
+        transactions = sum(int(o.counts.get("transactions") or 0) for o in self.result.outcomes)
+        self.say(
+            f"batch {number}/{batches}: {self.result.tally(outcomes)}. Done {finished}/{self.tenants} "
+            f"tenant(s), {total_days} tenant-day(s), {transactions} transaction(s); "
+            f"left: {self.tenants - finished} tenant(s)"
+        )
+        return outcomes
+
+
+def _run_batch(engine: Engine, batch: Sequence[str], night: Night, track: _Tracker) -> None:
+    from bookspot_tripletex.staging.due import chosen_days, due_days, start_dates, voucher_states
+
+    now = night.now or dt.datetime.now(dt.UTC)
+    with engine.connect() as conn:
+        starts = start_dates(conn, batch)
+        states = voucher_states(conn, batch, night.until)
+    work: dict[str, list[dt.date]] = {}
+    for tenant in batch:
+        if tenant not in starts:
+            missing = LookupError(f"tenant {tenant!r} is not imported")
+            track.report(_failed(tenant, night.until, "extract", missing, {}))
+            continue
+        start, chosen = starts[tenant], night.days is not None
+        if chosen:
+            planned = chosen_days(start, night.until, night.days or ())
+        else:
+            planned = due_days(start, night.until, states[tenant])
+        try:
+            staged = extract_tenant(engine, tenant, now)
+        except Exception as exc:
+            track.plan(tenant, planned or [night.until], 0)
+            for day in planned or [night.until]:
+                track.report(_failed(tenant, day, "extract", exc, {}))
+            continue
+        if not chosen:
+            touched = [dt.date.fromisoformat(d) for d in staged["days"]]
+            planned = due_days(start, night.until, states[tenant], touched)
+        track.plan(tenant, planned, staged["staged"])
+        work[tenant] = planned
+    journals: dict[tuple[str, dt.date], dict[str, Any]] = {}
+    for tenant, days in work.items():
+        for day in days:
+            try:
+                journals[(tenant, day)] = journal_day(engine, tenant, day)
+            except Exception as exc:
+                track.report(_failed(tenant, day, "journal", exc, {}))
+    validated = _validate_batch(engine, list(journals), night.run_id)
+    for tenant, days in work.items():
+        client = _Client(engine, tenant)
+        for day in days:
+            if (tenant, day) in journals:
+                result = validated.get((tenant, day), KeyError("not validated"))
+                track.report(_finish_day(engine, tenant, day, journals[(tenant, day)], result, client, night))
+
+
+def run_night(
+    engine: Engine,
+    tenant_ids: Sequence[str],
+    night: Night,
+    progress: Progress | None = None,
+    batch_size: int = TENANT_BATCH,
+) -> NightResult:
+    """Every step for every tenant's days, one tenant's failure never stopping the others.
+
+    Each tenant-day's outcome is written to `day_outcomes` and told to `progress` as one line; so is each
+    batch of tenants, with what is left. Nothing raises for a tenant-day: the caller reads the result.
+    """
+    from bookspot_tripletex.staging.outcomes import record_outcomes
+
+    track = _Tracker(progress or log.info, len(tenant_ids))
+    size = max(1, batch_size)
+    batches = [list(tenant_ids[i : i + size]) for i in range(0, len(tenant_ids), size)]
+    for number, batch in enumerate(batches, start=1):
+        _run_batch(engine, batch, night, track)
+        outcomes = track.end_batch(number, len(batches), min(number * size, len(tenant_ids)))
+        with engine.begin() as conn:
+            record_outcomes(conn, night.run_id, outcomes)
+    return track.result

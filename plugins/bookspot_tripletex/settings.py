@@ -23,5 +23,8 @@ def staging_url() -> str:
     return f"sqlite:///{data_dir() / 'staging.db'}"
 
 
-def reports_dir() -> Path:
-    return Path(os.environ.get("BOOKSPOT_REPORTS_DIR", data_dir() / "reports")).resolve()
+def reports_export_dir() -> Path | None:
+    """Where validation reports are also written as JSON and HTML files; None (the default): reports
+    live in the staging database only."""
+    folder = os.environ.get("BOOKSPOT_REPORTS_DIR")
+    return Path(folder).resolve() if folder else None

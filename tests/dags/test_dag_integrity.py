@@ -1,5 +1,6 @@
 """Every DAG file imports cleanly, quickly, with retries, tags and docs, and no work at parse time."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,9 +28,9 @@ def test_dag_file_is_thin_and_fast(dag_file: Path) -> None:
     code = (
         "import sys, time; sys.path[:0] = ['plugins', 'dags'];"
         "import airflow.sdk;"
-        "loaded = set(sys.modules); t = time.perf_counter();"
+        "loaded = set(sys.modules); t = time.process_time();"
         f"import {dag_file.stem};"
-        "elapsed = time.perf_counter() - t;"
+        "elapsed = time.process_time() - t;"
         "new = set(sys.modules) - loaded;"
         "heavy = sorted(m for m in new if m.split('.')[0] in {'great_expectations', 'pandas', 'requests',"
         " 'psycopg2', 'bookspot_tripletex'});"
@@ -40,7 +41,7 @@ def test_dag_file_is_thin_and_fast(dag_file: Path) -> None:
     ).stdout.splitlines()
     elapsed, heavy = float(out[-2]), out[-1]
     assert heavy == "", f"{dag_file.name} imports {heavy} at parse time"
-    assert elapsed < 1.0, f"{dag_file.name} took {elapsed:.2f}s to import"
+    assert elapsed < 0.5, f"{dag_file.name} took {elapsed:.2f}s of CPU to import"
 
 
 def test_every_task_retries_with_backoff(dagbag) -> None:  # type: ignore[no-untyped-def]
@@ -54,21 +55,57 @@ def test_every_task_retries_with_backoff(dagbag) -> None:  # type: ignore[no-unt
 
 def test_nightly_shape(dagbag) -> None:  # type: ignore[no-untyped-def]
     dag = dagbag.dags["bookspot_tripletex_nightly"]
-    assert dag.catchup is True
-    assert set(dag.params.keys()) == {"tenants", "day", "dry_run"}
-    ids = {t.task_id for t in dag.tasks}
-    assert ids == {
-        "plan_tenants",
-        "tenant_night.extract",
-        "tenant_night.journal",
-        "tenant_night.validate",
-        "tenant_night.activate",
-        "tenant_night.load",
-    }
-    assert dag.get_task("tenant_night.load").upstream_task_ids == {"tenant_night.activate", "plan_tenants"}
-    assert dag.get_task("tenant_night.extract").upstream_task_ids == {"plan_tenants"}
+    assert dag.catchup is False
+    assert dag.max_active_runs == 1
+    assert set(dag.params.keys()) == {"tenants", "day", "dry_run", "shard_size"}
+    schema = dag.params.get_param("shard_size").schema
+    assert (schema["type"], schema["minimum"]) == ("integer", 1)
+    assert {t.task_id for t in dag.tasks} == {"plan", "night"}
+    night = dag.get_task("night")
+    assert night.upstream_task_ids == {"plan"}
+    assert night.pool == "tripletex_api"
+    assert night.map_index_template == "{{ shard_label }}"
     tz = getattr(dag.timetable, "_timezone", None) or getattr(dag.timetable, "timezone", None)
     assert "Oslo" in str(tz)
+
+
+def test_the_ui_shows_the_schedule_in_oslo_time(dagbag) -> None:  # type: ignore[no-untyped-def]
+    """What the UI's Schedule column and its tooltip show: the DAG's timetable as the scheduler stores it."""
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = dagbag.dags["bookspot_tripletex_nightly"]
+    stored = DagSerialization.deserialize_dag(DagSerialization.serialize_dag(dag)).timetable
+    assert (stored.summary, stored.description) == (
+        "daily 00:00 Europe/Oslo",
+        "At 00:00, Europe/Oslo time (each run covers one Europe/Oslo day)",
+    )
+    plain = coerce_to_core_timetable(dag.timetable)
+    assert stored.next_dagrun_info(last_automated_data_interval=None, restriction=_everything()) == (
+        type(plain)
+        .__mro__[1]("0 0 * * *", "Europe/Oslo")
+        .next_dagrun_info(last_automated_data_interval=None, restriction=_everything())
+    )
+
+
+def _everything():  # type: ignore[no-untyped-def]
+    import pendulum
+    from airflow.timetables.base import TimeRestriction
+
+    return TimeRestriction(earliest=pendulum.datetime(2026, 3, 28, tz="UTC"), latest=None, catchup=True)
+
+
+def test_shard_size_default_comes_from_the_deployment() -> None:
+    code = (
+        "import sys; sys.path[:0] = ['plugins', 'dags'];"
+        "import bookspot_tripletex_nightly as m;"
+        "print(m.bookspot_tripletex_nightly().params['shard_size'])"
+    )
+    env = {**os.environ, "BOOKSPOT_SHARD_SIZE": "7"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=DAGS[0].parents[1], capture_output=True, text=True, env=env
+    )
+    assert out.stdout.strip().splitlines()[-1] == "7", out.stderr[-2000:]
 
 
 def test_no_airflow2_imports() -> None:

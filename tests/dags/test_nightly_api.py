@@ -97,7 +97,9 @@ def nights(
     engine = make_engine(staging_url)
     migrate(engine)
     for tenant in COMPANIES:
-        path = tenant_file(example_tenant_file, tmp_path / f"{tenant}.yaml", tenant, COMPANIES[tenant])
+        path = tenant_file(
+            example_tenant_file, tmp_path / f"{tenant}.yaml", tenant, COMPANIES[tenant], start_date=FIRST_DAY
+        )
         cfg = setup_tenant(engine, path)
         bookspot_connection(monkeypatch, cfg.bookspot_conn_id, bookspot.url, TOKENS[tenant])
         firm = next(c for c in tripletex.config.companies if c.id == COMPANIES[tenant])

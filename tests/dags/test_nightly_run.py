@@ -64,7 +64,7 @@ def _run(logical: dt.datetime, conf: dict | None = None):  # type: ignore[no-unt
     from bookspot_tripletex_nightly import bookspot_tripletex_nightly
 
     dag = bookspot_tripletex_nightly()
-    return dag.test(logical_date=logical, run_conf=conf)
+    return dag.test(logical_date=logical, run_conf={"day": logical.date().isoformat(), **(conf or {})})
 
 
 def test_a_night_posts_the_worked_example_once(night, tripletex: EmulatorServer) -> None:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from bookspot_devkit.emulator.config import (
     AccountSpec,
     ClosedPeriod,
     CompanyConfig,
+    ConfigError,
     EmulatorConfig,
     FaultConfig,
     FaultRule,
@@ -102,6 +103,51 @@ def test_invalid_configs_are_refused() -> None:
         FaultRule(action="explode")
     with pytest.raises(ValueError):
         ClosedPeriod(date(2026, 2, 1), date(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        (
+            "companies:\n- {id: 1, name: A, consumer_token: c, employee_token: e,\n"
+            "   extra_accounts: [{number: 1580, name: S}, {number: 1581, name: V}, {number: x, name: K}]}\n",
+            "emulator.yaml: companies[0].extra_accounts[2].number: Input should be a valid integer",
+        ),
+        (
+            "companies:\n- {id: 1, name: A, consumer_token: c, employee_token: e, colour: red}\n",
+            "emulator.yaml: companies[0].colour: Unexpected keyword argument",
+        ),
+        (
+            "rate_limit: {limit: 5, burst: 2}\n",
+            "emulator.yaml: rate_limit.burst: Unexpected keyword argument",
+        ),
+        ("faults: {rules: [{action: explode}]}\n", "emulator.yaml: faults.rules[0].action: Input should be"),
+        (
+            "companies:\n- {id: 1, name: A, consumer_token: c, employee_token: e,\n"
+            "   closed_periods: [[2026-02-01, 2026-01-01]]}\n",
+            "emulator.yaml: companies[0].closed_periods[0]: Value error, closed period end must be after",
+        ),
+        ("todya: 2026-11-25\n", "emulator.yaml: todya: Unexpected keyword argument"),
+        ("- just a list\n", "emulator.yaml: the configuration must be a mapping"),
+    ],
+)
+def test_config_errors_name_the_file_and_the_field(tmp_path: Path, text: str, complaint: str) -> None:
+    path = tmp_path / "emulator.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert complaint in str(info.value)
+
+
+def test_config_errors_list_every_problem() -> None:
+    with pytest.raises(ConfigError) as info:
+        EmulatorConfig.from_dict({"companies": [{"id": "x", "name": "A"}]}, "cfg.json")
+    lines = str(info.value).splitlines()
+    assert lines == [
+        "cfg.json: companies[0].id: Input should be a valid integer, unable to parse string as an integer",
+        "cfg.json: companies[0].consumer_token: Field required",
+        "cfg.json: companies[0].employee_token: Field required",
+    ]
 
 
 def test_state_applies_company_config() -> None:

@@ -1,14 +1,17 @@
-"""The state file: vouchers, numbering and admin changes outlive the emulator; no tokens land in it."""
+"""The state file: vouchers, numbering and admin changes outlive the emulator; no tokens land in it;
+a write stores only the changed rows of one company."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -60,7 +63,7 @@ def created(response: requests.Response) -> dict[str, Any]:
 def test_voucher_with_vat_postings_and_numbering_survive_a_restart(
     config: EmulatorConfig, contract: ContractChecker, tmp_path: Path
 ) -> None:
-    state_file = tmp_path / "state.json"
+    state_file = tmp_path / "state.sqlite"
     with running(config, state_file) as first:
         api = login(first, contract)
         first_id = created(api.post_voucher(api.voucher_body(SALE, externalVoucherNumber="bs-1")))["id"]
@@ -99,7 +102,7 @@ def test_voucher_with_vat_postings_and_numbering_survive_a_restart(
 def test_reversal_attachment_and_admin_changes_survive(
     config: EmulatorConfig, contract: ContractChecker, tmp_path: Path
 ) -> None:
-    state_file = tmp_path / "state.json"
+    state_file = tmp_path / "state.sqlite"
     with running(config, state_file) as first:
         api = login(first, contract)
         original = created(api.post_voucher(api.voucher_body(TRANSFER)))["id"]
@@ -139,7 +142,7 @@ def test_reversal_attachment_and_admin_changes_survive(
 def test_config_companies_and_accounts_missing_from_the_file_are_added(
     config: EmulatorConfig, contract: ContractChecker, tmp_path: Path
 ) -> None:
-    state_file = tmp_path / "state.json"
+    state_file = tmp_path / "state.sqlite"
     with running(config, state_file) as first:
         api = login(first, contract)
         created(api.post_voucher(api.voucher_body(TRANSFER)))
@@ -157,7 +160,7 @@ def test_config_companies_and_accounts_missing_from_the_file_are_added(
 def test_reset_overwrites_the_state_file(
     config: EmulatorConfig, contract: ContractChecker, tmp_path: Path
 ) -> None:
-    state_file = tmp_path / "state.json"
+    state_file = tmp_path / "state.sqlite"
     with running(config, state_file) as first:
         api = login(first, contract)
         created(api.post_voucher(api.voucher_body(TRANSFER)))
@@ -168,79 +171,135 @@ def test_reset_overwrites_the_state_file(
         assert created(api.post_voucher(api.voucher_body(TRANSFER)))["number"] == 1
 
 
-def test_refused_requests_do_not_touch_the_file(
+def test_refused_requests_write_nothing(
     config: EmulatorConfig, contract: ContractChecker, tmp_path: Path
 ) -> None:
-    state_file = tmp_path / "state.json"
+    state_file = tmp_path / "state.sqlite"
     with running(config, state_file) as server:
+        assert state_file.exists()
+        store = server.state.store
+        assert store is not None
         api = login(server, contract)
-        assert not state_file.exists()
+        before = dataclasses.replace(store.stats)
         refused = api.post_voucher(api.voucher_body([(1920, "100.00", "0"), (2990, "-99.00", "0")]))
         assert refused.status_code == 422
-        assert not state_file.exists()
+        api.get("/ledger/account", number="1920")
+        assert store.stats == before
         created(api.post_voucher(api.voucher_body(TRANSFER)))
-        assert state_file.exists()
-        assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+        assert store.stats.rows > before.rows
+
+
+def _rows(path: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute(sql, args).fetchall()
+
+
+def _change(path: Path, sql: str, *args: Any) -> None:
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(sql, args)
 
 
 def test_state_file_holds_no_tokens(
     config: EmulatorConfig, contract: ContractChecker, tmp_path: Path
 ) -> None:
-    state_file = tmp_path / "state.json"
+    state_file = tmp_path / "state.sqlite"
     with running(config, state_file) as server:
         api_a = login(server, contract)
         api_b = login(server, contract, 1)
         created(api_a.post_voucher(api_a.voucher_body(TRANSFER)))
         created(api_b.post_voucher(api_b.voucher_body(TRANSFER)))
         sessions = [api_a.token, api_b.token]
-    text = state_file.read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.sqlite"]
+    raw = state_file.read_bytes()
     tokens = [t for c in config.companies for t in (*c.all_consumer_tokens(), *c.all_employee_tokens())]
-    assert tokens and all(t and t not in text for t in (*tokens, *sessions))
-    assert "token" not in text.lower()
-    data = json.loads(text)
-    amounts = [p["amount"] for c in data["companies"] for v in c["vouchers"] for p in v["postings"]]
-    assert amounts and all(isinstance(a, str) for a in amounts)
+    assert tokens and all(t and t.encode() not in raw for t in (*tokens, *sessions))
+    assert b"token" not in raw.lower()
+    vouchers = [
+        json.loads(text) for (text,) in _rows(state_file, "SELECT data FROM rows WHERE kind = 'voucher'")
+    ]
+    amounts = [p["amount"] for v in vouchers for p in v["postings"]]
+    assert len(vouchers) == 2 and amounts and all(isinstance(a, str) for a in amounts)
+
+
+def _voucher_post_cost(companies: int, tmp_path: Path, contract: ContractChecker) -> tuple[int, int, int]:
+    """(rows written, rows deleted, bytes written) by one voucher POST with `companies` companies."""
+    many = [company_a()] + [
+        CompanyConfig(id=5000 + i, name=f"Firma {i} AS", consumer_token=f"c-{i}", employee_token=f"e-{i}")
+        for i in range(companies - 1)
+    ]
+    with running(EmulatorConfig(companies=many, today=TODAY), tmp_path / f"{companies}.sqlite") as server:
+        store = server.state.store
+        assert store is not None
+        api = login(server, contract)
+        body = api.voucher_body(SALE, externalVoucherNumber="bs-1")
+        before = dataclasses.replace(store.stats)
+        created(api.post_voucher(body))
+        return (
+            store.stats.rows - before.rows,
+            store.stats.deleted - before.deleted,
+            store.stats.bytes - before.bytes,
+        )
+
+
+def test_a_voucher_post_writes_the_same_at_one_and_a_thousand_companies(
+    contract: ContractChecker, tmp_path: Path
+) -> None:
+    one = _voucher_post_cost(1, tmp_path, contract)
+    thousand = _voucher_post_cost(1000, tmp_path, contract)
+    assert one[:2] == thousand[:2] == (2, 0)
+    assert thousand[2] == one[2] < 10_000
 
 
 @pytest.mark.parametrize(
     ("content", "complaint"),
     [
-        ("{not json", "not valid JSON"),
-        ('{"hello": 1}', "not a bookspot-tripletex-emulator-state file"),
-        ('{"format": "bookspot-tripletex-emulator-state", "version": 99}', "version 99"),
-        ('{"format": "bookspot-tripletex-emulator-state", "version": 1}', "damaged"),
+        (b"{not json", "not a bookspot-tripletex-emulator-state database"),
+        (b"SQLite format 3\x00" + bytes(84), "not a bookspot-tripletex-emulator-state database"),
     ],
 )
 def test_unusable_state_file_is_a_clear_error(
-    config: EmulatorConfig, tmp_path: Path, content: str, complaint: str
+    config: EmulatorConfig, tmp_path: Path, content: bytes, complaint: str
 ) -> None:
-    state_file = tmp_path / "broken-state.json"
-    state_file.write_text(content, encoding="utf-8")
+    state_file = tmp_path / "broken-state.sqlite"
+    state_file.write_bytes(content)
     with pytest.raises(StateFileError, match=complaint) as info:
         EmulatorServer(config, state_file=state_file)
     assert str(state_file) in str(info.value)
 
 
-def test_dangling_references_are_refused(
-    config: EmulatorConfig, contract: ContractChecker, tmp_path: Path
+@pytest.mark.parametrize(
+    ("damage", "complaint"),
+    [
+        ("UPDATE meta SET value = 'hello' WHERE key = 'format'", "not a bookspot-tripletex-emulator-state"),
+        ("UPDATE meta SET value = '99' WHERE key = 'version'", "version '99'"),
+        ("DELETE FROM rows WHERE kind = 'company'", "damaged"),
+        ("UPDATE rows SET data = '{not json' WHERE kind = 'voucher'", "damaged"),
+        ("UPDATE meta SET value = '1' WHERE key = 'next_id'", "next_id"),
+        (
+            "UPDATE rows SET data = json_set(data, '$.postings[0].account_id', 7) WHERE kind = 'voucher'",
+            "unknown account",
+        ),
+        (
+            "UPDATE rows SET data = json_set(data, '$.postings[0].amount', 'lots') WHERE kind = 'voucher'",
+            "InvalidOperation",
+        ),
+        (
+            "UPDATE rows SET data = json_set(data, '$.date', '24.11.2026') WHERE kind = 'voucher'",
+            "ValueError",
+        ),
+    ],
+)
+def test_damaged_state_is_refused(
+    config: EmulatorConfig, contract: ContractChecker, tmp_path: Path, damage: str, complaint: str
 ) -> None:
-    state_file = tmp_path / "state.json"
+    state_file = tmp_path / "state.sqlite"
     with running(config, state_file) as server:
         api = login(server, contract)
         created(api.post_voucher(api.voucher_body(TRANSFER)))
-    good = json.loads(state_file.read_text(encoding="utf-8"))
-    for damage, complaint in [
-        (lambda d: d["companies"][0]["vouchers"][0]["postings"][0].update(account_id=7), "unknown account"),
-        (lambda d: d.update(next_id=1), "next_id"),
-        (lambda d: d["companies"][0]["vouchers"][0]["postings"][0].update(amount="lots"), "InvalidOperation"),
-        (lambda d: d["companies"][0]["vouchers"][0].update(date="24.11.2026"), "ValueError"),
-    ]:
-        data = json.loads(json.dumps(good))
-        damage(data)
-        state_file.write_text(json.dumps(data), encoding="utf-8")
-        with pytest.raises(StateFileError, match=complaint) as info:
-            EmulatorServer(config, state_file=state_file)
-        assert str(state_file) in str(info.value)
+    _change(state_file, damage)
+    with pytest.raises(StateFileError, match=complaint) as info:
+        EmulatorServer(config, state_file=state_file)
+    assert str(state_file) in str(info.value)
 
 
 def _start(config_path: Path, state_file: Path, port: int) -> subprocess.Popen[str]:
@@ -260,7 +319,7 @@ def _start(config_path: Path, state_file: Path, port: int) -> subprocess.Popen[s
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=dict(os.environ, PYTHONPATH=f"{REPO / 'plugins'}:{REPO / 'devkit'}"),
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(str(REPO / d) for d in ("plugins", "devkit"))),
     )
 
 
@@ -300,7 +359,7 @@ def _post_transfer(session: requests.Session, base: str) -> dict[str, Any]:
 
 def test_command_line_keeps_state_across_sigterm(config: EmulatorConfig, tmp_path: Path) -> None:
     config_path = write_config(tmp_path / "emulator.yaml", config)
-    state_file = tmp_path / "emulator-state.json"
+    state_file = tmp_path / "emulator-state.sqlite"
     company = config.companies[0]
     port = free_port()
     base = f"http://127.0.0.1:{port}/v2"
@@ -323,7 +382,7 @@ def test_command_line_keeps_state_across_sigterm(config: EmulatorConfig, tmp_pat
 
 def test_command_line_names_a_corrupt_state_file(config: EmulatorConfig, tmp_path: Path) -> None:
     config_path = write_config(tmp_path / "emulator.yaml", config)
-    state_file = tmp_path / "emulator-state.json"
+    state_file = tmp_path / "emulator-state.sqlite"
     state_file.write_text("garbage", encoding="utf-8")
     proc = _start(config_path, state_file, free_port())
     _, err = proc.communicate(timeout=30)

@@ -19,7 +19,6 @@ from bookspot_devkit.httpserver import free_port
 from bookspot_devkit.simulator.generator import TenantGenerator, vat_of
 from bookspot_devkit.simulator.server import SimulatorConfig, SimulatorServer
 from bookspot_tripletex.feed.client import (
-    MAX_RETRY_AFTER,
     BookSpotAuthError,
     BookSpotClient,
     BookSpotConnectionError,
@@ -29,6 +28,7 @@ from bookspot_tripletex.feed.client import (
     BookSpotServerError,
 )
 from bookspot_tripletex.feed.model import parse_record
+from bookspot_tripletex.retry import RetryPolicy
 
 UTC = dt.UTC
 TOKENS = {"fjord-kayak": secrets.token_urlsafe(24), "tenant-001": secrets.token_urlsafe(24)}
@@ -117,15 +117,27 @@ def test_429_waits_for_retry_after(server: SimulatorServer) -> None:
     sleeps = Sleeps()
     page = client(server, sleep=sleeps).fetch_page(*EVERYTHING, limit=10)
     assert len(page.records) == 10
-    assert sleeps == [3.0, 3.0]
+    assert sleeps == [3.0 + RetryPolicy().server_wait_margin] * 2
     assert statuses(server) == {"429": 2, "200": 1}
 
 
-def test_a_long_retry_after_is_capped(server: SimulatorServer) -> None:
+def test_a_retry_after_beyond_the_budget_gives_up_at_once(server: SimulatorServer) -> None:
     server.simulation.set_faults(rate_limit_burst=1, retry_after=86400)
     sleeps = Sleeps()
-    client(server, sleep=sleeps).fetch_page(*EVERYTHING, limit=1)
-    assert sleeps == [MAX_RETRY_AFTER]
+    with pytest.raises(BookSpotRateLimited, match="gave up after 1 attempts") as failure:
+        client(server, sleep=sleeps).fetch_page(*EVERYTHING, limit=1)
+    assert sleeps == [] and failure.value.retry_after == 86400
+    assert statuses(server) == {"429": 1}
+
+
+def test_the_time_budget_bounds_the_waits(server: SimulatorServer) -> None:
+    server.simulation.set_faults(server_error_rate=1.0)
+    sleeps = Sleeps()
+    policy = RetryPolicy(attempts=50, budget_seconds=10, backoff_initial=1, backoff_max=4)
+    with pytest.raises(BookSpotServerError) as failure:
+        client(server, sleep=sleeps, retry=policy).fetch_page(*EVERYTHING)
+    assert sum(sleeps) <= 10 and len(sleeps) >= 3
+    assert failure.value.attempts == len(sleeps) + 1 == statuses(server)["503"]
 
 
 def test_rate_limit_that_never_ends_gives_up(server: SimulatorServer) -> None:

@@ -17,8 +17,10 @@ from sqlalchemy import Engine, select
 
 from bookspot_devkit.simulator.generator import Knobs, TenantGenerator
 from bookspot_tripletex import tasks
-from bookspot_tripletex.feed.client import MAX_LIMIT, BookSpotClient, BookSpotServerError
+from bookspot_tripletex.feed import client as feed_client
+from bookspot_tripletex.feed.client import MAX_LIMIT, BookSpotServerError
 from bookspot_tripletex.journal.build import build_day
+from bookspot_tripletex.retry import RetryPolicy
 from bookspot_tripletex.staging.schema import quarantine, transactions
 from bookspot_tripletex.staging.watermark import get_watermark
 from bookspot_tripletex.tenants.config import TenantConfig
@@ -162,13 +164,12 @@ def test_a_5xx_burst_is_retried_with_backoff(
 ) -> None:
     engine, cfg = on_sqlite
     waits: list[float] = []
-    original = BookSpotClient._wait
 
-    def recorded(self: BookSpotClient, state) -> float:  # type: ignore[no-untyped-def]
-        waits.append(original(self, state))
-        return 0.0
+    class Recorded(RetryPolicy):
+        def call(self, fn, **kwargs):  # type: ignore[no-untyped-def]
+            return super().call(fn, **{**kwargs, "sleep": waits.append})
 
-    monkeypatch.setattr(BookSpotClient, "_wait", recorded)
+    monkeypatch.setattr(feed_client, "RetryPolicy", Recorded)
     token = new_token()
     settings = {"seed": 6, "date_from": DAY, "date_to": DAY, "transactions_per_day": 120}
     with simulator({TENANT: token}, **settings) as server:

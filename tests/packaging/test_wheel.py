@@ -44,6 +44,8 @@ def test_the_wheel_carries_sql_suites_and_migrations(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "bookspot_tripletex/sql/journal_lines.sql" in names
     assert "bookspot_tripletex/expectations/voucher.json" in names
+    assert "bookspot_tripletex/validation/templates/report.html.j2" in names
+    assert "bookspot_tripletex/validation/templates/chart.svg.j2" in names
     assert any(n.startswith("bookspot_tripletex/staging/migrations/versions/0001") for n in names)
     assert not any(n.startswith("bookspot_devkit") for n in names)
 

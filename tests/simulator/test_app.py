@@ -17,6 +17,7 @@ import pytest
 import requests
 from sim_helpers import instant
 
+from bookspot_devkit.configfile import ConfigError
 from bookspot_devkit.httpserver import free_port
 from bookspot_devkit.simulator.generator import Knobs, TenantGenerator
 from bookspot_devkit.simulator.server import SimulatorConfig, SimulatorServer
@@ -255,8 +256,19 @@ def test_config_file_reads_tokens_from_the_environment(
     monkeypatch.delenv("SIM_TOKEN_FK")
     with pytest.raises(ValueError, match="SIM_TOKEN_FK"):
         SimulatorConfig.from_file(path)
-    with pytest.raises(ValueError, match="unknown"):
+    with pytest.raises(ConfigError, match="simulator config: colour: Unexpected keyword argument"):
         SimulatorConfig.from_mapping({"tokens": {"a": "b"}, "colour": "red"})
+    path.write_text("tokens: {a: b}\nknobs: {voidz: 0.1}\nport: 99999\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        SimulatorConfig.from_file(path)
+    assert str(info.value).splitlines() == [
+        "sim.yaml: knobs: Value error, unknown knob(s) voidz; known: " + ", ".join(sorted(Knobs().as_dict())),
+        "sim.yaml: port: Input should be less than or equal to 65535",
+    ]
+    with pytest.raises(ConfigError, match="sim.json: date_to: Input should be a valid date"):
+        SimulatorConfig.from_mapping(
+            {"tokens": {"a": "b"}, "date_from": "2026-01-01", "date_to": "x"}, "sim.json"
+        )
 
 
 def test_serve_cli(tmp_path: Path) -> None:
@@ -267,7 +279,7 @@ def test_serve_cli(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT / 'devkit'}"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / d) for d in ("plugins", "devkit"))}
     process = subprocess.Popen(
         [
             sys.executable,

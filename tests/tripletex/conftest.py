@@ -10,7 +10,8 @@ import tempfile
 
 import pytest
 
-from bookspot_tripletex.tripletex.client import RetryPolicy, TripletexClient
+from bookspot_tripletex.retry import RetryPolicy
+from bookspot_tripletex.tripletex.client import TripletexClient
 
 BASE = "https://tx.test/v2"
 CONSUMER = "consumer-SECRET-c0ffee"
@@ -18,16 +19,7 @@ EMPLOYEE = "employee-SECRET-beef42"
 TODAY = datetime.date(2026, 11, 24)
 
 FAST = RetryPolicy(
-    attempts=3,
-    backoff_initial=0.01,
-    backoff_max=0.05,
-    rate_limit_attempts=4,
-    rate_limit_max_wait=30,
-    rate_limit_margin=0.0,
-    rate_limit_backoff_initial=0.01,
-    rate_limit_backoff_max=0.08,
-    post_attempts=3,
-    post_settle=0.01,
+    attempts=3, budget_seconds=30, backoff_initial=0.01, backoff_max=0.05, server_wait_margin=0
 )
 
 
@@ -57,7 +49,7 @@ def sleeps() -> Sleeps:
 @pytest.fixture
 def make_client(clock: Clock, sleeps: Sleeps):
     def make(**kwargs) -> TripletexClient:
-        options = {"retry": FAST, "sleep": sleeps, "clock": clock, **kwargs}
+        options = {"retry": FAST, "sleep": sleeps, "clock": clock, "post_settle": 0.01, **kwargs}
         return TripletexClient(BASE, CONSUMER, EMPLOYEE, **options)
 
     return make

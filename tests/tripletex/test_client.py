@@ -175,14 +175,14 @@ def test_429_without_reset_backs_off_exponentially_and_gives_up(requests_mock, m
     with pytest.raises(errors.RateLimited) as info:
         make_client().who_am_i()
     assert info.value.reset_seconds is None
-    assert who.call_count == FAST.rate_limit_attempts
-    assert len(sleeps) == FAST.rate_limit_attempts - 1
+    assert who.call_count == FAST.attempts
+    assert len(sleeps) == FAST.attempts - 1
     for attempt, wait in enumerate(sleeps, start=1):
-        step = min(FAST.rate_limit_backoff_max, FAST.rate_limit_backoff_initial * 2 ** (attempt - 1))
-        assert step / 2 <= wait <= step
+        step = min(FAST.backoff_max, FAST.backoff_initial * 2 ** (attempt - 1))
+        assert step <= wait <= min(FAST.backoff_max, step + FAST.backoff_initial)
 
 
-def test_429_with_a_reset_beyond_the_max_wait_is_raised_at_once(requests_mock, make_client, sleeps):
+def test_429_with_a_reset_beyond_the_budget_is_raised_at_once(requests_mock, make_client, sleeps):
     tokens(requests_mock, "sess-1")
     who = requests_mock.get(WHO_URL, status_code=429, headers={"X-Rate-Limit-Reset": "3600"}, json={})
     with pytest.raises(errors.RateLimited) as info:
@@ -223,13 +223,33 @@ def test_connection_errors_and_timeouts_on_get_are_retried_then_typed(requests_m
     assert slow.call_count == FAST.attempts
 
 
-def test_session_create_is_retried_on_5xx(requests_mock, make_client):
+def test_session_create_is_retried_on_5xx(requests_mock, make_client, sleeps):
     create = requests_mock.put(
         TOKEN_URL, [envelope(500, 1000, None), {"json": {"value": {"token": "sess-1"}}}]
     )
     requests_mock.get(WHO_URL, json=ME)
     make_client().who_am_i()
-    assert create.call_count == 2
+    assert create.call_count == 2 and len(sleeps) == 1
+
+
+def test_session_create_failing_under_a_voucher_post_is_retried_without_posting(
+    requests_mock, make_client, sleeps
+):
+    create = requests_mock.put(
+        TOKEN_URL, [{"exc": requests.ConnectionError("refused")}, {"json": {"value": {"token": "sess-1"}}}]
+    )
+    post = requests_mock.post(VOUCHER_URL, status_code=201, json={"value": {"id": 5}})
+    assert make_client().post_voucher_once({"externalVoucherNumber": "bs-1"}) == {"id": 5}
+    assert create.call_count == 2 and post.call_count == 1 and len(sleeps) == 1
+
+
+def test_one_retry_layer_session_create_is_not_retried_inside_a_retried_call(
+    requests_mock, make_client, sleeps
+):
+    create = requests_mock.put(TOKEN_URL, **envelope(503, 1000, None))
+    with pytest.raises(errors.ServerError):
+        make_client().who_am_i()
+    assert create.call_count == FAST.attempts and len(sleeps) == FAST.attempts - 1
 
 
 @pytest.mark.parametrize(
@@ -329,10 +349,11 @@ class TestEnsureVoucher:
         tokens(requests_mock, "sess-1")
         lookup = requests_mock.get(EXT_URL, json={"values": []})
         post = requests_mock.post(VOUCHER_URL, exc=requests.ConnectionError("down"))
+        client = make_client()
         with pytest.raises(errors.VoucherOutcomeUnknown):
-            make_client().ensure_voucher(self.payload)
-        assert post.call_count == FAST.post_attempts
-        assert lookup.call_count == FAST.post_attempts + 1
+            client.ensure_voucher(self.payload)
+        assert post.call_count == client.post_attempts
+        assert lookup.call_count == client.post_attempts + 1
 
     def test_a_failing_lookup_stops_any_new_post(self, requests_mock, make_client):
         tokens(requests_mock, "sess-1")

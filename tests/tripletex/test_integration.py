@@ -22,9 +22,10 @@ from bookspot_devkit.emulator.config import (
     RateLimitConfig,
 )
 from bookspot_devkit.emulator.server import EmulatorServer
+from bookspot_tripletex.retry import RetryPolicy
 from bookspot_tripletex.tripletex import errors
 from bookspot_tripletex.tripletex.activation import check_activation
-from bookspot_tripletex.tripletex.client import RetryPolicy, TripletexClient
+from bookspot_tripletex.tripletex.client import TripletexClient
 from bookspot_tripletex.tripletex.payload import voucher_payload
 
 from .test_payload import WORKED_EXAMPLE, Posting, Voucher
@@ -36,18 +37,7 @@ FJORD_EMPLOYEE = "fjord-employee-91c2d7"
 NORDLYS_EMPLOYEE = "nordlys-employee-44d0b1"
 EXT = "bookspot:fjord-kayak:2026-11-24:v1"
 
-POLICY = RetryPolicy(
-    attempts=3,
-    backoff_initial=0.01,
-    backoff_max=0.02,
-    rate_limit_attempts=6,
-    rate_limit_max_wait=120,
-    rate_limit_margin=0.5,
-    rate_limit_backoff_initial=20,
-    rate_limit_backoff_max=40,
-    post_attempts=3,
-    post_settle=0.01,
-)
+POLICY = RetryPolicy(attempts=3, backoff_initial=0.01, backoff_max=0.02, server_wait_margin=0.5)
 
 FJORD = CompanyConfig(
     id=1001,
@@ -139,7 +129,13 @@ def connect(emulator, contract, sleeps, sent):
     def make(employee: str = FJORD_EMPLOYEE, **kwargs) -> TripletexClient:
         session = requests.Session()
         session.mount("http://127.0.0.1:", CountingAdapter(contract, sent))
-        options = {"retry": POLICY, "sleep": sleeps, "clock": lambda: emulator.state.clock.today(), **kwargs}
+        options = {
+            "retry": POLICY,
+            "sleep": sleeps,
+            "clock": lambda: emulator.state.clock.today(),
+            "post_settle": 0.01,
+            **kwargs,
+        }
         client = TripletexClient(emulator.url, CONSUMER, employee, session=session, **options)
         clients.append(client)
         return client
@@ -245,7 +241,9 @@ def test_a_timed_out_post_ends_with_exactly_one_voucher(emulator, connect, sent)
     client = connect(
         timeout=0.3,
         sleep=time.sleep,
-        retry=RetryPolicy(attempts=2, backoff_initial=0.01, post_attempts=2, post_settle=1.0),
+        retry=RetryPolicy(attempts=2, backoff_initial=0.01),
+        post_attempts=2,
+        post_settle=1.0,
     )
     payload = worked_payload(client)
     faults(emulator, {"action": "latency", "method": "POST", "path": "/ledger/voucher", "seconds": 0.8})
@@ -365,7 +363,7 @@ def test_429_with_reset_header_waits_the_window_out(emulator, connect, sleeps):
 
 
 def test_429_without_reset_header_backs_off_on_its_own(emulator, connect, sleeps):
-    client = connect()
+    client = connect(retry=RetryPolicy(attempts=6, backoff_initial=20, backoff_max=40))
     rate_limit(emulator, limit=3, period_seconds=60, omit_reset_on_429=True)
     for _ in range(5):
         client.who_am_i()
@@ -376,9 +374,7 @@ def test_429_without_reset_header_backs_off_on_its_own(emulator, connect, sleeps
 
 
 def test_429_gives_up_after_the_bounded_attempts(emulator, connect, sleeps):
-    client = connect(
-        retry=RetryPolicy(rate_limit_attempts=3, rate_limit_backoff_initial=1, rate_limit_backoff_max=2)
-    )
+    client = connect(retry=RetryPolicy(attempts=3, backoff_initial=1, backoff_max=2))
     client.who_am_i()
     rate_limit(emulator, limit=1, period_seconds=3600, omit_reset_on_429=True)
     client.who_am_i()

@@ -111,7 +111,7 @@ def test_held_report_lists_quarantine_and_escapes_everything(cfg, held, tmp_path
     _, html_path = write_report(report, tmp_path)
     page = html_path.read_text(encoding="utf-8")
     assert "<script" not in page and "<img" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
     assert "Ærlig tur på fjorden" in page
     assert "VAT 5 does not match 4 within 1 øre" in page
     assert '<span class="badge held">HELD</span>' in page

@@ -76,7 +76,10 @@ def register_admin(app: FastAPI, state: EmulatorState) -> None:
     @app.post("/_emulator/rate_limit")
     async def set_rate_limit(request: Request) -> Response:
         body = await _body(request)
-        cfg = RateLimitConfig(**_floats(body)) if body else None
+        try:
+            cfg = RateLimitConfig(**_floats(body)) if body else None
+        except (TypeError, ValueError) as exc:
+            raise ApiError(422, 15000, f"Bad rate limit: {exc}") from None
         state.set_rate_limit(cfg)
         return _json({"rate_limit": dataclasses.asdict(cfg) if cfg else None})
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +17,7 @@ from .admin import register_admin
 from .errors import ApiError
 from .faults import FaultMiddleware
 from .routes import register_ledger_routes, register_token_routes
-from .state import EmulatorState, Session, new_request_id
+from .state import EmulatorState, Session, new_request_id, rate_key
 from .web import TOKEN_CREATE, charge, error_response
 
 
@@ -26,11 +27,17 @@ class EmulatorApp(FastAPI):
     emulator_state: EmulatorState
 
     def build_middleware_stack(self) -> Any:
-        return FaultMiddleware(super().build_middleware_stack(), self.emulator_state.faults)
+        state = self.emulator_state
+
+        def rate_headers(scope: dict[str, Any]) -> dict[str, str]:
+            header = dict(scope.get("headers") or ()).get(b"authorization", b"").decode("latin-1")
+            creds = _basic_auth(header)
+            return state.rate_headers(creds[1] if creds else None)
+
+        return FaultMiddleware(super().build_middleware_stack(), state.faults, rate_headers)
 
 
-def _basic_auth(request: Request) -> tuple[str, str] | None:
-    header = request.headers.get("authorization", "")
+def _basic_auth(header: str) -> tuple[str, str] | None:
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic":
         return None
@@ -42,7 +49,7 @@ def _basic_auth(request: Request) -> tuple[str, str] | None:
 
 
 def _authenticate(state: EmulatorState, request: Request) -> Session:
-    creds = _basic_auth(request)
+    creds = _basic_auth(request.headers.get("authorization", ""))
     session = state.session_for(creds[1]) if creds else None
     if creds is None or session is None:
         raise ApiError(
@@ -53,12 +60,18 @@ def _authenticate(state: EmulatorState, request: Request) -> Session:
     return session
 
 
-PERSISTED_PREFIXES = ("/v2/ledger/", "/_emulator/companies/")
+WRITES = ("POST", "PUT", "DELETE")
+ADMIN_COMPANY = re.compile(r"^/_emulator/companies/(\d+)/")
 
 
-def _changes_state(method: str, path: str, status: int) -> bool:
-    """A write that succeeded on data the state file keeps (reset saves by itself)."""
-    return method in ("POST", "PUT", "DELETE") and status < 400 and path.startswith(PERSISTED_PREFIXES)
+def _changed_company(request: Request, path: str, status: int) -> int | None:
+    """The company a successful write changed (reset saves by itself), else None."""
+    if request.method not in WRITES or status >= 400:
+        return None
+    if path.startswith("/v2/ledger/"):
+        return request.state.session.company_id
+    match = ADMIN_COMPANY.match(path)
+    return int(match.group(1)) if match else None
 
 
 def _redact(path: str) -> str:
@@ -85,14 +98,16 @@ def create_app(state: EmulatorState) -> FastAPI:
                 session = _authenticate(state, request)
                 request.state.session = session
                 company_id = session.company_id
-                charge(state, request, (session.company_id, session.employee_token))
+                charge(state, request, rate_key(session))
             except ApiError as err:
                 response = error_response(request, err)
         if response is None:
             response = await call_next(request)
-            if state.state_file is not None and _changes_state(request.method, path, response.status_code):
-                state.save()
-        for key, value in request.state.rate_headers.items():
+            if state.store is not None:
+                changed = _changed_company(request, path, response.status_code)
+                if changed is not None:
+                    state.save([changed])
+        for key, value in (request.state.rate_headers or state.rate_headers(None)).items():
             response.headers[key] = value
         response.headers["x-tlx-request-id"] = request.state.request_id
         if path.startswith("/v2/"):

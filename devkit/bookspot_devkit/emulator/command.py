@@ -19,8 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML or JSON file (see bookspot_devkit.emulator.config)")
     parser.add_argument(
         "--state-file",
-        help="JSON file keeping vouchers, accounts and numbering across restarts (read if it exists, "
-        "rewritten after every change); without it the state lives in memory only",
+        help="SQLite file keeping vouchers, accounts and numbering across restarts (read if it exists, "
+        "each change written as it happens); without it the state lives in memory only",
     )
     parser.set_defaults(func=run)
 
@@ -37,5 +37,8 @@ def run(args: argparse.Namespace) -> int:
         f"Tripletex emulator: http://{args.host}:{args.port}/v2 ({len(config.companies)} companies{kept})",
         flush=True,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="off")
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="off")
+    finally:
+        state.close()
     return 0

@@ -1,20 +1,31 @@
-"""Emulator configuration: companies, tokens, chart additions, rate limit and faults (YAML or JSON)."""
+"""Emulator configuration: companies, tokens, chart additions, rate limit and faults (YAML or JSON).
+
+pydantic dataclasses: values are checked and converted on construction, unknown keys are refused, and
+`load_config` names the file and the field of every problem.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic.dataclasses import dataclass
 
-LEDGER_TYPES = ("GENERAL", "CUSTOMER", "VENDOR", "EMPLOYEE", "ASSET")
+from ..configfile import ConfigError as ConfigError
+from ..configfile import read_mapping, validated
+
+STRICT = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+LedgerType = Literal["GENERAL", "CUSTOMER", "VENDOR", "EMPLOYEE", "ASSET"]
+FaultAction = Literal["error", "latency", "timeout", "drop", "error_after"]
 
 
-@dataclass
+@dataclass(config=STRICT)
 class AccountSpec:
     """An account added to (or overriding one in) a company's default chart; VAT by SAF-T number."""
 
@@ -23,47 +34,38 @@ class AccountSpec:
     vat_number: str | None = None
     vat_locked: bool = False
     legal_vat_numbers: list[str] | None = None
-    ledger_type: str = "GENERAL"
+    ledger_type: LedgerType = "GENERAL"
     is_inactive: bool = False
     requires_department: bool = False
     requires_project: bool = False
     is_bank_account: bool = False
 
-    def __post_init__(self) -> None:
-        self.number = int(self.number)
-        if self.vat_number is not None:
-            self.vat_number = str(self.vat_number)
-        if self.legal_vat_numbers is not None:
-            self.legal_vat_numbers = [str(n) for n in self.legal_vat_numbers]
-        if self.ledger_type not in LEDGER_TYPES:
-            raise ValueError(f"ledger_type must be one of {LEDGER_TYPES}, not {self.ledger_type!r}")
 
-
-@dataclass
+@dataclass(config=STRICT)
 class ClosedPeriod:
     """Dates from `start` (inclusive) to `end` (exclusive) in which no voucher may be dated."""
 
     start: date
     end: date
 
-    def __post_init__(self) -> None:
-        self.start = _to_date(self.start)
-        self.end = _to_date(self.end)
+    @model_validator(mode="after")
+    def _ordered(self) -> ClosedPeriod:
         if self.end <= self.start:
             raise ValueError("closed period end must be after start")
+        return self
 
     def contains(self, day: date) -> bool:
         return self.start <= day < self.end
 
 
-@dataclass
+@dataclass(config=STRICT)
 class CompanyConfig:
     """One Tripletex company: its tokens (consumer + employee pair) and how its chart differs."""
 
     id: int
     name: str
-    consumer_token: str
-    employee_token: str
+    consumer_token: str = Field(min_length=1)
+    employee_token: str = Field(min_length=1)
     consumer_tokens: list[str] = field(default_factory=list)
     employee_tokens: list[str] = field(default_factory=list)
     employee_id: int | None = None
@@ -72,13 +74,16 @@ class CompanyConfig:
     disabled_vat_numbers: list[str] = field(default_factory=list)
     closed_periods: list[ClosedPeriod] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        self.id = int(self.id)
-        self.extra_accounts = [
-            a if isinstance(a, AccountSpec) else AccountSpec(**a) for a in self.extra_accounts
-        ]
-        self.disabled_vat_numbers = [str(n) for n in self.disabled_vat_numbers]
-        self.closed_periods = [_closed_period(p) for p in self.closed_periods]
+    @field_validator("closed_periods", mode="before")
+    @classmethod
+    def _pairs(cls, value: Any) -> Any:
+        """A closed period may be written as a [start, end] pair."""
+        if isinstance(value, list):
+            return [
+                {"start": p[0], "end": p[1]} if isinstance(p, list | tuple) and len(p) == 2 else p
+                for p in value
+            ]
+        return value
 
     def all_consumer_tokens(self) -> list[str]:
         return [self.consumer_token, *self.consumer_tokens]
@@ -87,16 +92,19 @@ class CompanyConfig:
         return [self.employee_token, *self.employee_tokens]
 
 
-@dataclass
+@dataclass(config=STRICT)
 class RateLimitConfig:
-    """At most `limit` calls per `period_seconds` window per (company, employee token)."""
+    """At most `limit` calls per `period_seconds` window per consumer and employee token pair."""
 
-    limit: int
-    period_seconds: float = 60.0
+    limit: int = Field(ge=0)
+    period_seconds: float = Field(default=60.0, gt=0)
     omit_reset_on_429: bool = False
 
 
-@dataclass
+DEFAULT_RATE_LIMIT = RateLimitConfig(limit=10_000, period_seconds=60.0)
+
+
+@dataclass(config=STRICT)
 class FaultRule:
     """A targeted fault: `action` is error | latency | timeout | drop | error_after.
 
@@ -108,38 +116,34 @@ class FaultRule:
     (connection closed) or replace it with the error `status`.
     """
 
-    action: str
+    action: FaultAction
     method: str = "*"
     path: str = "*"
-    status: int = 500
-    seconds: float = 0.0
-    rate: float = 1.0
+    status: int = Field(default=500, ge=400, le=599)
+    seconds: float = Field(default=0.0, ge=0)
+    rate: float = Field(default=1.0, ge=0, le=1)
     times: int | None = 1
 
-    def __post_init__(self) -> None:
-        if self.action not in ("error", "latency", "timeout", "drop", "error_after"):
-            raise ValueError(f"unknown fault action {self.action!r}")
-        self.method = self.method.upper()
+    @field_validator("method")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
 
 
-@dataclass
+@dataclass(config=STRICT)
 class FaultConfig:
     """Random faults on /v2 calls plus targeted rules; `seed` makes the random ones repeatable."""
 
     error_rates: dict[int, float] = field(default_factory=dict)
-    latency_seconds: float = 0.0
-    timeout_rate: float = 0.0
-    timeout_seconds: float = 5.0
-    drop_rate: float = 0.0
+    latency_seconds: float = Field(default=0.0, ge=0)
+    timeout_rate: float = Field(default=0.0, ge=0, le=1)
+    timeout_seconds: float = Field(default=5.0, ge=0)
+    drop_rate: float = Field(default=0.0, ge=0, le=1)
     rules: list[FaultRule] = field(default_factory=list)
     seed: int | None = None
 
-    def __post_init__(self) -> None:
-        self.error_rates = {int(k): float(v) for k, v in self.error_rates.items()}
-        self.rules = [r if isinstance(r, FaultRule) else FaultRule(**r) for r in self.rules]
 
-
-@dataclass
+@dataclass(config=STRICT)
 class EmulatorConfig:
     """Everything the emulator needs at start-up; `today` pins the emulator's calendar."""
 
@@ -148,14 +152,8 @@ class EmulatorConfig:
     faults: FaultConfig | None = None
     today: date | None = None
 
-    def __post_init__(self) -> None:
-        self.companies = [c if isinstance(c, CompanyConfig) else CompanyConfig(**c) for c in self.companies]
-        if isinstance(self.rate_limit, dict):
-            self.rate_limit = RateLimitConfig(**self.rate_limit)
-        if isinstance(self.faults, dict):
-            self.faults = FaultConfig(**self.faults)
-        if self.today is not None:
-            self.today = _to_date(self.today)
+    @model_validator(mode="after")
+    def _unique(self) -> EmulatorConfig:
         ids = [c.id for c in self.companies]
         if len(ids) != len(set(ids)):
             raise ValueError("company ids must be unique")
@@ -167,26 +165,15 @@ class EmulatorConfig:
         ]
         if len(pairs) != len(set(pairs)):
             raise ValueError("a consumer/employee token pair may belong to one company only")
+        return self
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EmulatorConfig:
-        return cls(**data)
+    def from_dict(cls, data: dict[str, Any], source: str = "emulator config") -> EmulatorConfig:
+        """Validate plain data; a `ConfigError` names `source` and each bad field."""
+        return validated(cls, data, source)
 
     def to_dict(self) -> dict[str, Any]:
         return _plain(dataclasses.asdict(self))
-
-
-def _to_date(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
-def _closed_period(value: ClosedPeriod | dict[str, Any] | list[Any] | tuple[Any, ...]) -> ClosedPeriod:
-    if isinstance(value, ClosedPeriod):
-        return value
-    if isinstance(value, dict):
-        return ClosedPeriod(**value)
-    start, end = value
-    return ClosedPeriod(start, end)
 
 
 def _plain(value: Any) -> Any:
@@ -201,9 +188,7 @@ def _plain(value: Any) -> Any:
 
 def load_config(path: str | Path) -> EmulatorConfig:
     """Read a config written by `write_config` (or by hand): `.json` as JSON, anything else as YAML."""
-    text = Path(path).read_text(encoding="utf-8")
-    data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
-    return EmulatorConfig.from_dict(data or {})
+    return EmulatorConfig.from_dict(read_mapping(path), Path(path).name)
 
 
 def write_config(path: str | Path, cfg: EmulatorConfig) -> Path:

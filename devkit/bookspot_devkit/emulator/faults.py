@@ -9,6 +9,7 @@ import random
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,9 +96,12 @@ class FaultInjector:
             plan.after, plan.after_status = "error_after", rule.status
 
 
-async def _send_error(send: Any, status: int) -> None:
+async def _send_error(send: Any, status: int, rate_headers: dict[str, str]) -> None:
+    """An injected error: a gateway's HTML page (502/503/504) or Tripletex's JSON error with its
+    X-Rate-Limit headers."""
     request_id = str(uuid.uuid4())
-    if status in GATEWAY:
+    gateway = status in GATEWAY
+    if gateway:
         body = f"<html><body><h1>{status} {GATEWAY[status]}</h1></body></html>".encode()
         ctype = b"text/html"
     else:
@@ -109,6 +113,8 @@ async def _send_error(send: Any, status: int) -> None:
         (b"content-length", str(len(body)).encode()),
         (b"x-tlx-request-id", request_id.encode()),
     ]
+    if not gateway:
+        headers += [(k.encode(), v.encode()) for k, v in rate_headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -131,9 +137,12 @@ async def drop_connection(send: Any) -> None:
 class FaultMiddleware:
     """Outermost ASGI layer: applies the injector's plan to every /v2 request."""
 
-    def __init__(self, app: Any, injector: FaultInjector) -> None:
+    def __init__(
+        self, app: Any, injector: FaultInjector, rate_headers: Callable[[dict[str, Any]], dict[str, str]]
+    ) -> None:
         self.app = app
         self.injector = injector
+        self.rate_headers = rate_headers
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v2/"):
@@ -143,7 +152,7 @@ class FaultMiddleware:
         if plan.delay:
             await asyncio.sleep(plan.delay)
         if plan.error is not None:
-            await _send_error(send, plan.error)
+            await _send_error(send, plan.error, self.rate_headers(scope))
             return
         if plan.after is None:
             await self.app(scope, receive, send)
@@ -157,4 +166,10 @@ class FaultMiddleware:
         if plan.after == "drop":
             await drop_connection(send)
         else:
-            await _send_error(send, plan.after_status)
+            start = next((m for m in messages if m["type"] == "http.response.start"), {})
+            counted = {
+                k.decode("latin-1"): v.decode("latin-1")
+                for k, v in start.get("headers", [])
+                if k.lower().startswith(b"x-rate-limit-")
+            }
+            await _send_error(send, plan.after_status, counted)

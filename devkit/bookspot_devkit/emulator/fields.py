@@ -8,6 +8,8 @@ from .errors import ApiError
 
 FieldTree = dict[str, "FieldTree | None"]
 
+UNLISTED = frozenset({"changes"})
+
 MODEL_FIELDS: dict[str, dict[str, str | None]] = {
     "Account": {
         "id": None,
@@ -353,17 +355,20 @@ def validate(tree: FieldTree, model: str) -> None:
 
 
 def project(obj: dict[str, Any], tree: FieldTree, model: str) -> dict[str, Any]:
-    """Keep the selected fields of a full object; nested objects not expanded become {id, url}."""
-    known = MODEL_FIELDS.get(model, {})
-    names = list(obj) if "*" in tree else []
+    """Keep the selected fields of a full object, as Tripletex does: `*` is every field of the model
+    (null when it has no value; `changes` only when asked for), nested objects not expanded become
+    {id, url}."""
+    known = MODEL_FIELDS.get(model)
+    names: list[str] = []
+    if "*" in tree:
+        names = [n for n in known if n not in UNLISTED] if known else []
+        names += [n for n in obj if n not in names and (known is None or n not in UNLISTED)]
     names += [n for n in tree if n != "*" and n not in names]
     out: dict[str, Any] = {}
     for name in names:
         value = obj.get(name)
-        if value is None:
-            continue
         sub = tree.get(name)
-        nested = known.get(name) or "?"
+        nested = (known or {}).get(name) or "?"
         if isinstance(value, dict):
             out[name] = _nested(value, sub, nested)
         elif isinstance(value, list):

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from . import ledger, views
 from .errors import ApiError, validation_failed, validation_message
-from .state import Company, EmulatorState
+from .state import Company, EmulatorState, rate_key
 from .web import (
     TOKEN_CREATE,
     base_url,
@@ -49,7 +49,7 @@ def register_token_routes(app: FastAPI, state: EmulatorState) -> None:
                 [validation_message(f"arg:{wrong}", f"The {kind} token is invalid or does not exist.")]
             )
         request.state.company_id = company.id
-        charge(state, request, (company.id, str(employee)))
+        charge(state, request, rate_key(None, str(consumer), str(employee)))
         try:
             expires = date.fromisoformat(str(expires_raw))
         except ValueError:
@@ -213,7 +213,8 @@ def register_ledger_routes(app: FastAPI, state: EmulatorState) -> None:
         body = await json_body(request)
         voucher = ledger.create_voucher(state, company, body, bool(send_to_ledger))
         with state.lock:
-            return single(request, voucher_view(request, company)(voucher), "Voucher", 201)
+            view = voucher_view(request, company)(voucher)
+            return single(request, view, "Voucher", 201, views.WRITTEN_VOUCHER_FIELDS)
 
     @app.get("/v2/ledger/voucher/>externalVoucherNumber")
     async def by_external_number(request: Request) -> Response:
@@ -246,7 +247,8 @@ def register_ledger_routes(app: FastAPI, state: EmulatorState) -> None:
         assert day is not None
         with state.lock:
             reversal = ledger.reverse_voucher(state, company, _voucher(company, voucher_id), day)
-            return single(request, voucher_view(request, company)(reversal), "Voucher")
+            view = voucher_view(request, company)(reversal)
+            return single(request, view, "Voucher", default_fields=views.WRITTEN_VOUCHER_FIELDS)
 
     @app.post("/v2/ledger/voucher/{voucher_id}/attachment")
     async def attachment(request: Request, voucher_id: str) -> Response:

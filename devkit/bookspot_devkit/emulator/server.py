@@ -49,6 +49,7 @@ class EmulatorServer:
 
     def stop(self) -> None:
         self._server.stop()
+        self.state.close()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
@@ -67,7 +68,7 @@ class EmulatorServer:
     def reset(self) -> None:
         """Back to the configured start: no vouchers or sessions, configured faults and rate limit.
 
-        A state file is overwritten with that start.
+        A state file is brought to that start.
         """
         self.state.reset()
 

@@ -8,16 +8,26 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .chart import DEFAULT_ACCOUNTS, VAT_TYPES, VatTypeDef
-from .config import AccountSpec, ClosedPeriod, CompanyConfig, EmulatorConfig, RateLimitConfig
+from .config import (
+    DEFAULT_RATE_LIMIT,
+    AccountSpec,
+    ClosedPeriod,
+    CompanyConfig,
+    EmulatorConfig,
+    RateLimitConfig,
+)
 from .faults import FaultInjector
+
+if TYPE_CHECKING:
+    from .persistence import StateStore
 
 VOUCHER_TYPE_NAMES = (
     "Utgående faktura",
@@ -140,35 +150,48 @@ class Session:
 class Company:
     """One company's chart, VAT settings, voucher types, periods and vouchers."""
 
-    def __init__(self, cfg: CompanyConfig, ids: Iterator[int]) -> None:
+    def __init__(
+        self, cfg: CompanyConfig, ids: Iterator[int], accounts: Iterable[Account] | None = None
+    ) -> None:
+        """A new company (ids from `ids`), or with `accounts` one read back (no ids drawn)."""
         self.cfg = cfg
         self.id = cfg.id
         self.name = cfg.name
-        self.employee_id = cfg.employee_id or next(ids)
+        self.employee_id = cfg.employee_id or (next(ids) if accounts is None else 0)
         self.accounts: dict[int, Account] = {}
-        self.voucher_types = {next(ids): name for name in VOUCHER_TYPE_NAMES}
+        self._by_number: dict[int, Account] = {}
+        self.voucher_types = {} if accounts is not None else {next(ids): name for name in VOUCHER_TYPE_NAMES}
         self.disabled_vat_numbers: set[str] = set(cfg.disabled_vat_numbers)
         self.closed_periods: list[ClosedPeriod] = list(cfg.closed_periods)
         self.vouchers: dict[int, Voucher] = {}
         self.next_number: dict[int, int] = {}
         self.next_temp_number = 1
-        for spec in DEFAULT_ACCOUNTS:
-            self.put_account(AccountSpec(**vars(spec)), ids)
-        for spec in cfg.extra_accounts:
+        if accounts is None:
+            for spec in (*DEFAULT_ACCOUNTS, *cfg.extra_accounts):
+                self.put_account(spec, ids)
+        for account in accounts or ():
+            self.accounts[account.id] = self._by_number[account.spec.number] = account
+
+    def add_missing_accounts(self, ids: Iterator[int]) -> bool:
+        """Give the company the default chart's and the config's accounts it lacks; True if any."""
+        wanted = (*DEFAULT_ACCOUNTS, *self.cfg.extra_accounts)
+        missing = [spec for spec in wanted if spec.number not in self._by_number]
+        for spec in missing:
             self.put_account(spec, ids)
+        return bool(missing)
 
     def put_account(self, spec: AccountSpec, ids: Iterator[int]) -> Account:
-        existing = self.account_by_number(spec.number)
+        existing = self._by_number.get(spec.number)
         if existing is not None:
             existing.spec = spec
             existing.version += 1
             return existing
         account = Account(next(ids), spec)
-        self.accounts[account.id] = account
+        self.accounts[account.id] = self._by_number[spec.number] = account
         return account
 
     def account_by_number(self, number: int) -> Account | None:
-        return next((a for a in self.accounts.values() if a.spec.number == number), None)
+        return self._by_number.get(number)
 
     def closed_on(self, day: date) -> bool:
         return any(p.contains(day) for p in self.closed_periods)
@@ -178,32 +201,45 @@ class Company:
 
 
 class RateLimiter:
-    """Fixed windows per key: `limit` calls, then 429 until `period_seconds` have passed."""
+    """Fixed windows per key: `limit` calls, then 429 until `period_seconds` have passed.
+
+    Without a configuration the emulator counts against `DEFAULT_RATE_LIMIT`, so every answer
+    carries the three X-Rate-Limit headers as Tripletex's do.
+    """
 
     def __init__(self, cfg: RateLimitConfig | None, clock: Clock) -> None:
-        self.cfg = cfg
+        self.cfg = cfg or DEFAULT_RATE_LIMIT
         self.clock = clock
         self._windows: dict[Any, list[float]] = {}
 
     def hit(self, key: Any) -> tuple[bool, dict[str, str]]:
         """Count one call; returns (allowed, headers)."""
-        if self.cfg is None:
-            return True, {}
+        window = self._window(key)
+        window[1] += 1
+        allowed = window[1] <= self.cfg.limit
+        return allowed, self._headers(window, allowed)
+
+    def peek(self, key: Any) -> dict[str, str]:
+        """The headers for `key`'s window without counting a call."""
+        return self._headers(self._window(key), True)
+
+    def _window(self, key: Any) -> list[float]:
         now = self.clock.now()
         window = self._windows.get(key)
         if window is None or now >= window[0] + self.cfg.period_seconds:
             window = [now, 0]
             self._windows[key] = window
-        window[1] += 1
-        allowed = window[1] <= self.cfg.limit
-        reset = max(0, math.ceil(window[0] + self.cfg.period_seconds - now))
+        return window
+
+    def _headers(self, window: list[float], allowed: bool) -> dict[str, str]:
+        reset = max(0, math.ceil(window[0] + self.cfg.period_seconds - self.clock.now()))
         headers = {
             "X-Rate-Limit-Limit": str(self.cfg.limit),
             "X-Rate-Limit-Remaining": str(max(0, self.cfg.limit - int(window[1]))),
         }
         if allowed or not self.cfg.omit_reset_on_429:
             headers["X-Rate-Limit-Reset"] = str(reset)
-        return allowed, headers
+        return headers
 
     def reset(self) -> None:
         self._windows.clear()
@@ -212,9 +248,9 @@ class RateLimiter:
 class EmulatorState:
     """All emulator data behind one re-entrant lock; `reset()` rebuilds it from the config.
 
-    With a `state_file` the companies (accounts, vouchers, numbering, id sequence) are read from it
-    at start if it exists, and `save()` writes them back; sessions, clock, faults and rate limit
-    are not kept.
+    With a `state_file` (a SQLite database) the companies (accounts, vouchers, numbering, id
+    sequence) are read from it at start if it exists, and `save()` writes the changed rows of the
+    named companies back; sessions, clock, faults and rate limit are not kept.
     """
 
     def __init__(self, config: EmulatorConfig, state_file: str | Path | None = None) -> None:
@@ -226,17 +262,22 @@ class EmulatorState:
         self.request_log: deque[dict[str, Any]] = deque(maxlen=10_000)
         self.rate_limiter = RateLimiter(config.rate_limit, self.clock)
         self.faults = FaultInjector(config.faults)
-        self._build()
-        if self.state_file is not None and self.state_file.exists():
-            from .persistence import load  # imported here: persistence imports this module
-
-            load(self, self.state_file)
-
-    def _build(self) -> None:
-        self.ids = IdSequence()
-        self.companies: dict[int, Company] = {c.id: Company(c, self.ids) for c in self.config.companies}
+        self.store: StateStore | None = None
         self.sessions: dict[str, Session] = {}
         self.token_ids: dict[str, int] = {}
+        if self.state_file is None:
+            self._build()
+        else:
+            from .persistence import open_store  # imported here: persistence imports this module
+
+            self.store = open_store(self, self.state_file)
+
+    def _build(self) -> None:
+        """The configured companies as new, no sessions."""
+        self.ids = IdSequence()
+        self.companies: dict[int, Company] = {c.id: Company(c, self.ids) for c in self.config.companies}
+        self.sessions = {}
+        self.token_ids = {}
 
     def reset(self) -> None:
         with self.lock:
@@ -247,14 +288,20 @@ class EmulatorState:
             self._build()
             self.save()
 
-    def save(self) -> None:
-        """Write the state file (if there is one) atomically, as of now; a no-op without one."""
-        if self.state_file is None:
-            return
-        from .persistence import write_state
+    def save(self, company_ids: Iterable[int] | None = None) -> None:
+        """Store the named companies' changes (all companies when None); a no-op without a state file.
 
-        with self.lock:
-            write_state(self, self.state_file)
+        Requests that change a company are saved by the app; code changing a company outside a
+        request calls this with the company's id.
+        """
+        if self.store is not None:
+            self.store.write(self, company_ids)
+
+    def close(self) -> None:
+        """Close the state file (every change is already in it)."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
 
     def next_id(self) -> int:
         with self.lock:
@@ -315,8 +362,21 @@ class EmulatorState:
                 session.expired = True
             return len(live)
 
+    def rate_headers(self, token: str | None) -> dict[str, str]:
+        """X-Rate-Limit headers (not counting a call) for a session token, or for an unknown caller."""
+        session = self.session_for(token) if token else None
+        with self.lock:
+            return self.rate_limiter.peek(rate_key(session))
+
     def log_request(self, entry: dict[str, Any]) -> None:
         self.request_log.append(entry)
+
+
+def rate_key(session: Session | None, consumer_token: str = "", employee_token: str = "") -> tuple[str, str]:
+    """Tripletex limits calls per employee per consumer: the window of a session or token pair."""
+    if session is not None:
+        return session.consumer_token, session.employee_token
+    return consumer_token, employee_token
 
 
 def new_request_id() -> str:

@@ -11,6 +11,9 @@ from typing import Any
 from .chart import VatTypeDef, account_type, balance_group
 from .state import Account, Company, EmulatorState, Posting, Session, Voucher
 
+WRITTEN_VOUCHER_FIELDS = "*,postings(*)"
+"""What a voucher write answers without `fields`: the voucher and its postings (row 0 included) in full."""
+
 NOK = {"id": 1, "code": "NOK", "description": "Norge", "factor": 1, "displayName": "NOK"}
 
 

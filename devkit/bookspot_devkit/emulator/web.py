@@ -105,14 +105,17 @@ def path_id(raw: str) -> int:
         raise ApiError(400, 12000, f"Illegal path parameter: {raw}.") from None
 
 
-def fields_tree(request: Request, model: str) -> fieldsel.FieldTree:
-    tree = fieldsel.parse_fields(request.query_params.get("fields"))
+def fields_tree(request: Request, model: str, default: str | None = None) -> fieldsel.FieldTree:
+    tree = fieldsel.parse_fields(request.query_params.get("fields") or default)
     fieldsel.validate(tree, model)
     return tree
 
 
-def single(request: Request, obj: dict[str, Any], model: str, status: int = 200) -> Response:
-    tree = fields_tree(request, model)
+def single(
+    request: Request, obj: dict[str, Any], model: str, status: int = 200, default_fields: str | None = None
+) -> Response:
+    """`{"value": obj}` trimmed to the request's `fields` (else `default_fields`, else `*`)."""
+    tree = fields_tree(request, model, default_fields)
     return json_response({"value": fieldsel.project(obj, tree, model)}, status)
 
 

@@ -1,23 +1,23 @@
-"""HTTP client for the BookSpot transactions API: cursor paging, bounded retries, errors naming the tenant."""
+"""HTTP client for the BookSpot transactions API: cursor paging, bounded retries, errors naming the tenant.
+
+Retries follow the shared `RetryPolicy` (`bookspot_tripletex.retry`), honouring `Retry-After`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import requests
-import tenacity
+
+from ..retry import Retryable, RetryPolicy, server_wait
 
 log = logging.getLogger(__name__)
 
 MAX_LIMIT = 500
-MAX_RETRY_AFTER = 120.0
-BACKOFF_INITIAL = 1.0
-BACKOFF_MAX = 30.0
 
 
 class BookSpotError(Exception):
@@ -73,22 +73,6 @@ def _instant(value: dt.datetime, name: str) -> str:
     return value.isoformat()
 
 
-def _retry_after(header: str | None) -> float | None:
-    if not header:
-        return None
-    try:
-        return max(0.0, float(header))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds())
-
-
 class BookSpotClient:
     """One BookSpot account's transactions (a `TransactionSource`): raw records exactly as received."""
 
@@ -103,7 +87,10 @@ class BookSpotClient:
         sleep: Callable[[float], None] = time.sleep,
         *,
         tenant: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
+        """`max_retries` bounds the attempts (max_retries + 1) of the default `RetryPolicy`; a given
+        `retry` policy replaces it."""
         if not base_url or "://" not in base_url:
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
         if not token:
@@ -123,7 +110,7 @@ class BookSpotClient:
         self._own_session = session is None
         self._session = session or requests.Session()
         self._sleep = sleep
-        self._backoff = tenacity.wait_exponential_jitter(initial=BACKOFF_INITIAL, max=BACKOFF_MAX)
+        self.retry = retry or RetryPolicy(attempts=max_retries + 1)
 
     def __repr__(self) -> str:
         return f"BookSpotClient(base_url={self.base_url!r}, account_id={self.account_id!r})"
@@ -166,7 +153,7 @@ class BookSpotClient:
         limit: int = MAX_LIMIT,
         cursor: str | None = None,
     ) -> Page:
-        """One page, retried on 429, 5xx and transport errors up to `max_retries` times."""
+        """One page, retried on 429, 5xx and transport errors under the client's `RetryPolicy`."""
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
         params = {
@@ -176,41 +163,24 @@ class BookSpotClient:
         }
         if cursor is not None:
             params["cursor"] = cursor
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.max_retries + 1),
-            wait=self._wait,
-            retry=tenacity.retry_if_exception_type(BookSpotTransientError),
-            sleep=self._sleep,
-            before_sleep=self._log_retry,
-            reraise=False,
-        )
+        attempts = [0]
+
+        def attempt() -> Page:
+            attempts[0] += 1
+            return self._get(params)
+
         try:
-            return retrying(self._get, params)
-        except tenacity.RetryError as exc:
-            error = exc.last_attempt.exception()
-            assert isinstance(error, BookSpotTransientError)
-            attempts = exc.last_attempt.attempt_number
-            error.attempts = attempts
-            error.args = (f"{error.args[0]}; gave up after {attempts} attempts",)
-            raise error from None
-
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, BookSpotRateLimited) and error.retry_after is not None:
-            return min(error.retry_after, MAX_RETRY_AFTER)
-        return float(self._backoff(state))
-
-    def _log_retry(self, state: tenacity.RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
-        wait = state.next_action.sleep if state.next_action else 0.0
-        log.warning(
-            "BookSpot call for %s failed (attempt %d of %d): %s; retrying in %.1f s",
-            self._who(),
-            state.attempt_number,
-            self.max_retries + 1,
-            error,
-            wait,
-        )
+            return self.retry.call(
+                attempt,
+                classify=_classify,
+                idempotent=True,
+                sleep=self._sleep,
+                what=f"BookSpot call for {self._who()}",
+            )
+        except BookSpotTransientError as error:
+            error.attempts = attempts[0]
+            error.args = (f"{error.args[0]}; gave up after {attempts[0]} attempts",)
+            raise
 
     def _get(self, params: dict[str, str]) -> Page:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
@@ -254,7 +224,7 @@ class BookSpotClient:
                 f"BookSpot does not know the account of {self._who()} at {self.base_url} (HTTP 404{detail})"
             )
         if status == 429:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
+            retry_after = server_wait(response.headers)
             message = f"BookSpot rate-limited {self._who()} (HTTP 429{detail}, Retry-After {retry_after})"
             return BookSpotRateLimited(message, retry_after)
         if status >= 500:
@@ -269,3 +239,11 @@ class BookSpotClient:
             return ""
         text = ": ".join(str(p) for p in (code, message) if p)[:300].replace(self._token, "***")
         return f": {text}" if text else ""
+
+
+def _classify(exc: BaseException) -> Retryable | None:
+    if isinstance(exc, BookSpotRateLimited):
+        return Retryable(rate_limited=True, wait=exc.retry_after)
+    if isinstance(exc, BookSpotTransientError):
+        return Retryable()
+    return None

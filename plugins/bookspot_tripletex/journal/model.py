@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bookspot_tripletex.domain import MAX_EXTERNAL_NUMBER, external_number  # noqa: F401  (re-exported)
@@ -117,3 +117,57 @@ class DayJournal:
         if self.missing_account_types:
             out["missing_mappings"] = self.missing_account_types
         return out
+
+    def as_record(self) -> dict[str, Any]:
+        """The whole journal as JSON-ready data (kept with its voucher row; `from_record` reads it)."""
+        voucher = self.voucher
+        return {
+            "tenant": self.tenant,
+            "date": self.date.isoformat(),
+            "status": self.status,
+            "lines": [asdict(line) for line in self.lines],
+            "voucher": None
+            if voucher is None
+            else {
+                "version": voucher.version,
+                "description": voucher.description,
+                "external_number": voucher.external_number,
+                "postings": [p.as_record() for p in voucher.postings],
+            },
+            "mapping_version_id": self.mapping_version_id,
+            "mapping_valid_from": self.mapping_valid_from.isoformat() if self.mapping_valid_from else None,
+            "missing_account_types": list(self.missing_account_types),
+            "quarantined": list(self.quarantined),
+            "transactions": self.transactions,
+        }
+
+    @classmethod
+    def from_record(cls, data: dict[str, Any]) -> DayJournal:
+        day = dt.date.fromisoformat(data["date"])
+        valid_from = dt.date.fromisoformat(data["mapping_valid_from"]) if data["mapping_valid_from"] else None
+        stored = data["voucher"]
+        voucher = None
+        if stored is not None:
+            assert data["mapping_version_id"] is not None and valid_from is not None
+            voucher = Voucher(
+                tenant=data["tenant"],
+                date=day,
+                version=stored["version"],
+                description=stored["description"],
+                external_number=stored["external_number"],
+                postings=tuple(Posting.from_record(p) for p in stored["postings"]),
+                mapping_version_id=data["mapping_version_id"],
+                mapping_valid_from=valid_from,
+            )
+        return cls(
+            tenant=data["tenant"],
+            date=day,
+            status=data["status"],
+            lines=[JournalLine(**line) for line in data["lines"]],
+            voucher=voucher,
+            mapping_version_id=data["mapping_version_id"],
+            mapping_valid_from=valid_from,
+            missing_account_types=list(data["missing_account_types"]),
+            quarantined=list(data["quarantined"]),
+            transactions=data["transactions"],
+        )

@@ -98,6 +98,7 @@ def save_journal(
             status="built" if journal.status == "ready" else journal.status,
             mapping_version_id=journal.mapping_version_id,
             postings=[p.as_record() for p in journal.voucher.postings] if journal.voucher else None,
+            journal=journal.as_record(),
             validation=None,
             error=None,
             updated_at=now,
@@ -113,7 +114,7 @@ def record_validation(
     voucher_id: int,
     success: bool,
     summary: dict[str, Any],
-    report_path: str,
+    report_path: str | None,
     now: dt.datetime,
 ) -> None:
     """Only a passing validation of a built voucher makes it `ready` to post."""
@@ -133,7 +134,7 @@ def record_validation(
     )
 
 
-def set_report(conn: Connection, voucher_id: int, report_path: str, now: dt.datetime) -> None:
+def set_report(conn: Connection, voucher_id: int, report_path: str | None, now: dt.datetime) -> None:
     conn.execute(
         update(vouchers).where(vouchers.c.id == voucher_id).values(report_path=report_path, updated_at=now)
     )

@@ -118,6 +118,7 @@ vouchers = Table(
     Column("mapping_version_id", Integer, ForeignKey("mapping_versions.id")),
     Column("status", String(16), nullable=False),
     Column("postings", JSON),
+    Column("journal", JSON),
     Column("validation", JSON),
     Column("report_path", Text),
     Column("tripletex_voucher_id", BigInteger),
@@ -128,6 +129,22 @@ vouchers = Table(
     Column("error", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("tenant_id", "local_date", "version", name="uq_voucher_day_version"),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(100), nullable=False),
+    Column("local_date", Date, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("model", JSON, nullable=False),
+    Column("html", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant_id", "local_date", "version", "run_id", name="uq_report_run"),
+    Index("ix_reports_tenant_day", "tenant_id", "local_date", "created_at"),
 )
 
 extract_watermarks = Table(
@@ -164,3 +181,28 @@ pending_corrections = Table(
     Column("resolved_at", DateTime(timezone=True)),
     Index("ix_pending_corrections_tenant_day", "tenant_id", "local_date"),
 )
+
+day_outcomes = Table(
+    "day_outcomes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(TENANT_ID_LENGTH), nullable=False),
+    Column("local_date", Date, nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("step", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("counts", JSON, nullable=False),
+    Column("reason", Text),
+    Column("action", Text),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant_id", "local_date", "run_id", name="uq_day_outcome_run"),
+    Index("ix_day_outcomes_recorded", "recorded_at"),
+)
+"""What each run did with each tenant-day, one row per (tenant, day, run), the latest attempt of the run
+winning (written by `staging/outcomes.py`; read by the review screen and alerts).
+
+`step` is the step the day reached or stopped at (extract, journal, validate, activate, load, reconcile).
+`outcome` is one of `staging.outcomes.Outcome`: posted, already_posted, empty, dry_run (done); held,
+refused (a person must act: `reason` says why, `action` what releases it); retry, error (the run retries).
+`counts` holds transactions, postings, quarantined and, once posted, the Tripletex voucher number.
+The latest row of a tenant-day (`recorded_at`) is where it stands."""

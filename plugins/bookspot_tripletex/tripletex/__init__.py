@@ -1,6 +1,7 @@
 """Tripletex API v2: client, voucher payloads, Airflow hook and the activation check."""
 
-from .client import RetryPolicy, TripletexClient
+from ..retry import RetryPolicy
+from .client import TripletexClient
 from .errors import (
     AuthError,
     BadRequest,

@@ -1,4 +1,8 @@
-"""HTTP client for Tripletex API v2: session tokens, paging, rate limits, bounded retries, safe POSTs."""
+"""HTTP client for Tripletex API v2: session tokens, paging, rate limits, bounded retries, safe POSTs.
+
+Every call goes through one `RetryPolicy` (`bookspot_tripletex.retry`): bounded attempts within a
+time budget, 429 after `X-Rate-Limit-Reset`, 5xx and lost connections only for idempotent calls.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,12 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
-import tenacity
 
+from ..retry import Retryable, RetryPolicy
 from .errors import (
     AuthError,
     PayloadError,
@@ -32,29 +35,12 @@ from .payload import dumps
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 WHO_AM_I = "/token/session/%3EwhoAmI"
 BY_EXTERNAL_NUMBER = "/ledger/voucher/%3EexternalVoucherNumber"
 TOKEN_CREATE = "/token/session/:create"
 NUMBERS_PER_QUERY = 100
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long the client retries; tests shrink the waits."""
-
-    attempts: int = 4
-    backoff_initial: float = 0.5
-    backoff_max: float = 8.0
-    rate_limit_attempts: int = 6
-    rate_limit_max_wait: float = 120.0
-    rate_limit_margin: float = 0.5
-    rate_limit_backoff_initial: float = 1.0
-    rate_limit_backoff_max: float = 60.0
-    post_attempts: int = 3
-    post_settle: float = 2.0
 
 
 class _RedactTokenQuery(logging.Filter):
@@ -90,6 +76,8 @@ class TripletexClient:
         *,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        post_attempts: int = 3,
+        post_settle: float = 2.0,
         page_size: int = 1000,
         result_cap: int = 10_000,
         on_new_token: Callable[[str], None] | None = None,
@@ -100,6 +88,8 @@ class TripletexClient:
         self.company_id = int(company_id)
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
+        self.post_attempts = post_attempts
+        self.post_settle = post_settle
         self.page_size = page_size
         self.result_cap = result_cap
         self._consumer_token = consumer_token
@@ -114,6 +104,11 @@ class TripletexClient:
 
     def __repr__(self) -> str:
         return f"TripletexClient(base_url={self.base_url!r}, company_id={self.company_id})"
+
+    @property
+    def max_call_seconds(self) -> float:
+        """The longest one call (with its retries) can take: the retry budget plus one timeout."""
+        return self.retry.max_call_seconds(self.timeout)
 
     __str__ = __repr__
 
@@ -240,7 +235,7 @@ class TripletexClient:
             log.info("Tripletex voucher %s already exists (id %s); not posting", ext, existing.get("id"))
             return existing, False
         last: TripletexError | None = None
-        for attempt in range(1, self.retry.post_attempts + 1):
+        for attempt in range(1, self.post_attempts + 1):
             try:
                 voucher = self.post_voucher_once(payload)
             except (TransportError, ServerError) as exc:
@@ -250,13 +245,13 @@ class TripletexClient:
                     "looking it up before posting again",
                     ext,
                     attempt,
-                    self.retry.post_attempts,
+                    self.post_attempts,
                     exc,
                 )
             else:
                 log.info("Tripletex voucher %s posted (id %s)", ext, voucher.get("id"))
                 return voucher, True
-            settle = self.retry.post_settle * 2 ** (attempt - 1)
+            settle = self.post_settle * 2 ** (attempt - 1)
             self._sleep(settle + random.uniform(0, settle / 2))
             existing = self._existing(ext)
             if existing is not None:
@@ -265,7 +260,7 @@ class TripletexClient:
                 )
                 return existing, True
         raise VoucherOutcomeUnknown(
-            f"voucher {ext} could not be posted after {self.retry.post_attempts} attempts "
+            f"voucher {ext} could not be posted after {self.post_attempts} attempts "
             f"and is not in Tripletex; last error: {last}",
             status=last.status if last else None,
             request_id=last.request_id if last else None,
@@ -370,54 +365,13 @@ class TripletexClient:
         idempotent: bool = True,
         auth: bool = True,
     ) -> requests.Response:
-        def attempt() -> requests.Response:
-            return self._rate_limited(lambda: self._authorized(method, path, params, body, files, auth))
-
-        if not idempotent:
-            return attempt()
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(max(1, self.retry.attempts)),
-            wait=tenacity.wait_exponential_jitter(
-                multiplier=self.retry.backoff_initial,
-                max=self.retry.backoff_max,
-                jitter=self.retry.backoff_initial,
-            ),
-            retry=tenacity.retry_if_exception_type((ServerError, TransportError)),
+        return self.retry.call(
+            lambda: self._authorized(method, path, params, body, files, auth),
+            classify=_classify,
+            idempotent=idempotent,
             sleep=self._sleep,
-            before_sleep=_log_retry,
-            reraise=True,
+            what=f"Tripletex {method} {path}",
         )
-        return retrying(attempt)
-
-    def _rate_limited(self, fn: Callable[[], T]) -> T:
-        policy = self.retry
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            reset = exc.reset_seconds if isinstance(exc, RateLimited) else None
-            if reset is None:
-                return _backoff(
-                    state.attempt_number, policy.rate_limit_backoff_initial, policy.rate_limit_backoff_max
-                )
-            return reset + policy.rate_limit_margin
-
-        def give_up_early(state: tenacity.RetryCallState) -> bool:
-            exc = state.outcome.exception() if state.outcome else None
-            return (
-                isinstance(exc, RateLimited)
-                and exc.reset_seconds is not None
-                and exc.reset_seconds > policy.rate_limit_max_wait
-            )
-
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(max(1, policy.rate_limit_attempts)) | give_up_early,
-            wait=wait,
-            retry=tenacity.retry_if_exception_type(RateLimited),
-            sleep=self._sleep,
-            before_sleep=_log_retry,
-            reraise=True,
-        )
-        return retrying(fn)
 
     def _authorized(
         self,
@@ -457,7 +411,7 @@ class TripletexClient:
             "expirationDate": expires.isoformat(),
         }
         try:
-            value = _value(self._call("PUT", TOKEN_CREATE, params=params, auth=False))
+            value = _value(self._send("PUT", TOKEN_CREATE, params, None, None, None))
         except (RateLimited, ServerError, TransportError):
             raise
         except TripletexError as exc:
@@ -578,16 +532,13 @@ def _value(response: requests.Response) -> dict[str, Any]:
     return value
 
 
-def _backoff(attempt: int, initial: float, maximum: float) -> float:
-    """Exponential backoff with jitter: half the step fixed, half random."""
-    step = min(maximum, initial * 2 ** (attempt - 1))
-    return step / 2 + random.uniform(0, step / 2)
-
-
-def _log_retry(state: tenacity.RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome else None
-    wait = state.next_action.sleep if state.next_action else 0
-    log.warning("Tripletex call failed (attempt %d): %s; retrying in %.1f s", state.attempt_number, exc, wait)
+def _classify(exc: BaseException) -> Retryable | None:
+    """429 (any call), 5xx and lost connections (idempotent calls, or a session that was not created)."""
+    if isinstance(exc, RateLimited):
+        return Retryable(rate_limited=True, wait=exc.reset_seconds)
+    if isinstance(exc, ServerError | TransportError):
+        return Retryable(sent=exc.path != TOKEN_CREATE)
+    return None
 
 
 def _chunks(items: list[int], size: int) -> Iterator[list[int]]:

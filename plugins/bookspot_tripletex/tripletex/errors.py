@@ -7,6 +7,8 @@ from typing import Any
 
 import requests
 
+from ..retry import server_wait
+
 
 class TripletexError(Exception):
     """A refusal or failure of a Tripletex call, with the fields of Tripletex's error envelope."""
@@ -89,7 +91,7 @@ class TripletexError(Exception):
             "path": path,
         }
         if status == 429:
-            return RateLimited(message, reset_seconds=_reset_seconds(response), **kwargs)
+            return RateLimited(message, reset_seconds=server_wait(response.headers), **kwargs)
         if status == 422 and kwargs["code"] == RESULT_CAP_CODE:
             return ResultCapExceeded(message, **kwargs)
         return _by_status(status)(message, **kwargs)
@@ -169,12 +171,3 @@ def _by_status(status: int) -> type[TripletexError]:
         409: Conflict,
         422: ValidationError,
     }.get(status, TripletexError)
-
-
-def _reset_seconds(response: requests.Response) -> float | None:
-    raw = response.headers.get("X-Rate-Limit-Reset")
-    try:
-        value = float(raw) if raw is not None else None
-    except ValueError:
-        return None
-    return value if value is not None and value >= 0 else None

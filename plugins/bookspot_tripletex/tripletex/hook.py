@@ -9,7 +9,8 @@ from airflow.sdk.bases.hook import BaseHook
 
 from bookspot_tripletex.connection_form import ui_field_behaviour
 
-from .client import RetryPolicy, TripletexClient
+from ..retry import RetryPolicy
+from .client import TripletexClient
 from .errors import TripletexError
 from .provider import CONN_TYPE, ENVIRONMENTS, UI_FIELD_BEHAVIOUR
 

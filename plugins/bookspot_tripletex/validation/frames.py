@@ -226,10 +226,12 @@ def build_frames(conn: Connection, journal: DayJournal) -> dict[str, pd.DataFram
 
 def _side_by_side(day_totals: pd.DataFrame, dimension: str, whole: str, part: str) -> list[dict[str, Any]]:
     """Per key of one dimension: journal and feed figures of two measures and their net (whole - part)."""
+    by_key: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in records(day_totals):
+        if row["dimension"] == dimension:
+            by_key.setdefault(row["key"], {})[row["measure"]] = row
     out = []
-    rows = day_totals[day_totals["dimension"] == dimension]
-    for key in dict.fromkeys(rows["key"]):
-        sel = {r["measure"]: r for r in records(rows[rows["key"] == key])}
+    for key, sel in by_key.items():
         first, second = sel[whole], sel[part]
         out.append(
             {

@@ -1,14 +1,18 @@
-"""Run the expectation suites on one tenant-day in an ephemeral Great Expectations context.
+"""Run the expectation suites on one tenant-day; the checks, results and GX context they share.
 
-Great Expectations is imported inside `validate_day` (the import takes seconds). Every suite runs on its
-frame (validation/frames.py); `success` is True only when every check of every suite passes. A day
-without a voucher is never a success: the voucher suite requires at least one posting.
+Great Expectations is imported on first use and its ephemeral context created once per process
+(`gx_runtime`); the import takes seconds. Every suite runs on its frame (validation/frames.py); `success`
+is True only when every check of every suite passes. A day without a voucher is never a success: the
+voucher suite requires at least one posting. Many tenant-days at once: validation/batch.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import logging
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -68,6 +72,7 @@ class ValidationResult:
     gx_version: str
     validated_at: str
     duration_s: float
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def failed(self) -> list[str]:
@@ -86,6 +91,7 @@ class ValidationResult:
             "checks": len(self.checks),
             "passed": sum(c.passed for c in self.checks),
             "failed": self.failed,
+            "warnings": [w["check"] for w in self.warnings],
             "validated_at": self.validated_at,
         }
 
@@ -145,13 +151,13 @@ def expected_text(exp: dict[str, Any], params: dict[str, Any]) -> str:
     return f"{kind} {kw}"
 
 
-def _exception_message(info: Any) -> str | None:
+def exception_message(info: Any) -> str | None:
     if not isinstance(info, dict):
         return None
     if info.get("raised_exception"):
         return str(info.get("exception_message") or "error")
     for nested in info.values():
-        message = _exception_message(nested)
+        message = exception_message(nested)
         if message:
             return message
     return None
@@ -188,7 +194,7 @@ def to_check(
     }
     if result is None:
         return Check(passed=False, observed=None, error="not evaluated", **common)
-    error = _exception_message(result.exception_info)
+    error = exception_message(result.exception_info)
     res = result.result or {}
     if error is not None:
         return Check(passed=False, observed=None, error=error, **common)
@@ -206,39 +212,74 @@ def to_check(
     )
 
 
-def _context():  # type: ignore[no-untyped-def]
+@dataclass
+class GxRuntime:
+    """The process's GX module, ephemeral context and pandas data source, with compiled suites."""
+
+    gx: Any
+    context: Any
+    source: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    definitions: dict[str, Any] = field(default_factory=dict)
+    suites: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return str(self.gx.__version__)
+
+    def validate(
+        self, asset: str, frame: pd.DataFrame, suite: dict[str, Any], params: dict[str, Any]
+    ) -> dict[str | None, Any]:
+        """Validate one frame against one suite's JSON; the GX results by meta.check."""
+        key = json.dumps(suite, sort_keys=True)
+        with self.lock:
+            if asset not in self.definitions:
+                self.definitions[asset] = self.source.add_dataframe_asset(
+                    asset
+                ).add_batch_definition_whole_dataframe(asset)
+            if key not in self.suites:
+                self.suites[key] = build_suite(suite)
+            batch = self.definitions[asset].get_batch(batch_parameters={"dataframe": frame})
+            outcome = batch.validate(
+                self.suites[key], expectation_parameters=params, result_format="COMPLETE"
+            )
+        return {(r.expectation_config.meta or {}).get("check"): r for r in outcome.results}
+
+
+@functools.cache
+def gx_runtime() -> GxRuntime:
+    """Import GX and create its ephemeral context: once per process."""
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    return gx, context
+    return GxRuntime(gx, context, context.data_sources.add_pandas(DATASOURCE))
 
 
 def run_suites(frames: dict[str, pd.DataFrame], params: dict[str, Any]) -> tuple[list[Check], str]:
     """Validate each suite on its frame; the checks in suite-file order, and the GX version."""
-    gx, context = _context()
-    source = context.data_sources.add_pandas(DATASOURCE)
+    runtime = gx_runtime()
     checks: list[Check] = []
     for name in SUITE_NAMES:
         data = suite_json(name)
         frame = frames[name]
-        batch_definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
-        batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        outcome = batch.validate(build_suite(data), expectation_parameters=params, result_format="COMPLETE")
-        by_check = {(r.expectation_config.meta or {}).get("check"): r for r in outcome.results}
+        by_check = runtime.validate(name, frame, data, params)
         for exp in data["expectations"]:
             checks.append(to_check(name, exp, by_check.get(exp["meta"]["check"]), frame, params))
-    return checks, gx.__version__
+    return checks, runtime.version
 
 
-def validate_day(conn: Connection, tenant: TenantConfig, journal: DayJournal) -> ValidationResult:
-    """Run every suite on the day's frames; `success` is False as soon as one check fails."""
-    started = time.perf_counter()
-    frames = build_frames(conn, journal)
-    params = {"vat_tolerance_ore": tenant.vat_tolerance_ore}
-    checks, gx_version = run_suites(frames, params)
+def new_result(
+    journal: DayJournal,
+    tenant: TenantConfig,
+    frames: dict[str, pd.DataFrame],
+    checks: list[Check],
+    gx_version: str,
+    duration_s: float,
+) -> ValidationResult:
+    """The result of one tenant-day from its frames and checks (logged)."""
     result = ValidationResult(
         tenant=journal.tenant,
         date=journal.date.isoformat(),
@@ -250,7 +291,7 @@ def validate_day(conn: Connection, tenant: TenantConfig, journal: DayJournal) ->
         vat_tolerance_ore=tenant.vat_tolerance_ore,
         gx_version=gx_version,
         validated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        duration_s=round(time.perf_counter() - started, 3),
+        duration_s=round(duration_s, 3),
     )
     log.info(
         "%s %s: validation %s (%d checks, failed: %s)",
@@ -261,3 +302,17 @@ def validate_day(conn: Connection, tenant: TenantConfig, journal: DayJournal) ->
         ", ".join(result.failed) or "none",
     )
     return result
+
+
+def suite_params(tenant: TenantConfig) -> dict[str, Any]:
+    """The values bound to the suites' $PARAMETERs for one tenant."""
+    return {"vat_tolerance_ore": tenant.vat_tolerance_ore}
+
+
+def validate_day(conn: Connection, tenant: TenantConfig, journal: DayJournal) -> ValidationResult:
+    """Run every suite on the day's frames, one tenant-day alone; `success` is False as soon as one
+    check fails."""
+    started = time.perf_counter()
+    frames = build_frames(conn, journal)
+    checks, gx_version = run_suites(frames, suite_params(tenant))
+    return new_result(journal, tenant, frames, checks, gx_version, time.perf_counter() - started)

@@ -1,0 +1,113 @@
+"""Each tenant-day's outcome of a run, kept in `day_outcomes` for people, the review screen and alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from bookspot_tripletex.staging.schema import day_outcomes
+from bookspot_tripletex.staging.upsert import upsert
+
+
+class Outcome(StrEnum):
+    """Where a run left a tenant-day."""
+
+    POSTED = "posted"
+    ALREADY_POSTED = "already_posted"
+    EMPTY = "empty"
+    DRY_RUN = "dry_run"
+    HELD = "held"
+    REFUSED = "refused"
+    RETRY = "retry"
+    ERROR = "error"
+
+    @property
+    def done(self) -> bool:
+        return self in DONE
+
+    @property
+    def needs_person(self) -> bool:
+        return self in NEEDS_PERSON
+
+    @property
+    def retryable(self) -> bool:
+        return self in RETRYABLE
+
+
+DONE = frozenset({Outcome.POSTED, Outcome.ALREADY_POSTED, Outcome.EMPTY, Outcome.DRY_RUN})
+NEEDS_PERSON = frozenset({Outcome.HELD, Outcome.REFUSED})
+"""A person must act (the row's `action` says how) before the day can be posted."""
+RETRYABLE = frozenset({Outcome.RETRY, Outcome.ERROR})
+"""Transient (Tripletex 5xx/429, connection errors, a busy voucher) or unexpected: the run retries."""
+
+
+@dataclass
+class DayOutcome:
+    tenant: str
+    day: dt.date
+    step: str
+    outcome: Outcome
+    counts: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    action: str | None = None
+
+    def line(self) -> str:
+        """One readable log line: tenant, day, outcome, counts, and the reason when there is one."""
+        counts = ", ".join(f"{k} {v}" for k, v in self.counts.items() if v not in (None, [], {}))
+        text = f"{self.tenant} {self.day}: {self.outcome.value}"
+        if self.outcome.needs_person or self.outcome.retryable:
+            text += f" at {self.step}"
+        if counts:
+            text += f" ({counts})"
+        if self.reason:
+            text += f": {self.reason}"
+        if self.action:
+            text += f" -> {self.action}"
+        return " / ".join(part.strip() for part in text.splitlines() if part.strip())
+
+    def as_xcom(self) -> dict[str, str]:
+        return {"tenant": self.tenant, "date": self.day.isoformat(), "outcome": self.outcome.value}
+
+
+def record_outcomes(
+    conn: Connection, run_id: str, outcomes: Sequence[DayOutcome], now: dt.datetime | None = None
+) -> None:
+    """Write the outcomes of `run_id`; a later attempt of the same run replaces its earlier rows."""
+    now = now or dt.datetime.now(dt.UTC)
+    rows = [
+        {
+            "tenant_id": o.tenant,
+            "local_date": o.day,
+            "run_id": run_id,
+            "step": o.step,
+            "outcome": o.outcome.value,
+            "counts": o.counts,
+            "reason": o.reason[:4000] if o.reason else None,
+            "action": o.action,
+            "recorded_at": now,
+        }
+        for o in outcomes
+    ]
+    keys = ["tenant_id", "local_date", "run_id"]
+    upsert(conn, day_outcomes, rows, keys, ["step", "outcome", "counts", "reason", "action", "recorded_at"])
+
+
+def latest_outcomes(
+    conn: Connection, tenants: Iterable[str] | None = None, outcomes: Iterable[str] | None = None
+) -> list[Any]:
+    """The newest row of every tenant-day (optionally of some tenants, or with some outcomes)."""
+    newest = select(
+        day_outcomes.c.tenant_id, day_outcomes.c.local_date, func.max(day_outcomes.c.id).label("id")
+    ).group_by(day_outcomes.c.tenant_id, day_outcomes.c.local_date)
+    if tenants is not None:
+        newest = newest.where(day_outcomes.c.tenant_id.in_(list(tenants)))
+    newest_ids = newest.subquery()
+    query = select(day_outcomes).join(newest_ids, day_outcomes.c.id == newest_ids.c.id)
+    if outcomes is not None:
+        query = query.where(day_outcomes.c.outcome.in_(list(outcomes)))
+    return list(conn.execute(query.order_by(day_outcomes.c.tenant_id, day_outcomes.c.local_date)).all())
