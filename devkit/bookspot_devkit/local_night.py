@@ -1,0 +1,108 @@
+"""A night of many simulated tenants wired for a multi-process Airflow: the simulator demo's set-up (BookSpot
+simulator, one emulator company per tenant, a connection per tenant), the tenants imported into staging,
+and the doubles started as processes of an `AirflowCluster`."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from bookspot_devkit.airflow_cluster import AirflowCluster
+from bookspot_devkit.httpserver import free_port
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalNight:
+    data: Path
+    emulator_port: int
+    simulator_port: int
+    tenant_files: list[Path]
+    companies: dict[str, int]
+
+    @property
+    def emulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.emulator_port}"
+
+    def airflow_env(self, staging_url: str) -> dict[str, str]:
+        """What the pipeline's tasks read: staging, reports, and the connections as `AIRFLOW_CONN_*`
+        variables. (The demo's connections file is not used here: Airflow's local-filesystem backend
+        parses every connection of the file on every look-up, seconds each with 2,000 connections.)"""
+        connections = json.loads((self.data / "connections.json").read_text(encoding="utf-8"))
+        return {
+            "BOOKSPOT_DATA_DIR": str(self.data),
+            "BOOKSPOT_STAGING_URL": staging_url,
+            "BOOKSPOT_REPORTS_DIR": str(self.data / "reports"),
+            **{f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn) for conn_id, conn in connections.items()},
+        }
+
+    def start_doubles(self, cluster: AirflowCluster, timeout: float = 300) -> None:
+        """The emulator and the simulator as processes of the cluster; returns once both answer."""
+        py, data = sys.executable, str(self.data)
+        cluster.start(
+            "emulator",
+            [py, "-m", "bookspot_devkit", "emulator", "--port", str(self.emulator_port),
+             "--config", f"{data}/emulator.yaml"],
+        )  # fmt: skip
+        cluster.start(
+            "simulator",
+            [py, "-m", "bookspot_devkit", "simulator", "serve", "--port", str(self.simulator_port),
+             "--config", f"{data}/simulator.yaml"],
+        )  # fmt: skip
+        cluster.wait_http(f"{self.emulator_url}/_emulator/health", timeout)
+        cluster.wait_http(f"http://127.0.0.1:{self.simulator_port}/_sim/clock", timeout)
+
+
+def local_night(
+    data: Path,
+    tenants: Sequence[str],
+    first: dt.date,
+    last: dt.date,
+    transactions_per_day: float,
+    seed: int = 7,
+) -> LocalNight:
+    """The simulator demo's files for `tenants`, with BookSpot data for the days `first..last`, about
+    `transactions_per_day` a tenant-day on those days (the simulator's season and weekday swings divided
+    out)."""
+    from bookspot_devkit.demo import company_ids, setup_simulator_demo
+
+    emulator_port, simulator_port = free_port(), free_port()
+    files = setup_simulator_demo(data, emulator_port, simulator_port, tenants, last)
+    sim_path = data / "simulator.yaml"
+    sim = yaml.safe_load(sim_path.read_text(encoding="utf-8"))
+    rate = transactions_per_day / volume_factor(tenants, first, last, seed)
+    sim.update(seed=seed, date_from=first.isoformat(), transactions_per_day=rate)
+    sim_path.write_text(yaml.safe_dump(sim, sort_keys=False), encoding="utf-8")
+    known = company_ids(data)
+    return LocalNight(data, emulator_port, simulator_port, files, {t: known[t] for t in tenants})
+
+
+def volume_factor(tenants: Sequence[str], first: dt.date, last: dt.date, seed: int) -> float:
+    """The simulator's mean season x weekday factor over the tenants and days."""
+    from bookspot_devkit.simulator.generator import _SEASON_FACTORS, _WEEKDAY_FACTORS, tenant_profile
+
+    days = [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+    seasons = [tenant_profile(t, seed).season for t in tenants]
+    factors = [_SEASON_FACTORS[s][d.month - 1] * _WEEKDAY_FACTORS[d.weekday()] for s in seasons for d in days]
+    return sum(factors) / len(factors)
+
+
+def import_tenants(staging_url: str, files: Sequence[Path], first: dt.date) -> None:
+    """Migrate staging and import the tenant files, starting (their mapping in force) on `first`."""
+    from bookspot_tripletex.staging.db import make_engine, migrate
+    from bookspot_tripletex.tenants.config import load_tenant_file
+    from bookspot_tripletex.tenants.store import import_tenant
+
+    engine = make_engine(staging_url)
+    migrate(engine)
+    with engine.begin() as conn:
+        for path in files:
+            cfg = load_tenant_file(path)
+            mapping = dataclasses.replace(cfg.mappings[0], valid_from=first)
+            import_tenant(conn, dataclasses.replace(cfg, start_date=first, mappings=(mapping,)))
+    engine.dispose()
