@@ -43,7 +43,9 @@ class VoucherStatus(StrEnum):
     FAILED = "failed"
     POSTING = "posting"
     POSTED = "posted"
+    REVERSED = "reversed"
+    """Posted, then reversed by a forced re-post; the day's next version carries it."""
 
 
-LOCKED_STATUSES = frozenset({VoucherStatus.POSTING, VoucherStatus.POSTED})
+LOCKED_STATUSES = frozenset({VoucherStatus.POSTING, VoucherStatus.POSTED, VoucherStatus.REVERSED})
 """A voucher in these states is never rebuilt: its journal is what was (or is being) posted."""

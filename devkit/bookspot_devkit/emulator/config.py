@@ -98,14 +98,15 @@ class RateLimitConfig:
 
 @dataclass
 class FaultRule:
-    """A targeted fault: `action` is error | latency | timeout | drop | error_after.
+    """A targeted fault: `action` is error | latency | timeout | drop | error_after | late_commit.
 
     Rules are tried in order; at most one error and one after-action (drop / error_after) fire per
     request, latencies add up. `path` is an fnmatch pattern on the path below /v2 (e.g.
     "/ledger/voucher"); `times` limits how often the rule fires (None = unlimited); `rate` is the
     probability per matching request.
     `drop` and `error_after` let the request run (a POST commits) and then lose the response
-    (connection closed) or replace it with the error `status`.
+    (connection closed) or replace it with the error `status`. `late_commit` holds the request for
+    `seconds` (the client gives up), then lets it run and commit as Tripletex's application would.
     """
 
     action: str
@@ -117,14 +118,18 @@ class FaultRule:
     times: int | None = 1
 
     def __post_init__(self) -> None:
-        if self.action not in ("error", "latency", "timeout", "drop", "error_after"):
+        if self.action not in ("error", "latency", "timeout", "drop", "error_after", "late_commit"):
             raise ValueError(f"unknown fault action {self.action!r}")
         self.method = self.method.upper()
 
 
 @dataclass
 class FaultConfig:
-    """Random faults on /v2 calls plus targeted rules; `seed` makes the random ones repeatable."""
+    """Random faults on /v2 calls plus targeted rules; `seed` makes the random ones repeatable.
+
+    `lookup_lag_seconds`: `GET /ledger/voucher/>externalVoucherNumber` (a search index) shows a voucher
+    only that long after it entered the ledger.
+    """
 
     error_rates: dict[int, float] = field(default_factory=dict)
     latency_seconds: float = 0.0
@@ -133,6 +138,7 @@ class FaultConfig:
     drop_rate: float = 0.0
     rules: list[FaultRule] = field(default_factory=list)
     seed: int | None = None
+    lookup_lag_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         self.error_rates = {int(k): float(v) for k, v in self.error_rates.items()}

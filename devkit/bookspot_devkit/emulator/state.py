@@ -226,6 +226,7 @@ class EmulatorState:
         self.request_log: deque[dict[str, Any]] = deque(maxlen=10_000)
         self.rate_limiter = RateLimiter(config.rate_limit, self.clock)
         self.faults = FaultInjector(config.faults)
+        self.committed_at: dict[int, float] = {}
         self._build()
         if self.state_file is not None and self.state_file.exists():
             from .persistence import load  # imported here: persistence imports this module
@@ -244,6 +245,7 @@ class EmulatorState:
             self.rate_limiter = RateLimiter(self.config.rate_limit, self.clock)
             self.request_log.clear()
             self.faults.configure(self.config.faults)
+            self.committed_at.clear()
             self._build()
             self.save()
 
@@ -255,6 +257,16 @@ class EmulatorState:
 
         with self.lock:
             write_state(self, self.state_file)
+
+    def mark_committed(self, voucher_id: int) -> None:
+        """Note when a voucher entered the ledger (the search index sees it `lookup_lag_seconds` later)."""
+        self.committed_at[voucher_id] = self.clock.now()
+
+    def indexed(self, voucher_id: int) -> bool:
+        """Whether the lagging search index (`>externalVoucherNumber`) already shows this voucher."""
+        lag = self.faults.cfg.lookup_lag_seconds
+        at = self.committed_at.get(voucher_id)
+        return not lag or at is None or self.clock.now() >= at + lag
 
     def next_id(self) -> int:
         with self.lock:
