@@ -130,7 +130,7 @@ def test_unvalidated_voucher_is_not_posted(staging_engine, staged_day, emulator,
     cfg, day = staged_day
     with staging_engine.begin() as conn:
         conn.execute(update(vouchers).values(status="built"))
-    assert post_day(staging_engine, cfg, day, client, "run-1")["outcome"] == "built"
+    assert post_day(staging_engine, cfg, day, client, "run-1")["outcome"] == "held"
     assert vouchers_in(emulator) == []
 
 

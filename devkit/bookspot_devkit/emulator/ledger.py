@@ -144,7 +144,7 @@ def send_to_ledger(state: EmulatorState, company: Company, voucher: Voucher, ver
             raise ApiError(
                 409,
                 8000,
-                f"Bilaget har blitt endret (versjon {voucher.version}, ikke {version}). Last det inn på nytt.",
+                f"Bilaget er endret (versjon {voucher.version}, ikke {version}); last det inn på nytt.",
             )
         if not is_draft(voucher):
             raise validation_failed([validation_message("voucher", "Bilaget er allerede bokført.")])

@@ -297,7 +297,9 @@ class TripletexClient:
     def get_voucher(self, voucher_id: int, fields: str | None = None) -> dict[str, Any] | None:
         """One voucher by id, draft or posted; None when Tripletex has no such voucher (404)."""
         try:
-            return self._get_value(f"/ledger/voucher/{int(voucher_id)}", {"fields": fields} if fields else None)
+            return self._get_value(
+                f"/ledger/voucher/{int(voucher_id)}", {"fields": fields} if fields else None
+            )
         except TripletexError as exc:
             if exc.status == 404:
                 return None
@@ -306,7 +308,7 @@ class TripletexClient:
     def non_posted_vouchers(
         self, date_from: datetime.date, date_to: datetime.date, fields: str | None = None
     ) -> list[dict]:
-        """Drafts dated from `date_from` up to, not including, `date_to` (`GET /ledger/voucher/>nonPosted`)."""
+        """Drafts dated from `date_from` up to, not including, `date_to` (`GET .../>nonPosted`)."""
         params = {
             "dateFrom": date_from.isoformat(),
             "dateTo": date_to.isoformat(),
