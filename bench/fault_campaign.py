@@ -19,7 +19,7 @@ import sys
 
 
 def child(argv: list[str]) -> int:
-    """One load in its own process (so the campaign can SIGKILL it): staging url, emulator url, tenant, day."""
+    """One load in its own process, so the campaign can SIGKILL it."""
     from bookspot_tripletex.load.post import post_day
     from bookspot_tripletex.staging.db import make_engine
     from bookspot_tripletex.tenants.store import load_tenant
