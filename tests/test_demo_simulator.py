@@ -8,10 +8,9 @@ import json
 import stat
 from pathlib import Path
 
-from bookspot_devkit.demo import DEMO_COMPANY_ID, company_ids, setup_simulator_demo
+from bookspot_devkit.demo import DEMO_COMPANY_ID, DEMO_TENANT_FILE, company_ids, setup_simulator_demo
 from bookspot_devkit.emulator.config import load_config
 from bookspot_devkit.simulator.server import SimulatorConfig
-from bookspot_tripletex.settings import PROJECT_ROOT
 from bookspot_tripletex.tenants.config import load_tenant_file
 
 TENANTS = ["fjord-kayak", "tenant-001", "tenant-002"]
@@ -19,7 +18,7 @@ TENANTS = ["fjord-kayak", "tenant-001", "tenant-002"]
 
 def test_each_tenant_gets_an_account_a_company_and_connections(tmp_path: Path) -> None:
     files = setup_simulator_demo(tmp_path, 8765, 8766, TENANTS, dt.date(2026, 11, 24))
-    assert files[0] == PROJECT_ROOT / "demo" / "fjord-kayak.yaml"
+    assert files[0] == DEMO_TENANT_FILE
     tenants = [load_tenant_file(f) for f in files]
     assert [t.tenant for t in tenants] == TENANTS
     assert {t.bookspot_conn_id for t in tenants[1:]} == {"bookspot_tenant_001", "bookspot_tenant_002"}

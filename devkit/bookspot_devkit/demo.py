@@ -20,8 +20,9 @@ from bookspot_devkit.emulator.config import (
     load_config,
     write_config,
 )
-from bookspot_tripletex.settings import PROJECT_ROOT
 
+DEMO_TENANT_FILE = Path(__file__).resolve().parents[2] / "demo" / "fjord-kayak.yaml"
+"""The worked example's tenant file in the project's `demo/` folder (the devkit runs from a checkout)."""
 DEMO_COMPANY_ID = 1001
 DEMO_TENANT = "fjord-kayak"
 SIMULATOR_TENANTS = ("fjord-kayak", "tenant-001", "tenant-002")
@@ -152,7 +153,7 @@ def setup_simulator_demo(
     simulator_port: int,
     tenants: Sequence[str] = SIMULATOR_TENANTS,
     day: dt.date = dt.date(2026, 11, 24),
-    template: Path = PROJECT_ROOT / "demo" / "fjord-kayak.yaml",
+    template: Path = DEMO_TENANT_FILE,
 ) -> list[Path]:
     """Several tenants read over HTTP from the BookSpot simulator, one emulator company each.
 
@@ -218,7 +219,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--emulator-port", type=int, default=8765)
     p.add_argument("--simulator-port", type=int, default=8766)
     p.add_argument("--day", type=dt.date.fromisoformat, default=dt.date(2026, 11, 24))
-    p.add_argument("--template", type=Path, default=PROJECT_ROOT / "demo" / "fjord-kayak.yaml")
+    p.add_argument("--template", type=Path, default=DEMO_TENANT_FILE)
     p.add_argument("tenants", nargs="*", default=list(SIMULATOR_TENANTS))
     p.set_defaults(func=_simulator)
     from bookspot_devkit import demo_report

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""The installed package: its `sql/` and `expectations/` are the project's top-level folders of that name."""
 
 
 def data_dir() -> Path:
-    """Where the embedded default keeps its files (staging SQLite, reports, Airflow home)."""
-    return Path(os.environ.get("BOOKSPOT_DATA_DIR", PROJECT_ROOT / ".data")).resolve()
+    """Where the embedded default keeps its files (staging SQLite, reports): `BOOKSPOT_DATA_DIR`, else
+    `.data` in the working directory."""
+    return Path(os.environ.get("BOOKSPOT_DATA_DIR", ".data")).resolve()
 
 
 def staging_url() -> str:

@@ -1,4 +1,4 @@
-"""Load the SQL of a pipeline step from the project's sql/ folder."""
+"""Load the SQL of a pipeline step from the package's `sql/` folder (the project's top-level `sql/`)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from functools import cache
 
 from sqlalchemy import TextClause, text
 
-from bookspot_tripletex.settings import PROJECT_ROOT
+from bookspot_tripletex.settings import PACKAGE_DIR
 
-SQL_DIR = PROJECT_ROOT / "sql"
+SQL_DIR = PACKAGE_DIR / "sql"
 
 
 @cache

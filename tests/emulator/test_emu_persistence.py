@@ -248,7 +248,7 @@ def _start(config_path: Path, state_file: Path, port: int) -> subprocess.Popen[s
         [
             sys.executable,
             "-m",
-            "bookspot_tripletex",
+            "bookspot_devkit",
             "emulator",
             "--port",
             str(port),
@@ -260,7 +260,7 @@ def _start(config_path: Path, state_file: Path, port: int) -> subprocess.Popen[s
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=dict(os.environ, PYTHONPATH=str(REPO / "plugins")),
+        env=dict(os.environ, PYTHONPATH=f"{REPO / 'plugins'}:{REPO / 'devkit'}"),
     )
 
 

@@ -267,12 +267,13 @@ def test_serve_cli(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "plugins")}
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'plugins'}:{ROOT / 'devkit'}"}
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "bookspot_devkit.simulator",
+            "bookspot_devkit",
+            "simulator",
             "serve",
             "--port",
             str(port),

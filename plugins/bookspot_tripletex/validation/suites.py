@@ -7,12 +7,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bookspot_tripletex.settings import PROJECT_ROOT
+from bookspot_tripletex.settings import PACKAGE_DIR
 
 if TYPE_CHECKING:
     from great_expectations import ExpectationSuite
 
-SUITES_DIR = PROJECT_ROOT / "expectations"
+SUITES_DIR = PACKAGE_DIR / "expectations"
 SUITE_NAMES = ("journal_lines", "voucher", "day_totals", "vat_derivation", "postings_vs_lines")
 
 
