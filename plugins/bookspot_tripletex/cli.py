@@ -112,7 +112,7 @@ def _reconcile(args: argparse.Namespace) -> int:
         print(f"MISMATCH: {exc}", file=sys.stderr)
         return 1
     print(
-        f"{args.tenant}: {result['vouchers']} voucher(s) from {result['from']} to {result['to']} match staging"
+        f"{args.tenant}: {result['vouchers']} voucher(s), {result['from']} to {result['to']}, match staging"
     )
     return 0
 
