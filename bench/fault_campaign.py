@@ -664,19 +664,27 @@ def campaign(runs: int, seed: int, postgres: str | None, first: int = 0) -> Figu
     """Run the campaign; quiet logs, claims on a short lease (the loads' waits are short too)."""
     import logging
 
+    saved = {k: os.environ.get(k) for k in ("BOOKSPOT_CLAIM_LEASE_SECONDS", "BOOKSPOT_CLAIM_HEARTBEAT")}
     logging.disable(logging.CRITICAL)
     os.environ["BOOKSPOT_CLAIM_LEASE_SECONDS"] = LEASE_SECONDS
     os.environ["BOOKSPOT_CLAIM_HEARTBEAT"] = "0"
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="fault-campaign-") as tmp:
-        camp = Campaign(seed, postgres, Path(tmp))
-        try:
-            for index in range(first, first + runs):
-                camp.run(index)
-        finally:
-            camp.close()
+    try:
+        with tempfile.TemporaryDirectory(prefix="fault-campaign-") as tmp:
+            camp = Campaign(seed, postgres, Path(tmp))
+            try:
+                for index in range(first, first + runs):
+                    camp.run(index)
+            finally:
+                camp.close()
+    finally:
+        logging.disable(logging.NOTSET)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     camp.figures.seconds = time.monotonic() - started
-    logging.disable(logging.NOTSET)
     return camp.figures
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -67,15 +68,13 @@ def killed_load(
 ) -> None:
     """Start a load in its own process and SIGKILL it as soon as `when()` holds, mid-flight."""
     company = server.config.companies[0]
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("plugins", "devkit")),
-        "BOOKSPOT_TRIPLETEX_CONSUMER": company.consumer_token,
-        "BOOKSPOT_TRIPLETEX_EMPLOYEE": company.employee_token,
-    }
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(str(ROOT / p) for p in ("plugins", "devkit"))}
     args = [sys.executable, str(ROOT / "bench" / "fault_campaign.py"), "--child"]
-    args += [staging_url, server.url, tenant, day.isoformat(), "killed-run", "10"]
-    process = subprocess.Popen(args, env=env)
+    process = subprocess.Popen(args, env=env, stdin=subprocess.PIPE, text=True)
+    job = [staging_url, server.url, tenant, day.isoformat(), "killed-run", "10"]
+    assert process.stdin is not None
+    process.stdin.write(json.dumps([*job, company.consumer_token, company.employee_token]) + "\n")
+    process.stdin.flush()
     deadline = time.monotonic() + 60
     while not when() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["DayRefused", "Outcome", "VoucherBusy", "post_day", "post_row", "summary"]
 
+MOVABLE = ("correction", "repost")
+"""Kinds of voucher a closed period moves to the first open date; the day itself is refused instead."""
 POSTED_OR_REVERSED = (VoucherStatus.POSTED, VoucherStatus.REVERSED)
 Outcome = Literal["posted", "already_posted", "found_existing", "held", "failed", "empty", "dry_run"]
 NOT_POSTABLE: dict[str, Outcome] = {
@@ -154,6 +156,7 @@ def post_row(
     except ClaimLost:
         raise
     except DayRefused as exc:
+        _drop_draft(engine, claim, client)
         _fail(engine, claim, str(exc))
         raise
     except BaseException as exc:
@@ -233,7 +236,7 @@ def _post_claimed(
         try:
             sent = post_once(engine, claim, client, row, payload)
         except ClosedPeriod as exc:
-            if row.kind != "correction" or moved >= 24:
+            if row.kind not in MOVABLE or moved >= 24:
                 raise
             moved += 1
             row = _move(engine, claim, row, str(exc))
@@ -297,6 +300,16 @@ def _mark_posted(engine: Engine, claim: claims.Claim, voucher: dict[str, Any]) -
             claim_token=None,
             claim_expires_at=None,
         )
+
+
+def _drop_draft(engine: Engine, claim: claims.Claim, client: Any) -> None:
+    """A refused day's draft is deleted (best effort): a rebuilt day must not find it."""
+    from bookspot_tripletex.load.protocol import delete_drafts
+
+    with engine.begin() as conn:
+        row = get_voucher_by_id(conn, claim.voucher_id)
+    if row is not None and row.draft_id is not None and row.claim_token == claim.token:
+        delete_drafts(client, [{"id": row.draft_id}], row.external_number)
 
 
 def _fail(engine: Engine, claim: claims.Claim, reason: str) -> None:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import Counter
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import Engine
@@ -40,6 +42,7 @@ VOUCHER_FIELDS = (
     "id,version,number,year,date,externalVoucherNumber,reverseVoucher(id),"
     "postings(row,amount,amountGross,account(id,number),vatType(id,number))"
 )
+CENT = Decimal("0.01")
 CLOSED_WORDS = ("stengt", "closed", "låst periode")
 
 
@@ -83,6 +86,21 @@ def is_closed_period(exc: TripletexError) -> bool:
 def refusal(exc: TripletexError, what: str) -> DayRefused:
     kind = ClosedPeriod if is_closed_period(exc) else DayRefused
     return kind(f"Tripletex refused {what}: {exc}")
+
+
+def _lines(postings: list[dict[str, Any]]) -> Counter[tuple[int, Decimal]]:
+    return Counter(
+        (int(p["account"]["id"]), Decimal(str(p["amountGross"])).quantize(CENT))
+        for p in postings
+        if int(p.get("row") or 0) >= 1
+    )
+
+
+def same_content(draft: dict[str, Any], payload: dict[str, Any]) -> bool:
+    """Whether a draft found in Tripletex carries this payload (an older build of the day may differ)."""
+    return draft.get("date") == payload["date"] and _lines(draft.get("postings") or []) == _lines(
+        payload["postings"]
+    )
 
 
 def write_budget(client: VoucherApi) -> float:
@@ -137,11 +155,11 @@ def _adopt_or_create(
             ),
             key=lambda v: int(v["id"]),
         )
-        if ours:
-            keep = ours[0]
-            _record(engine, claim, keep)
-            delete_drafts(client, ours[1:], ext)
-            return keep
+        same = [v for v in ours if same_content(v, payload)]
+        delete_drafts(client, [v for v in ours if v not in same[:1]], ext)
+        if same:
+            _record(engine, claim, same[0])
+            return same[0]
     with engine.begin() as conn:
         fenced(conn, claim, dt.datetime.now(dt.UTC), draft_requested_at=dt.datetime.now(dt.UTC))
     ensure_lease(engine, claim, write_budget(client))
