@@ -232,6 +232,8 @@ class TripletexClient:
 
         Returns (voucher, created). After a POST without a clear answer (timeout, lost connection,
         5xx) the voucher is looked up again before any new POST, at most `retry.post_attempts` POSTs.
+        A POST that commits late, or a lookup that lags, can still give two vouchers: the nightly load
+        posts through drafts instead (`bookspot_tripletex.load.protocol`).
         """
         ext = payload.get("externalVoucherNumber")
         if not ext:
