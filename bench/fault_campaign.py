@@ -675,6 +675,8 @@ def campaign(runs: int, seed: int, postgres: str | None, first: int = 0) -> Figu
             try:
                 for index in range(first, first + runs):
                     camp.run(index)
+                    if camp.figures.runs % 50 == 0:
+                        print(f"... {camp.figures.runs} runs", file=sys.stderr, flush=True)
             finally:
                 camp.close()
     finally:
