@@ -1,6 +1,6 @@
 """Fault campaign: seeded runs of nightly loads against an emulator that misbehaves like the real world.
 
-Each run stages two days of three tenants on SQLite or PostgreSQL staging (alternating), then loads
+Each run stages a day of three tenants on SQLite or PostgreSQL staging (alternating), then loads
 them through a random mix of faults: 429 with and without a reset header, 5xx before and after the
 commit, timeouts, late commits, a lagging lookup, answers dropped after the commit, loads SIGKILLed at
 a random point (in a subprocess), two or three overlapping loads of one tenant-day, a lease running out
@@ -38,7 +38,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TENANTS = ("fjord-kayak", "nordlys-yoga", "vestland-ski")
-DAYS = (dt.date(2026, 11, 23), dt.date(2026, 11, 24))
+DAYS = (dt.date(2026, 11, 24),)
 TODAY = dt.date(2026, 11, 25)
 CLIENT_TIMEOUT = 0.5
 LATE = 0.7
@@ -200,6 +200,7 @@ class Campaign:
             self._pg_db = f"fault_campaign_{uuid.uuid4().hex[:10]}"
             with self._pg_admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{self._pg_db}"'))
+                conn.execute(text(f'ALTER DATABASE "{self._pg_db}" SET synchronous_commit = off'))
             self.urls["postgresql"] = self._pg_admin.url.set(database=self._pg_db).render_as_string(
                 hide_password=False
             )
