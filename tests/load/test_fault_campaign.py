@@ -21,10 +21,10 @@ def _campaign_module():  # type: ignore[no-untyped-def]
 
 def test_a_seeded_campaign_leaves_no_duplicate_no_gap_no_wrong_sum() -> None:
     campaign = _campaign_module()
-    figures = campaign.campaign(runs=40, seed=20261130, postgres=os.environ.get("TEST_DATABASE_URL"))
+    figures = campaign.campaign(runs=60, seed=20261130, postgres=os.environ.get("TEST_DATABASE_URL"))
     report = "\n".join(figures.lines())
-    assert figures.runs == 40, report
-    assert sum(figures.faults.values()) > 40, report
+    assert figures.runs == 60, report
+    assert sum(figures.faults.values()) > 60, report
     assert figures.duplicates_left == 0, report
     assert figures.missing_days == 0, report
     assert figures.mismatched_sums == 0, report
