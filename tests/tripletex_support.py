@@ -43,9 +43,10 @@ def make_client(server: EmulatorServer) -> TripletexClient:
     )
 
 
-def vouchers_in(server: EmulatorServer, external: str | None = None) -> list[dict]:
+def vouchers_in(server: EmulatorServer, external: str | None = None, drafts: bool = False) -> list[dict]:
+    """The company's vouchers in the ledger (with `drafts`, the drafts too)."""
     path = f"companies/{COMPANY_ID}/vouchers" + (f"?externalVoucherNumber={external}" if external else "")
-    return server.admin("GET", path)["values"]
+    return [v for v in server.admin("GET", path)["values"] if drafts or v["number"]]
 
 
 def emulator_config() -> EmulatorConfig:

@@ -8,6 +8,7 @@ from bookspot_tripletex.connections import tripletex_client
 from bookspot_tripletex.staging.day_mapping import mapping_for_day
 from bookspot_tripletex.staging.db import make_engine, require_head
 from bookspot_tripletex.tenants.activation import ActivationFailed, run_activation
+from bookspot_tripletex.tenants.store import load_tenant
 
 
 def run_activation_check(tenant_id: str, staging_url: str | None = None, day: dt.date | None = None) -> int:
@@ -16,11 +17,12 @@ def run_activation_check(tenant_id: str, staging_url: str | None = None, day: dt
     day = day or dt.date.today()
     with engine.connect() as conn:
         mapping = mapping_for_day(conn, tenant_id, day)
+        company_id = load_tenant(conn, tenant_id).tripletex_company_id
     if mapping is None:
         print(f"{tenant_id}: no mapping version is in force on {day}")
         return 1
     try:
-        result = run_activation(engine, tenant_id, mapping, tripletex_client(engine, tenant_id))
+        result = run_activation(engine, tenant_id, mapping, tripletex_client(engine, tenant_id), company_id)
     except ActivationFailed as exc:
         print(exc)
         return 1

@@ -1,6 +1,7 @@
 """Command line: migrate staging, import tenants, run days (an initial import, a backfill), preview a day,
-show a voucher, release a held day, check activation. It calls `pipeline` and the step modules, never the
-Airflow task layer."""
+show a voucher, release a held day, check activation, review mapping versions, force a day's re-post,
+reconcile recent days with Tripletex. It calls `pipeline` and the step modules, never the Airflow task
+layer."""
 
 from __future__ import annotations
 
@@ -139,12 +140,9 @@ def _activation(args: argparse.Namespace) -> int:
 
 def _mappings(args: argparse.Namespace) -> int:
     from bookspot_tripletex.journal import mapping_preview
-    from bookspot_tripletex.staging.db import make_engine, migrate
     from bookspot_tripletex.tenants import diff
 
-    engine = make_engine(args.staging_url)
-    migrate(engine)
-    with engine.connect() as conn:
+    with _staging(args.staging_url).connect() as conn:
         if args.action == "list":
             out: object = [v.as_dict() for v in mapping_preview.versions_in_use(conn, args.tenant)]
         elif args.action == "diff":
@@ -166,6 +164,42 @@ def _mappings(args: argparse.Namespace) -> int:
             out = [c.as_dict() for c in mapping_preview.preview_candidate(conn, candidate, days)]
     json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
     print()
+    return 0
+
+
+def _tenant_and_client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from bookspot_tripletex.connections import tripletex_client
+    from bookspot_tripletex.tenants.store import load_tenant
+
+    engine = _staging(args.staging_url)
+    with engine.connect() as conn:
+        tenant = load_tenant(conn, args.tenant)
+    return engine, tenant, tripletex_client(engine, args.tenant)
+
+
+def _force_repost(args: argparse.Namespace) -> int:
+    from bookspot_tripletex.load.corrections import force_repost
+
+    engine, tenant, client = _tenant_and_client(args)
+    result = force_repost(engine, tenant, dt.date.fromisoformat(args.date), client, args.by, args.reason)
+    json.dump(result, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    print()
+    return 0
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from bookspot_tripletex.load.errors import ReconcileMismatch
+    from bookspot_tripletex.load.reconcile import reconcile
+
+    engine, tenant, client = _tenant_and_client(args)
+    try:
+        result = reconcile(engine, tenant, client, days=args.days, repair=args.repair)
+    except ReconcileMismatch as exc:
+        print(f"MISMATCH: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{args.tenant}: {result['vouchers']} voucher(s), {result['from']} to {result['to']}, match staging"
+    )
     return 0
 
 
@@ -231,6 +265,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", action="append", default=[], help="preview: a day to compare (repeatable)")
     p.add_argument("--staging-url", default=None)
     p.set_defaults(func=_mappings_checked)
+
+    p = sub.add_parser(
+        "force-repost", help="reverse a posted day's vouchers in Tripletex and post the day again"
+    )
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--date", required=True)
+    p.add_argument("--by", required=True, help="who asks for it (recorded)")
+    p.add_argument("--reason", required=True, help="why (recorded)")
+    p.add_argument("--staging-url", default=None)
+    p.set_defaults(func=_force_repost)
+
+    p = sub.add_parser("reconcile", help="compare the last days' vouchers in Tripletex with staging")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--days", type=int, default=None, help="how many days back (default 14)")
+    p.add_argument(
+        "--repair", action="store_true", help="queue days whose voucher vanished to be posted again"
+    )
+    p.add_argument("--staging-url", default=None)
+    p.set_defaults(func=_reconcile)
 
     return parser
 

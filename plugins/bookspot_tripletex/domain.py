@@ -47,9 +47,11 @@ class VoucherStatus(StrEnum):
     FAILED = "failed"
     POSTING = "posting"
     POSTED = "posted"
+    REVERSED = "reversed"
+    """Posted, then reversed by a forced re-post; the day's next version carries it."""
 
 
-LOCKED_STATUSES = frozenset({VoucherStatus.POSTING, VoucherStatus.POSTED})
+LOCKED_STATUSES = frozenset({VoucherStatus.POSTING, VoucherStatus.POSTED, VoucherStatus.REVERSED})
 """A voucher in these states is never rebuilt: its journal is what was (or is being) posted."""
 
 CURRENCY = "NOK"
@@ -99,8 +101,10 @@ def is_organization_number(value: str) -> bool:
     )
 
 
-def voucher_description(day: dt.date) -> str:
-    """The description of a day's voucher in Tripletex."""
+def voucher_description(day: dt.date, correction: int | None = None) -> str:
+    """The description of a day's voucher in Tripletex (or of its correction number `correction`)."""
+    if correction is not None:
+        return f"BookSpot correction {correction} of sales {day.isoformat()}"
     return f"BookSpot sales {day.isoformat()}"
 
 

@@ -223,13 +223,14 @@ def activate_day(engine: Engine, tenant_id: str, day: dt.date, client: Any) -> d
     return ensure_activated(engine, tenant_id, day, client)
 
 
-def reconcile_day(engine: Engine, tenant_id: str, day: dt.date, client: Any) -> dict[str, Any] | None:
-    """Compare the posted voucher with Tripletex, where this version has a reconcile step."""
-    try:
-        from bookspot_tripletex.load.reconcile import reconcile_day as reconcile
-    except ImportError:
-        return None
-    return reconcile(engine, tenant_id, day, client)
+def reconcile_tenant(engine: Engine, tenant_id: str, client: Any) -> dict[str, Any]:
+    """Read back the tenant's last days from Tripletex (one listing) and compare them with staging: extra
+    vouchers of ours are reversed; a voucher gone or changed behind our back raises ReconcileMismatch."""
+    from bookspot_tripletex.load.reconcile import reconcile
+
+    with engine.connect() as conn:
+        tenant = load_tenant(conn, tenant_id)
+    return reconcile(engine, tenant, client)
 
 
 def load_day(
@@ -295,6 +296,8 @@ class Night:
     days: tuple[dt.date, ...] | None = None
     dry_run: bool = False
     now: dt.datetime | None = None
+    reconcile: bool = True
+    """Read back each tenant's last days from Tripletex after its days (BOOKSPOT_RECONCILE_DAYS)."""
 
 
 @dataclass
@@ -418,11 +421,6 @@ def _finish_day(
         if loaded["outcome"] == "found_existing":
             counts["found_in_tripletex"] = True
         reason = None if outcome.done else (loaded.get("error") or f"voucher is {loaded['outcome']}")
-        if outcome is Outcome.POSTED:
-            step = "reconcile"
-            reconciled = reconcile_day(engine, tenant, day, client.get())
-            if reconciled is not None:
-                counts["reconciled"] = reconciled.get("outcome", True)
     except Exception as exc:
         return _failed(tenant, day, step, exc, counts)
     action = action_for(step, outcome, tenant, day, {**journal, "report": loaded.get("report")})
@@ -503,10 +501,20 @@ def _run_batch(engine: Engine, batch: Sequence[str], night: Night, track: _Track
     validated = _validate_batch(engine, list(journals), night.run_id)
     for tenant, days in work.items():
         client = _Client(engine, tenant)
+        finished: list[DayOutcome] = []
         for day in days:
             if (tenant, day) in journals:
                 result = validated.get((tenant, day), KeyError("not validated"))
-                track.report(_finish_day(engine, tenant, day, journals[(tenant, day)], result, client, night))
+                finished.append(
+                    _finish_day(engine, tenant, day, journals[(tenant, day)], result, client, night)
+                )
+                track.report(finished[-1])
+        clean = all(o.outcome.done for o in finished)
+        if night.reconcile and not night.dry_run and clean:
+            try:
+                reconcile_tenant(engine, tenant, client.get())
+            except Exception as exc:
+                track.report(_failed(tenant, night.until, "reconcile", exc, {}))
 
 
 def run_night(

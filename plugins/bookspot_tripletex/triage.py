@@ -21,29 +21,19 @@ def rerun(tenant: str, day: dt.date) -> str:
     )
 
 
-def _load_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
-    """(refusals, transient) among the load step's errors, whichever of them this version defines."""
-    refused: list[type[BaseException]] = []
-    busy: list[type[BaseException]] = []
-    try:
-        from bookspot_tripletex.load import errors
-
-        refused += [e for e in (getattr(errors, "DayRefused", None),) if e is not None]
-        busy += [e for e in (getattr(errors, "VoucherBusy", None),) if e is not None]
-    except ImportError:
-        pass
-    from bookspot_tripletex.load import post
-
-    busy += [e for e in (getattr(post, "VoucherBusy", None),) if e is not None]
-    return tuple(refused), tuple(busy)
-
-
 def classify(exc: BaseException) -> Outcome:
     """RETRY for what may pass by itself, REFUSED for what a person must fix, ERROR for the unexpected."""
     import requests
     from sqlalchemy.exc import OperationalError
 
     from bookspot_tripletex.feed.client import BookSpotError, BookSpotTransientError
+    from bookspot_tripletex.load.errors import (
+        ClaimLost,
+        DayRefused,
+        OutcomeUnclear,
+        ReconcileMismatch,
+        VoucherBusy,
+    )
     from bookspot_tripletex.tenants.activation import ActivationFailed
     from bookspot_tripletex.tripletex.errors import (
         PayloadError,
@@ -54,7 +44,8 @@ def classify(exc: BaseException) -> Outcome:
         VoucherOutcomeUnknown,
     )
 
-    refused, busy = _load_errors()
+    busy = (VoucherBusy, ClaimLost, OutcomeUnclear)
+    refused = (DayRefused, ReconcileMismatch)
     if isinstance(exc, busy + (BookSpotTransientError, requests.ConnectionError, requests.Timeout)):
         return Outcome.RETRY
     if isinstance(exc, RateLimited | ServerError | TransportError | VoucherOutcomeUnknown | OperationalError):

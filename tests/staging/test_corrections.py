@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from bookspot_devkit.simulator.generator import Knobs
 from bookspot_devkit.simulator.server import SimulatorServer
 from bookspot_tripletex import tasks
 from bookspot_tripletex.journal.build import build_day
-from bookspot_tripletex.load.state import claim, get_voucher, mark_posted, record_validation, save_journal
+from bookspot_tripletex.load.state import get_voucher, record_validation, save_journal
 from bookspot_tripletex.staging.raw import raw_records
-from bookspot_tripletex.staging.schema import pending_corrections, quarantine
+from bookspot_tripletex.staging.schema import pending_corrections, quarantine, vouchers
 from bookspot_tripletex.tenants.config import TenantConfig
 from helpers import record, setup_tenant
 from simulator_support import (
@@ -65,8 +65,11 @@ class Feed:
         with self.engine.begin() as conn:
             row = save_journal(conn, build_day(conn, self.cfg, day), now=now)
             record_validation(conn, row.id, True, {"success": True}, "report.html", now)
-            assert claim(conn, row.id, "test", now)
-            mark_posted(conn, row.id, "test", 9001, "1", now)
+            conn.execute(
+                update(vouchers)
+                .where(vouchers.c.id == row.id)
+                .values(status="posted", tripletex_voucher_id=9001, tripletex_number="1", posted_at=now)
+            )
 
     def corrections(self) -> list[tuple[str, dt.date, str]]:
         with self.engine.connect() as conn:

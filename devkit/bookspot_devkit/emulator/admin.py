@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from . import fields as fieldsel
-from . import views
+from . import ledger, views
 from .config import AccountSpec, ClosedPeriod, FaultConfig, RateLimitConfig
 from .errors import ApiError, loads
 from .state import Company, EmulatorState, Posting, Voucher
@@ -132,6 +132,29 @@ def register_admin(app: FastAPI, state: EmulatorState) -> None:
                 if external is None or v.external_voucher_number == external
             ]
         return _json({"values": found})
+
+    @app.delete("/_emulator/companies/{company_id}/vouchers/{voucher_id}")
+    async def delete_behind_back(company_id: int, voucher_id: int) -> Response:
+        """Someone deletes a voucher in Tripletex's own screens (any voucher, drafts and posted)."""
+        comp = company(company_id)
+        with state.lock:
+            if comp.vouchers.pop(voucher_id, None) is None:
+                raise ApiError(404, 6000, "Object not found")
+        return Response(status_code=204)
+
+    @app.post("/_emulator/companies/{company_id}/vouchers/{voucher_id}/reverse")
+    async def reverse_behind_back(request: Request, company_id: int, voucher_id: int) -> Response:
+        """Someone reverses a voucher in Tripletex's own screens, on `date` (default: its own date)."""
+        comp = company(company_id)
+        with state.lock:
+            voucher = comp.vouchers.get(voucher_id)
+            if voucher is None:
+                raise ApiError(404, 6000, "Object not found")
+            raw = request.query_params.get("date")
+            reversal = ledger.reverse_voucher(
+                state, comp, voucher, date.fromisoformat(raw) if raw else voucher.date
+            )
+            return _json({"id": reversal.id, "reverses": voucher.id})
 
     @app.post("/_emulator/companies/{company_id}/seed_vouchers")
     async def seed(request: Request, company_id: int) -> Response:

@@ -22,7 +22,7 @@ from ..configfile import read_mapping, validated
 
 STRICT = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 LedgerType = Literal["GENERAL", "CUSTOMER", "VENDOR", "EMPLOYEE", "ASSET"]
-FaultAction = Literal["error", "latency", "timeout", "drop", "error_after"]
+FaultAction = Literal["error", "latency", "timeout", "drop", "error_after", "late_commit"]
 
 
 @dataclass(config=STRICT)
@@ -106,14 +106,15 @@ DEFAULT_RATE_LIMIT = RateLimitConfig(limit=10_000, period_seconds=60.0)
 
 @dataclass(config=STRICT)
 class FaultRule:
-    """A targeted fault: `action` is error | latency | timeout | drop | error_after.
+    """A targeted fault: `action` is error | latency | timeout | drop | error_after | late_commit.
 
     Rules are tried in order; at most one error and one after-action (drop / error_after) fire per
     request, latencies add up. `path` is an fnmatch pattern on the path below /v2 (e.g.
     "/ledger/voucher"); `times` limits how often the rule fires (None = unlimited); `rate` is the
     probability per matching request.
     `drop` and `error_after` let the request run (a POST commits) and then lose the response
-    (connection closed) or replace it with the error `status`.
+    (connection closed) or replace it with the error `status`. `late_commit` holds the request for
+    `seconds` (the client gives up), then lets it run and commit as Tripletex's application would.
     """
 
     action: FaultAction
@@ -132,7 +133,11 @@ class FaultRule:
 
 @dataclass(config=STRICT)
 class FaultConfig:
-    """Random faults on /v2 calls plus targeted rules; `seed` makes the random ones repeatable."""
+    """Random faults on /v2 calls plus targeted rules; `seed` makes the random ones repeatable.
+
+    `lookup_lag_seconds`: `GET /ledger/voucher/>externalVoucherNumber` (a search index) shows a voucher
+    only that long after it entered the ledger.
+    """
 
     error_rates: dict[int, float] = field(default_factory=dict)
     latency_seconds: float = Field(default=0.0, ge=0)
@@ -141,6 +146,7 @@ class FaultConfig:
     drop_rate: float = Field(default=0.0, ge=0, le=1)
     rules: list[FaultRule] = field(default_factory=list)
     seed: int | None = None
+    lookup_lag_seconds: float = 0.0
 
 
 @dataclass(config=STRICT)

@@ -29,6 +29,7 @@ class Plan:
     error: int | None = None
     after: str | None = None
     after_status: int = 500
+    late: float = 0.0
 
 
 class FaultInjector:
@@ -67,7 +68,9 @@ class FaultInjector:
                 self.counts["drop"] += 1
             for rule in cfg.rules:
                 taken = plan.error is not None if rule.action == "error" else plan.after is not None
-                if rule.action in ("error", "drop", "error_after") and taken:
+                if rule.action == "late_commit":
+                    taken = plan.late > 0
+                if rule.action in ("error", "drop", "error_after", "late_commit") and taken:
                     continue
                 if self._fires(rule, method, path):
                     self._apply(rule, plan)
@@ -92,6 +95,8 @@ class FaultInjector:
             plan.error = rule.status
         elif rule.action == "drop":
             plan.after = "drop"
+        elif rule.action == "late_commit":
+            plan.late = rule.seconds
         else:
             plan.after, plan.after_status = "error_after", rule.status
 
@@ -117,6 +122,35 @@ async def _send_error(send: Any, status: int, rate_headers: dict[str, str]) -> N
         headers += [(k.encode(), v.encode()) for k, v in rate_headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _late_commit(app: Any, scope: dict[str, Any], receive: Any, send: Any, seconds: float) -> None:
+    """Read the whole request, wait `seconds` (the client gives up), then run it: it commits all the same."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    await asyncio.sleep(seconds)
+    replayed = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal replayed
+        if replayed:
+            await asyncio.sleep(3600)
+        replayed = True
+        return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+    async def send_if_listening(message: dict[str, Any]) -> None:
+        try:
+            await send(message)
+        except Exception:  # the client hung up long ago; the work is done regardless
+            pass
+
+    await app(scope, replay, send_if_listening)
 
 
 class DroppedResponse(Exception):
@@ -153,6 +187,9 @@ class FaultMiddleware:
             await asyncio.sleep(plan.delay)
         if plan.error is not None:
             await _send_error(send, plan.error, self.rate_headers(scope))
+            return
+        if plan.late:
+            await _late_commit(self.app, scope, receive, send, plan.late)
             return
         if plan.after is None:
             await self.app(scope, receive, send)

@@ -127,7 +127,44 @@ def create_voucher(state: EmulatorState, company: Company, body: Any, send_to_le
         )
         _number(company, voucher, send_to_ledger)
         company.vouchers[voucher.id] = voucher
+        if send_to_ledger:
+            state.mark_committed(voucher.id)
         return voucher
+
+
+def is_draft(voucher: Voucher) -> bool:
+    """A voucher not sent to the ledger: it has a temporary number only and stays out of the ledger."""
+    return voucher.number == 0
+
+
+def send_to_ledger(state: EmulatorState, company: Company, voucher: Voucher, version: int | None) -> Voucher:
+    """`PUT /ledger/voucher/{id}/:sendToLedger`: number a draft; a stale `version` is refused (409)."""
+    with state.lock:
+        if version is not None and version != voucher.version:
+            raise ApiError(
+                409,
+                8000,
+                f"Bilaget er endret (versjon {voucher.version}, ikke {version}); last det inn på nytt.",
+            )
+        if not is_draft(voucher):
+            raise validation_failed([validation_message("voucher", "Bilaget er allerede bokført.")])
+        for day in sorted({voucher.date} | {p.date for p in voucher.postings}):
+            if company.closed_on(day):
+                raise validation_failed([validation_message("date", closed_message(day))])
+        _number(company, voucher, True)
+        voucher.version += 1
+        state.mark_committed(voucher.id)
+        return voucher
+
+
+def delete_draft(state: EmulatorState, company: Company, voucher: Voucher) -> None:
+    """`DELETE /ledger/voucher/{id}`: only a draft can go; a voucher in the ledger must be reversed."""
+    with state.lock:
+        if not is_draft(voucher):
+            raise validation_failed(
+                [validation_message("voucher", "Bilaget er bokført og kan ikke slettes; tilbakefør det.")]
+            )
+        del company.vouchers[voucher.id]
 
 
 def _number(company: Company, voucher: Voucher, send_to_ledger: bool) -> None:
@@ -313,6 +350,8 @@ def reverse_voucher(state: EmulatorState, company: Company, voucher: Voucher, da
     """Book the reversal of `voucher` on `day` and link both ways through `reverseVoucher`."""
     if voucher.reverse_voucher_id is not None:
         raise validation_failed([validation_message("reverseVoucher", "Bilaget er allerede tilbakeført.")])
+    if is_draft(voucher):
+        raise validation_failed([validation_message("voucher", "Et foreløpig bilag kan ikke tilbakeføres.")])
     if company.closed_on(day):
         raise validation_failed([validation_message("date", closed_message(day))])
     with state.lock:
@@ -345,6 +384,7 @@ def reverse_voucher(state: EmulatorState, company: Company, voucher: Voucher, da
         )
         _number(company, reversal, True)
         company.vouchers[reversal.id] = reversal
+        state.mark_committed(reversal.id)
         voucher.reverse_voucher_id = reversal.id
         voucher.version += 1
         return reversal

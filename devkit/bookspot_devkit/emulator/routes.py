@@ -198,6 +198,7 @@ def register_ledger_routes(app: FastAPI, state: EmulatorState) -> None:
                 v
                 for v in sorted(company.vouchers.values(), key=lambda v: (v.date, v.id))
                 if date_from <= v.date < date_to
+                and not ledger.is_draft(v)
                 and (ids is None or v.id in ids)
                 and (numbers is None or v.number in numbers)
                 and (number_from is None or v.number >= number_from)
@@ -224,7 +225,26 @@ def register_ledger_routes(app: FastAPI, state: EmulatorState) -> None:
             found = [
                 v
                 for v in sorted(company.vouchers.values(), key=lambda v: v.id)
-                if wanted is None or v.external_voucher_number == wanted
+                if (wanted is None or v.external_voucher_number == wanted)
+                and not ledger.is_draft(v)
+                and state.indexed(v.id)
+            ]
+            return listing(request, found, voucher_view(request, company), "Voucher")
+
+    @app.get("/v2/ledger/voucher/>nonPosted")
+    async def non_posted(request: Request) -> Response:
+        company = company_of(state, request)
+        if query_bool(request, "includeNonApproved") is None:
+            raise validation_failed([validation_message("includeNonApproved", "Kan ikke være null.")])
+        date_from = query_date(request, "dateFrom", required=False)
+        date_to = query_date(request, "dateTo", required=False)
+        with state.lock:
+            found = [
+                v
+                for v in sorted(company.vouchers.values(), key=lambda v: (v.date, v.id))
+                if ledger.is_draft(v)
+                and (date_from is None or v.date >= date_from)
+                and (date_to is None or v.date < date_to)
             ]
             return listing(request, found, voucher_view(request, company), "Voucher")
 
@@ -239,6 +259,21 @@ def register_ledger_routes(app: FastAPI, state: EmulatorState) -> None:
         company = company_of(state, request)
         with state.lock:
             return single(request, voucher_view(request, company)(_voucher(company, voucher_id)), "Voucher")
+
+    @app.delete("/v2/ledger/voucher/{voucher_id}")
+    async def delete_voucher(request: Request, voucher_id: str) -> Response:
+        company = company_of(state, request)
+        with state.lock:
+            ledger.delete_draft(state, company, _voucher(company, voucher_id))
+        return Response(status_code=204)
+
+    @app.put("/v2/ledger/voucher/{voucher_id}/:sendToLedger")
+    async def send_to_ledger(request: Request, voucher_id: str) -> Response:
+        company = company_of(state, request)
+        version = query_int(request, "version")
+        with state.lock:
+            voucher = ledger.send_to_ledger(state, company, _voucher(company, voucher_id), version)
+            return single(request, voucher_view(request, company)(voucher), "Voucher")
 
     @app.put("/v2/ledger/voucher/{voucher_id}/:reverse")
     async def reverse(request: Request, voucher_id: str) -> Response:
@@ -281,6 +316,7 @@ def register_ledger_routes(app: FastAPI, state: EmulatorState) -> None:
                 for v in sorted(company.vouchers.values(), key=lambda v: (v.date, v.id))
                 for p in v.postings
                 if date_from <= p.date < date_to
+                and not ledger.is_draft(v)
                 and (account_id is None or p.account_id == account_id)
                 and (number_from is None or company.accounts[p.account_id].spec.number >= number_from)
                 and (number_to is None or company.accounts[p.account_id].spec.number <= number_to)

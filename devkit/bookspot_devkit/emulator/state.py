@@ -263,6 +263,7 @@ class EmulatorState:
         self.rate_limiter = RateLimiter(config.rate_limit, self.clock)
         self.faults = FaultInjector(config.faults)
         self.store: StateStore | None = None
+        self.committed_at: dict[int, float] = {}
         self.sessions: dict[str, Session] = {}
         self.token_ids: dict[str, int] = {}
         if self.state_file is None:
@@ -285,6 +286,7 @@ class EmulatorState:
             self.rate_limiter = RateLimiter(self.config.rate_limit, self.clock)
             self.request_log.clear()
             self.faults.configure(self.config.faults)
+            self.committed_at.clear()
             self._build()
             self.save()
 
@@ -302,6 +304,16 @@ class EmulatorState:
         if self.store is not None:
             self.store.close()
             self.store = None
+
+    def mark_committed(self, voucher_id: int) -> None:
+        """Note when a voucher entered the ledger (the search index sees it `lookup_lag_seconds` later)."""
+        self.committed_at[voucher_id] = self.clock.now()
+
+    def indexed(self, voucher_id: int) -> bool:
+        """Whether the lagging search index (`>externalVoucherNumber`) already shows this voucher."""
+        lag = self.faults.cfg.lookup_lag_seconds
+        at = self.committed_at.get(voucher_id)
+        return not lag or at is None or self.clock.now() >= at + lag
 
     def next_id(self) -> int:
         with self.lock:

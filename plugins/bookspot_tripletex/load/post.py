@@ -1,40 +1,66 @@
-"""Post a tenant-day's validated voucher to Tripletex, exactly once."""
+"""Post a tenant-day's validated voucher to Tripletex exactly once, with typed outcomes.
+
+`post_day` returns an outcome: posted / already_posted / found_existing / held / failed / empty /
+dry_run. It raises `DayRefused` (no retry can help: fail the task with the reason), `VoucherBusy`
+(another run holds the claim; retry) and lets transient errors (rate limits, unclear answers, a lost
+claim) propagate for the task's retries.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import Engine
 
-from bookspot_tripletex.domain import voucher_description
+from bookspot_tripletex.domain import VoucherStatus, voucher_description
 from bookspot_tripletex.journal.model import Voucher
-from bookspot_tripletex.load.state import VoucherRow, claim, get_voucher, mark_posted, release_claim
+from bookspot_tripletex.load import claims
+from bookspot_tripletex.load.errors import ClaimLost, DayRefused, VoucherBusy, WrongCompany
+from bookspot_tripletex.load.ids import resolved_ids
+from bookspot_tripletex.load.protocol import ClosedPeriod, Sent, post_once, write_budget
+from bookspot_tripletex.load.state import VoucherRow, get_voucher, get_voucher_by_id
 from bookspot_tripletex.money import format_nok
 from bookspot_tripletex.tenants.config import TenantConfig
 
 log = logging.getLogger(__name__)
 
+__all__ = ["DayRefused", "Outcome", "VoucherBusy", "post_day", "post_row", "summary"]
 
-class VoucherBusy(RuntimeError):
-    """Another run holds a live claim on this voucher; retry later."""
+MOVABLE = ("correction", "repost")
+"""Kinds of voucher a closed period moves to the first open date; the day itself is refused instead."""
+POSTED_OR_REVERSED = (VoucherStatus.POSTED, VoucherStatus.REVERSED)
+Outcome = Literal["posted", "already_posted", "found_existing", "held", "failed", "empty", "dry_run"]
+NOT_POSTABLE: dict[str, Outcome] = {
+    VoucherStatus.HELD: "held",
+    VoucherStatus.FAILED: "failed",
+    VoucherStatus.EMPTY: "empty",
+    VoucherStatus.DRAFT: "held",
+    VoucherStatus.BUILT: "held",
+}
 
 
 class TripletexLike(Protocol):
+    timeout: float
+
+    def who_am_i(self, fields: str | None = None) -> dict[str, Any]: ...
     def accounts_by_number(self, numbers: list[int]) -> dict[int, dict[str, Any]]: ...
     def vat_types_by_number(self, numbers: list[int]) -> dict[int, dict[str, Any]]: ...
     def voucher_type_by_name(self, name: str) -> dict[str, Any] | None: ...
-    def ensure_voucher(self, payload: dict[str, Any]) -> tuple[dict[str, Any], bool]: ...
 
 
-def _voucher(row: VoucherRow) -> Voucher:
+def description(row: VoucherRow) -> str:
+    return voucher_description(row.date, row.version if row.kind == "correction" else None)
+
+
+def as_voucher(row: VoucherRow) -> Voucher:
     assert row.mapping_version_id is not None
     return Voucher(
         tenant=row.tenant,
-        date=row.date,
+        date=row.effective_date,
         version=row.version,
-        description=voucher_description(row.date),
+        description=description(row),
         external_number=row.external_number,
         postings=row.postings,
         mapping_version_id=row.mapping_version_id,
@@ -47,14 +73,18 @@ def summary(row: VoucherRow, outcome: str) -> dict[str, Any]:
         "tenant": row.tenant,
         "date": row.date.isoformat(),
         "version": row.version,
+        "kind": row.kind,
         "outcome": outcome,
         "status": row.status,
         "external_number": row.external_number,
+        "posting_date": row.effective_date.isoformat(),
         "tripletex_voucher_id": row.tripletex_voucher_id,
         "tripletex_number": row.tripletex_number,
+        "company_id": row.company_id,
         "postings": [p.as_preview() for p in row.postings],
         "sum": format_nok(sum(p.amount_ore for p in row.postings)),
         "report": row.report_path,
+        "note": row.note,
         "error": row.error,
     }
 
@@ -67,78 +97,257 @@ def post_day(
     claimant: str,
     dry_run: bool = False,
     version: int = 1,
+    reconcile: bool = True,
 ) -> dict[str, Any]:
-    """Post the day's `ready` voucher; report `already_posted`, `held`, `empty` or `dry_run` otherwise."""
+    """Post the day's `ready` voucher, then any correction it needs; read both back."""
     with engine.begin() as conn:
         row = get_voucher(conn, tenant.tenant, day, version)
     if row is None:
         raise LookupError(f"{tenant.tenant} {day}: no voucher built yet (run the journal step first)")
-    if row.status == "posted":
+    result = post_row(engine, tenant, row, client, claimant, dry_run=dry_run, reconcile=reconcile)
+    if version == 1 and not dry_run and client is not None and result["status"] in POSTED_OR_REVERSED:
+        from bookspot_tripletex.load.corrections import post_corrections
+
+        corrections = post_corrections(engine, tenant, day, client, claimant)
+        if corrections:
+            result["corrections"] = corrections
+    return result
+
+
+def post_row(
+    engine: Engine,
+    tenant: TenantConfig,
+    row: VoucherRow,
+    client: TripletexLike | None,
+    claimant: str,
+    dry_run: bool = False,
+    reconcile: bool = True,
+) -> dict[str, Any]:
+    """Post one voucher row (a day or a correction) under a fenced claim."""
+    if row.status in (VoucherStatus.POSTED, VoucherStatus.REVERSED):
         return summary(row, "already_posted")
-    if row.status not in ("ready", "posting"):
-        return summary(row, row.status)
+    if row.status in NOT_POSTABLE:
+        return summary(row, NOT_POSTABLE[row.status])
     if dry_run:
         return summary(row, "dry_run")
     if client is None:
         raise ValueError("a Tripletex client is required unless dry_run")
+    company_id = check_company(tenant, client, row)
+    budget = write_budget(client)  # type: ignore[arg-type]
+    if claims.lease().total_seconds() < 2 * budget:
+        raise ValueError(
+            f"the claim lease ({claims.lease().total_seconds():.0f} s) must be at least twice the client's "
+            f"write timeout ({budget:.0f} s)"
+        )
     now = dt.datetime.now(dt.UTC)
     with engine.begin() as conn:
-        claimed = claim(conn, row.id, claimant, now)
-        current = get_voucher(conn, tenant.tenant, day, version)
+        claim = claims.take(conn, row, claimant, now)
+        current = get_voucher_by_id(conn, row.id)
     assert current is not None
-    if not claimed:
-        if current.status == "posted":
+    if claim is None:
+        if current.status == VoucherStatus.POSTED:
             return summary(current, "already_posted")
-        raise VoucherBusy(
-            f"{tenant.tenant} {day}: voucher is being posted by {claimant!r}'s peer; retry later"
-        )
-    from bookspot_tripletex.tripletex.errors import TripletexError
-    from bookspot_tripletex.tripletex.payload import voucher_payload
-
+        raise claims.busy(current)
     try:
-        voucher = _voucher(current)
-        accounts = client.accounts_by_number(sorted({p.account for p in voucher.postings}))
-        vat_types = client.vat_types_by_number(sorted({p.vat_type for p in voucher.postings}))
-        voucher_type_id = None
-        if tenant.voucher_type:
-            found = client.voucher_type_by_name(tenant.voucher_type)
-            if found is None:
-                raise LookupError(f"voucher type {tenant.voucher_type!r} does not exist in Tripletex")
-            voucher_type_id = found["id"]
-        payload = voucher_payload(
-            voucher,
-            {n: a["id"] for n, a in accounts.items()},
-            {n: v["id"] for n, v in vat_types.items()},
-            voucher_type_id,
-        )
-        posted, created = client.ensure_voucher(payload)
-    except (TripletexError, LookupError, KeyError) as exc:
-        status = getattr(exc, "status", None)
-        refused = not isinstance(exc, TripletexError) or (
-            status is not None and 400 <= status < 500 and status not in (401, 429)
-        )
-        with engine.begin() as conn:
-            release_claim(conn, current.id, str(exc), dt.datetime.now(dt.UTC), refused=refused)
+        with claims.heartbeat(engine, claim):
+            sent = _post_claimed(engine, tenant, row, current, client, claim, company_id)
+    except ClaimLost:
         raise
-    except Exception as exc:
-        with engine.begin() as conn:
-            release_claim(
-                conn, current.id, f"{type(exc).__name__}: {exc}", dt.datetime.now(dt.UTC), refused=False
-            )
+    except DayRefused as exc:
+        _drop_draft(engine, claim, client)
+        _fail(engine, claim, str(exc))
+        raise
+    except BaseException as exc:
+        _release(engine, claim, f"{type(exc).__name__}: {exc}")
         raise
     with engine.begin() as conn:
-        mark_posted(conn, current.id, claimant, int(posted["id"]), _number(posted), dt.datetime.now(dt.UTC))
-        done = get_voucher(conn, tenant.tenant, day, version)
+        done = get_voucher_by_id(conn, row.id)
     assert done is not None
-    log.info(
-        "%s %s: voucher %s %s", tenant.tenant, day, done.tripletex_number, "posted" if created else "found"
-    )
-    return summary(done, "posted" if created else "found_existing")
+    outcome: Outcome = "posted" if sent.created else "found_existing"
+    log.info("%s: voucher %s %s", done.external_number, done.tripletex_number, outcome)
+    result = summary(done, outcome)
+    if reconcile:
+        from bookspot_tripletex.load.reconcile import check_voucher
+
+        check_voucher(engine, client, done)
+    return result
+
+
+def check_company(tenant: TenantConfig, client: Any, row: VoucherRow | None = None) -> int | None:
+    """The company the connection reaches; refused when it is not the tenant's (or the row's earlier one)."""
+    me = client.who_am_i(fields="companyId")
+    actual = me.get("companyId")
+    actual = int(actual) if actual is not None else None
+    expected = tenant.tripletex_company_id
+    if expected is not None and actual is not None and int(expected) != actual:
+        raise WrongCompany(
+            f"{tenant.tenant}: the Tripletex connection reaches company {actual}, but the tenant's company "
+            f"is {expected}; fix the connection {tenant.tripletex_conn_id!r}. Nothing was posted."
+        )
+    if row is not None and row.company_id is not None and actual is not None and row.company_id != actual:
+        raise WrongCompany(
+            f"{row.external_number} was begun in company {row.company_id}, but the connection now reaches "
+            f"company {actual}. Nothing was posted."
+        )
+    return actual
+
+
+def _post_claimed(
+    engine: Engine,
+    tenant: TenantConfig,
+    before: VoucherRow,
+    current: VoucherRow,
+    client: Any,
+    claim: claims.Claim,
+    company_id: int | None,
+) -> Sent:
+    from bookspot_tripletex.tripletex.errors import PayloadError
+    from bookspot_tripletex.tripletex.payload import voucher_payload
+
+    with engine.begin() as conn:
+        claims.fenced(conn, claim, dt.datetime.now(dt.UTC), company_id=company_id)
+    refreshed = False
+    moved = 0
+    row = _as_before(current, before)
+    while True:
+        voucher = as_voucher(row)
+        ids = resolved_ids(
+            engine,
+            client,
+            tenant.tenant,
+            row.mapping_version_id or 0,
+            company_id,
+            {p.account for p in voucher.postings},
+            {p.vat_type for p in voucher.postings},
+            tenant.voucher_type,
+            refresh=refreshed,
+        )
+        try:
+            payload = voucher_payload(
+                voucher,
+                ids.accounts,
+                ids.vat_types,
+                ids.voucher_types.get(tenant.voucher_type) if tenant.voucher_type else None,
+            )
+        except PayloadError as exc:
+            raise DayRefused(f"{row.external_number}: {exc}") from exc
+        try:
+            sent = post_once(engine, claim, client, row, payload)
+        except ClosedPeriod as exc:
+            if row.kind not in MOVABLE or moved >= 24:
+                raise
+            moved += 1
+            row = _move(engine, claim, row, str(exc))
+            continue
+        except DayRefused:
+            if refreshed:
+                raise
+            refreshed = True  # ids from staging may be stale (chart changed): resolve once more
+            with engine.begin() as conn:
+                fresh = get_voucher_by_id(conn, row.id)
+            assert fresh is not None
+            row = _as_before(fresh, before)
+            continue
+        _mark_posted(engine, claim, sent.voucher)
+        return sent
+
+
+def _as_before(row: VoucherRow, before: VoucherRow) -> VoucherRow:
+    """The claimed row, remembering whether an earlier attempt was under way (status `posting`)."""
+    from dataclasses import replace
+
+    return replace(row, status=before.status)
+
+
+def first_open_after(day: dt.date) -> dt.date:
+    """The next month's first day: Tripletex closes periods by month (or longer)."""
+    return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+def _move(engine: Engine, claim: claims.Claim, row: VoucherRow, reason: str) -> VoucherRow:
+    from dataclasses import replace
+
+    target = first_open_after(row.effective_date)
+    note = f"moved from {row.date.isoformat()} to {target.isoformat()}: the period is closed in Tripletex"
+    log.warning("%s: %s (%s)", row.external_number, note, reason)
+    with engine.begin() as conn:
+        claims.fenced(
+            conn,
+            claim,
+            dt.datetime.now(dt.UTC),
+            posting_date=target,
+            note=note,
+            draft_id=None,
+            draft_version=None,
+        )
+    return replace(row, posting_date=target, note=note, draft_id=None, draft_version=None)
+
+
+def _mark_posted(engine: Engine, claim: claims.Claim, voucher: dict[str, Any]) -> None:
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        claims.fenced(
+            conn,
+            claim,
+            now,
+            status=VoucherStatus.POSTED,
+            tripletex_voucher_id=int(voucher["id"]),
+            tripletex_number=_number(voucher),
+            posted_at=now,
+            error=None,
+            claim_token=None,
+            claim_expires_at=None,
+        )
+
+
+def _drop_draft(engine: Engine, claim: claims.Claim, client: Any) -> None:
+    """A refused day's draft is deleted (best effort): a rebuilt day must not find it."""
+    from bookspot_tripletex.load.protocol import delete_drafts
+
+    with engine.begin() as conn:
+        row = get_voucher_by_id(conn, claim.voucher_id)
+    if row is not None and row.draft_id is not None and row.claim_token == claim.token:
+        delete_drafts(client, [{"id": row.draft_id}], row.external_number)
+
+
+def _fail(engine: Engine, claim: claims.Claim, reason: str) -> None:
+    """A refusal: the day becomes `failed` (rebuildable) with the reason; its draft, if any, stays known."""
+    try:
+        with engine.begin() as conn:
+            claims.fenced(
+                conn,
+                claim,
+                dt.datetime.now(dt.UTC),
+                status=VoucherStatus.FAILED,
+                error=reason[:2000],
+                claim_token=None,
+                claim_expires_at=None,
+            )
+    except ClaimLost:
+        log.warning("claim lost before the refusal could be recorded: %s", reason)
+
+
+def _release(engine: Engine, claim: claims.Claim, reason: str) -> None:
+    """A transient failure: the row stays `posting`, unclaimed, so the next attempt looks before it writes."""
+    try:
+        with engine.begin() as conn:
+            claims.fenced(
+                conn,
+                claim,
+                dt.datetime.now(dt.UTC),
+                error=reason[:2000],
+                claim_token=None,
+                claim_expires_at=None,
+            )
+    except ClaimLost:
+        log.warning("claim already taken over; not releasing it (%s)", reason)
+    except Exception as exc:  # staging unreachable: the lease runs out by itself
+        log.warning("could not release the claim (%s); it ends with its lease", exc)
 
 
 def _number(posted: dict[str, Any]) -> str | None:
     number = posted.get("number")
     year = posted.get("year")
-    if number is None:
+    if not number:
         return None
     return f"{number}-{year}" if year else str(number)

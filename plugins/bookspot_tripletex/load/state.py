@@ -2,7 +2,8 @@
 
 ``built`` (journal saved, not yet validated) becomes ``ready`` only through a passing validation, or
 ``held``; those and ``empty``/``failed`` may be rebuilt. ``posting`` is claimed by one run at a time
-(a stale claim can be taken over after a lease); ``posted`` is final.
+(see `claims`); ``posted`` is final unless a forced re-post makes it ``reversed``. Version 1 of a day
+is the day itself; versions 2, 3, ... are its corrections (or a forced re-post), each its own voucher.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, func, select, update
 
 from bookspot_tripletex.domain import LOCKED_STATUSES
 from bookspot_tripletex.journal.model import DayJournal, Posting, external_number
@@ -19,7 +20,6 @@ from bookspot_tripletex.staging.schema import vouchers
 from bookspot_tripletex.staging.upsert import insert_ignore
 
 LOCKED = tuple(LOCKED_STATUSES)
-CLAIM_LEASE = dt.timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,22 @@ class VoucherRow:
     report_path: str | None
     validation: dict[str, Any] | None
     error: str | None
+    kind: str = "day"
+    posting_date: dt.date | None = None
+    note: str | None = None
+    claimed_by: str | None = None
+    claim_token: str | None = None
+    claim_expires_at: dt.datetime | None = None
+    draft_id: int | None = None
+    draft_version: int | None = None
+    draft_requested_at: dt.datetime | None = None
+    company_id: int | None = None
+    reversal_id: int | None = None
+
+    @property
+    def effective_date(self) -> dt.date:
+        """The date the voucher carries in Tripletex (a closed period moves a correction later)."""
+        return self.posting_date or self.date
 
     @classmethod
     def from_row(cls, row: Any) -> VoucherRow:
@@ -54,7 +70,49 @@ class VoucherRow:
             report_path=row.report_path,
             validation=row.validation,
             error=row.error,
+            kind=row.kind,
+            posting_date=row.posting_date,
+            note=row.note,
+            claimed_by=row.claimed_by,
+            claim_token=row.claim_token,
+            claim_expires_at=_aware(row.claim_expires_at),
+            draft_id=row.draft_id,
+            draft_version=row.draft_version,
+            draft_requested_at=_aware(row.draft_requested_at),
+            company_id=row.company_id,
+            reversal_id=row.reversal_id,
         )
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands timestamps back without their zone; staging writes UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def get_voucher_by_id(conn: Connection, voucher_id: int) -> VoucherRow | None:
+    row = conn.execute(select(vouchers).where(vouchers.c.id == voucher_id)).first()
+    return None if row is None else VoucherRow.from_row(row)
+
+
+def day_versions(conn: Connection, tenant: str, day: dt.date) -> list[VoucherRow]:
+    """All vouchers of a tenant-day, the day first, then its corrections in order."""
+    rows = conn.execute(
+        select(vouchers)
+        .where(vouchers.c.tenant_id == tenant, vouchers.c.local_date == day)
+        .order_by(vouchers.c.version)
+    ).all()
+    return [VoucherRow.from_row(r) for r in rows]
+
+
+def next_version(conn: Connection, tenant: str, day: dt.date) -> int:
+    top = conn.execute(
+        select(func.max(vouchers.c.version)).where(
+            vouchers.c.tenant_id == tenant, vouchers.c.local_date == day
+        )
+    ).scalar_one()
+    return int(top or 0) + 1
 
 
 def get_voucher(conn: Connection, tenant: str, day: dt.date, version: int = 1) -> VoucherRow | None:
@@ -101,6 +159,9 @@ def save_journal(
             journal=journal.as_record(),
             validation=None,
             error=None,
+            draft_id=None,
+            draft_version=None,
+            draft_requested_at=None,
             updated_at=now,
         )
     )
@@ -137,53 +198,4 @@ def record_validation(
 def set_report(conn: Connection, voucher_id: int, report_path: str | None, now: dt.datetime) -> None:
     conn.execute(
         update(vouchers).where(vouchers.c.id == voucher_id).values(report_path=report_path, updated_at=now)
-    )
-
-
-def claim(conn: Connection, voucher_id: int, claimant: str, now: dt.datetime) -> bool:
-    """Take the right to post this voucher; False when another run holds a live claim or it is done."""
-    stale = now - CLAIM_LEASE
-    result = conn.execute(
-        update(vouchers)
-        .where(
-            vouchers.c.id == voucher_id,
-            or_(
-                vouchers.c.status == "ready",
-                and_(
-                    vouchers.c.status == "posting",
-                    or_(vouchers.c.claimed_at.is_(None), vouchers.c.claimed_at < stale),
-                ),
-            ),
-        )
-        .values(status="posting", claimed_by=claimant, claimed_at=now, updated_at=now)
-    )
-    return result.rowcount == 1
-
-
-def mark_posted(
-    conn: Connection, voucher_id: int, claimant: str, tripletex_id: int, number: str | None, now: dt.datetime
-) -> None:
-    conn.execute(
-        update(vouchers)
-        .where(vouchers.c.id == voucher_id, vouchers.c.status == "posting")
-        .values(
-            status="posted",
-            tripletex_voucher_id=tripletex_id,
-            tripletex_number=number,
-            posted_at=now,
-            claimed_by=claimant,
-            error=None,
-            updated_at=now,
-        )
-    )
-
-
-def release_claim(conn: Connection, voucher_id: int, error: str, now: dt.datetime, refused: bool) -> None:
-    """After a failure: a refusal (4xx) marks the day failed; anything else keeps it `posting`, unclaimed,
-    so the next attempt looks the voucher up in Tripletex before it posts."""
-    values: dict[str, Any] = {"error": error[:2000], "claimed_at": None, "updated_at": now}
-    if refused:
-        values["status"] = "failed"
-    conn.execute(
-        update(vouchers).where(vouchers.c.id == voucher_id, vouchers.c.status == "posting").values(**values)
     )

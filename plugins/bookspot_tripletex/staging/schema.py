@@ -137,6 +137,16 @@ vouchers = Table(
     Column("posted_at", DateTime(timezone=True)),
     Column("error", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(16), nullable=False, server_default="day"),
+    Column("posting_date", Date),
+    Column("note", Text),
+    Column("claim_token", String(64)),
+    Column("claim_expires_at", DateTime(timezone=True)),
+    Column("draft_id", BigInteger),
+    Column("draft_version", Integer),
+    Column("draft_requested_at", DateTime(timezone=True)),
+    Column("company_id", BigInteger),
+    Column("reversal_id", BigInteger),
     UniqueConstraint("tenant_id", "local_date", "version", name="uq_voucher_day_version"),
 )
 
@@ -174,6 +184,7 @@ activations = Table(
     Column("company", String(300)),
     Column("problems", JSON, nullable=False),
     Column("checked_at", DateTime(timezone=True), nullable=False),
+    Column("resolved", JSON),
     Index("ix_activations_tenant_mapping", "tenant_id", "mapping_version_id"),
 )
 

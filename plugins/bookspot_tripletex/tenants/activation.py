@@ -31,11 +31,16 @@ def passed_activation(engine: Engine, tenant_id: str, mapping_version_id: int) -
     return None if row is None else {"checked_at": str(row.checked_at), "company": row.company}
 
 
-def run_activation(engine: Engine, tenant_id: str, mapping: StoredMapping, client: Any) -> dict[str, Any]:
-    """Check the key and every mapped account; record the outcome; raise ActivationFailed on errors."""
+def run_activation(
+    engine: Engine, tenant_id: str, mapping: StoredMapping, client: Any, company_id: int | None = None
+) -> dict[str, Any]:
+    """Check the key and every mapped account; record the outcome and the ids it resolved (load posts
+    with them); raise ActivationFailed on errors. `company_id`: the tenant's Tripletex company, if known."""
+    from bookspot_tripletex.load.ids import ResolvedIds
     from bookspot_tripletex.tripletex.activation import check_activation
 
-    report = check_activation(client, mapping.accounts, mapping.vat_types)
+    report = check_activation(client, mapping.accounts, mapping.vat_types, company_id)
+    resolved = ResolvedIds(report.company_id, dict(report.account_ids), dict(report.vat_type_ids))
     problems = [
         {
             "severity": p.severity,
@@ -54,6 +59,7 @@ def run_activation(engine: Engine, tenant_id: str, mapping: StoredMapping, clien
                 company=report.company,
                 problems=problems,
                 checked_at=dt.datetime.now(dt.UTC),
+                resolved=resolved.as_json() if report.ok else None,
             )
         )
     if not report.ok:
@@ -64,11 +70,14 @@ def run_activation(engine: Engine, tenant_id: str, mapping: StoredMapping, clien
 
 def ensure_activated(engine: Engine, tenant_id: str, day: dt.date, client: Any) -> dict[str, Any]:
     """Before the first night of a mapping version: run the activation check unless it already passed."""
+    from bookspot_tripletex.tenants.store import load_tenant
+
     with engine.connect() as conn:
         mapping = mapping_for_day(conn, tenant_id, day)
+        company_id = load_tenant(conn, tenant_id).tripletex_company_id
     if mapping is None:
         return {"status": "no_mapping"}
     done = passed_activation(engine, tenant_id, mapping.id)
     if done is not None:
         return {"status": "already_activated", **done}
-    return run_activation(engine, tenant_id, mapping, client)
+    return run_activation(engine, tenant_id, mapping, client, company_id)

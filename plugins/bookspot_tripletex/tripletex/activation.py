@@ -38,6 +38,7 @@ class ActivationReport:
 
     api_key_ok: bool = False
     company: str | None = None
+    company_id: int | None = None
     problems: list[Problem] = field(default_factory=list)
     account_ids: dict[int, int] = field(default_factory=dict)
     vat_type_ids: dict[int, int] = field(default_factory=dict)
@@ -70,12 +71,16 @@ class ActivationReport:
 
 
 def check_activation(
-    client: TripletexClient, mapping_accounts: Mapping[str, int], vat_types: Mapping[str, int]
+    client: TripletexClient,
+    mapping_accounts: Mapping[str, int],
+    vat_types: Mapping[str, int],
+    expected_company_id: int | None = None,
 ) -> ActivationReport:
     """Check the API key and each mapped account against the company's chart and VAT codes.
 
     `mapping_accounts` maps account types (`sales.25`, `settlement.stripe`, `product.kayak`, ...) to
     account numbers; `vat_types` maps VAT rates (`25`, `15`, `12`, `0`, `exempt`) to VAT code numbers.
+    With `expected_company_id`, a key of another company is refused before anything else is checked.
     """
     report = ActivationReport()
     try:
@@ -95,6 +100,15 @@ def check_activation(
         return report
     report.api_key_ok = True
     report.company = _company(me)
+    report.company_id = _int(me.get("companyId"))
+    if expected_company_id is not None and report.company_id not in (None, int(expected_company_id)):
+        report.problems.append(
+            Problem(
+                f"The API key belongs to company {report.company_id}, but this tenant's Tripletex company is "
+                f"{expected_company_id}; create the API key in the right company."
+            )
+        )
+        return report
 
     try:
         all_vat_types = list(client.iter_vat_types())

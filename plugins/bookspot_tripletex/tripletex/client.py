@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 WHO_AM_I = "/token/session/%3EwhoAmI"
 BY_EXTERNAL_NUMBER = "/ledger/voucher/%3EexternalVoucherNumber"
+NON_POSTED = "/ledger/voucher/%3EnonPosted"
 TOKEN_CREATE = "/token/session/:create"
 NUMBERS_PER_QUERY = 100
 
@@ -226,6 +227,8 @@ class TripletexClient:
 
         Returns (voucher, created). After a POST without a clear answer (timeout, lost connection,
         5xx) the voucher is looked up again before any new POST, at most `retry.post_attempts` POSTs.
+        A POST that commits late, or a lookup that lags, can still give two vouchers: the nightly load
+        posts through drafts instead (`bookspot_tripletex.load.protocol`).
         """
         ext = payload.get("externalVoucherNumber")
         if not ext:
@@ -267,6 +270,49 @@ class TripletexClient:
             method="POST",
             path="/ledger/voucher",
         )
+
+    def post_draft(self, payload: dict[str, Any], fields: str | None = None) -> dict[str, Any]:
+        """POST one voucher as a draft (`sendToLedger=false`: outside the ledger, no number). One attempt."""
+        params = {"sendToLedger": "false", **({"fields": fields} if fields else {})}
+        response = self._call(
+            "POST", "/ledger/voucher", params=params, body=dumps(payload).encode("utf-8"), idempotent=False
+        )
+        return _value(response)
+
+    def send_to_ledger(self, voucher_id: int, version: int, fields: str | None = None) -> dict[str, Any]:
+        """Send a draft to the ledger (`PUT .../:sendToLedger?version=`); a stale version is refused (409)."""
+        params = {"version": int(version), **({"fields": fields} if fields else {})}
+        response = self._call(
+            "PUT", f"/ledger/voucher/{int(voucher_id)}/:sendToLedger", params=params, idempotent=False
+        )
+        return _value(response)
+
+    def delete_voucher(self, voucher_id: int) -> None:
+        """Delete a voucher (Tripletex allows it for drafts; a voucher in the ledger is reversed instead)."""
+        self._call("DELETE", f"/ledger/voucher/{int(voucher_id)}", idempotent=False)
+
+    def get_voucher(self, voucher_id: int, fields: str | None = None) -> dict[str, Any] | None:
+        """One voucher by id, draft or posted; None when Tripletex has no such voucher (404)."""
+        try:
+            return self._get_value(
+                f"/ledger/voucher/{int(voucher_id)}", {"fields": fields} if fields else None
+            )
+        except TripletexError as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def non_posted_vouchers(
+        self, date_from: datetime.date, date_to: datetime.date, fields: str | None = None
+    ) -> list[dict]:
+        """Drafts dated from `date_from` up to, not including, `date_to` (`GET .../>nonPosted`)."""
+        params = {
+            "dateFrom": date_from.isoformat(),
+            "dateTo": date_to.isoformat(),
+            "includeNonApproved": "true",
+            **({"fields": fields} if fields else {}),
+        }
+        return list(self._iter_list(NON_POSTED, params))
 
     def reverse_voucher(self, voucher_id: int, date: datetime.date) -> dict[str, Any]:
         """Reverse a posted voucher on `date`; returns the reversal voucher. Never retried blindly."""
