@@ -414,7 +414,13 @@ def _finish_day(
             activate_day(engine, tenant, day, client.get())
         step = "load"
         claimant = f"{night.run_id}/{tenant}"
-        loaded = load_day(engine, tenant, day, client.get() if postable else None, claimant, night.dry_run)
+        correctable = (
+            validated["status"] == "posted" and not night.dry_run and _has_pending(engine, tenant, day)
+        )
+        needs_client = postable or correctable
+        loaded = load_day(
+            engine, tenant, day, client.get() if needs_client else None, claimant, night.dry_run
+        )
         outcome = LOAD_OUTCOMES.get(loaded["outcome"], Outcome.ERROR)
         if loaded.get("tripletex_number"):
             counts["voucher"] = loaded["tripletex_number"]
@@ -425,6 +431,13 @@ def _finish_day(
         return _failed(tenant, day, step, exc, counts)
     action = action_for(step, outcome, tenant, day, {**journal, "report": loaded.get("report")})
     return DayOutcome(tenant, day, step, outcome, counts, reason, action)
+
+
+def _has_pending(engine: Engine, tenant: str, day: dt.date) -> bool:
+    from bookspot_tripletex.load.corrections import pending
+
+    with engine.connect() as conn:
+        return bool(pending(conn, tenant, day))
 
 
 class _Tracker:
@@ -462,7 +475,13 @@ class _Tracker:
 
 
 def _run_batch(engine: Engine, batch: Sequence[str], night: Night, track: _Tracker) -> None:
-    from bookspot_tripletex.staging.due import chosen_days, due_days, start_dates, voucher_states
+    from bookspot_tripletex.staging.due import (
+        chosen_days,
+        correction_days,
+        due_days,
+        start_dates,
+        voucher_states,
+    )
 
     now = night.now or dt.datetime.now(dt.UTC)
     with engine.connect() as conn:
@@ -489,6 +508,9 @@ def _run_batch(engine: Engine, batch: Sequence[str], night: Night, track: _Track
         if not chosen:
             touched = [dt.date.fromisoformat(d) for d in staged["days"]]
             planned = due_days(start, night.until, states[tenant], touched)
+            with engine.connect() as conn:
+                corrected = correction_days(conn, [tenant], night.until)[tenant]
+            planned = sorted(set(planned) | {d for d in corrected if d >= start})
         track.plan(tenant, planned, staged["staged"])
         work[tenant] = planned
     journals: dict[tuple[str, dt.date], dict[str, Any]] = {}

@@ -1,7 +1,7 @@
 """Two nights of the DAG (`dag.test()`) for two tenants whose BookSpot connections point at the simulator
 over HTTP, posting into the Tripletex emulator, on SQLite and PostgreSQL staging. Between the nights a
-posted day's record is changed and another voided: both become pending corrections, nothing is posted
-twice and the posted vouchers stay as they were."""
+posted day's record is changed and another voided: the posted vouchers stay as they were and the next
+night posts one correction voucher for each changed day; nothing is posted twice."""
 
 from __future__ import annotations
 
@@ -132,7 +132,13 @@ def held_vouchers(tripletex: EmulatorServer, tenant: str) -> list[dict[str, Any]
 
 def staged_vouchers(engine: Engine) -> dict[tuple[str, dt.date], Any]:
     with engine.connect() as conn:
-        rows = conn.execute(select(vouchers)).all()
+        rows = conn.execute(select(vouchers).where(vouchers.c.version == 1)).all()
+    return {(row.tenant_id, row.local_date): row for row in rows}
+
+
+def correction_vouchers(engine: Engine) -> dict[tuple[str, dt.date], Any]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(vouchers).where(vouchers.c.version > 1)).all()
     return {(row.tenant_id, row.local_date): row for row in rows}
 
 
@@ -175,7 +181,7 @@ def test_two_nights_two_tenants_late_changes_become_corrections_not_second_posti
                 pending_corrections.c.transaction_id,
                 pending_corrections.c.local_date,
                 pending_corrections.c.change,
-            )
+            ).where(pending_corrections.c.resolved_at.is_not(None))
         ).all()
     assert sorted(tuple(c) for c in corrections) == [
         ("fjord-kayak", fjord["id"], FIRST_DAY, "update"),
@@ -188,8 +194,11 @@ def test_two_nights_two_tenants_late_changes_become_corrections_not_second_posti
             "posted", before.tripletex_voucher_id, before.postings,
         )  # fmt: skip
         assert second[(tenant, SECOND_DAY)].status == "posted"
+        correction = correction_vouchers(engine)[(tenant, FIRST_DAY)]
+        assert (correction.kind, correction.status, correction.version) == ("correction", "posted", 2)
+        assert sum(p["amount_ore"] for p in correction.postings) == 0
         held = held_vouchers(tripletex, tenant)
-        assert Counter(v["date"] for v in held) == {"2026-11-24": 1, "2026-11-25": 1}
-        assert [v for v in held if v["date"] == "2026-11-24"] == first_held[tenant]
+        assert Counter(v["date"] for v in held) == {"2026-11-24": 2, "2026-11-25": 1}
+        assert all(v in held for v in first_held[tenant])
         numbers = Counter(v["externalVoucherNumber"] for v in held)
         assert set(numbers.values()) == {1}

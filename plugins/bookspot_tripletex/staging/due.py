@@ -2,8 +2,9 @@
 
 A day is settled once its voucher is posted, or empty. A tenant's due days run from its first unsettled
 day on or after its start date up to the run's day, skipping settled ones, plus any earlier day whose
-records changed since it was found empty. The initial import, a missed night and a held day released
-later all take this one path.
+records changed since it was found empty, plus posted days with a pending correction (a change after
+posting: the load step posts its correction voucher). The initial import, a missed night and a held day
+released later all take this one path.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, select
 
 from bookspot_tripletex.domain import VoucherStatus
-from bookspot_tripletex.staging.schema import tenants, vouchers
+from bookspot_tripletex.staging.schema import pending_corrections, tenants, vouchers
 
 SETTLED = (VoucherStatus.POSTED.value, VoucherStatus.EMPTY.value)
 ONE_DAY = dt.timedelta(days=1)
@@ -60,3 +61,20 @@ def due_days(
 def chosen_days(start: dt.date, until: dt.date, days: Iterable[dt.date]) -> list[dt.date]:
     """The days a backfill or the `day` param asks for, within the tenant's start date and `until`."""
     return sorted({d for d in days if start <= d <= until})
+
+
+def correction_days(conn: Connection, tenant_ids: Iterable[str], until: dt.date) -> dict[str, set[dt.date]]:
+    """Each tenant's days up to `until` with a change after posting not yet corrected."""
+    out: dict[str, set[dt.date]] = {t: set() for t in tenant_ids}
+    rows = conn.execute(
+        select(pending_corrections.c.tenant_id, pending_corrections.c.local_date)
+        .where(
+            pending_corrections.c.tenant_id.in_(list(out)),
+            pending_corrections.c.resolved_at.is_(None),
+            pending_corrections.c.local_date <= until,
+        )
+        .distinct()
+    )
+    for row in rows:
+        out[row.tenant_id].add(row.local_date)
+    return out
