@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from airflow.sdk.bases.hook import BaseHook
 
-from bookspot_tripletex.connection_form import ui_field_behaviour
+from bookspot_tripletex.connection_form import extra_field, ui_field_behaviour
 
 from .client import BookSpotClient, BookSpotError
 from .provider import CONN_TYPE, UI_FIELD_BEHAVIOUR
@@ -104,10 +104,7 @@ class BookSpotHook(BaseHook):
 
 
 def _extra(extra: dict[str, Any], name: str) -> Any:
-    value = extra.get(name)
-    if value in (None, ""):
-        value = extra.get(f"extra__{CONN_TYPE}__{name}")
-    return None if value == "" else value
+    return extra_field(extra, CONN_TYPE, name)
 
 
 def _number(extra: dict[str, Any], name: str, default: float, kind: type[int] | type[float]) -> Any:

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from airflow.sdk.bases.hook import BaseHook
 
-from bookspot_tripletex.connection_form import ui_field_behaviour
+from bookspot_tripletex.connection_form import extra_field, ui_field_behaviour
 
 from ..retry import RetryPolicy
 from .client import TripletexClient
@@ -87,10 +87,7 @@ class TripletexHook(BaseHook):
 
 
 def _extra(extra: dict[str, Any], name: str) -> Any:
-    value = extra.get(name)
-    if value in (None, ""):
-        value = extra.get(f"extra__{CONN_TYPE}__{name}")
-    return None if value == "" else value
+    return extra_field(extra, CONN_TYPE, name)
 
 
 def base_url(host: str | None, schema: str | None, port: int | None, extra: dict[str, Any]) -> str:
