@@ -106,13 +106,7 @@ def _client(base_url: str, consumer: str, employee: str, timeout: float) -> Any:
         timeout=timeout,
         clock=lambda: TODAY,
         retry=RetryPolicy(
-            attempts=3,
-            backoff_initial=0.01,
-            backoff_max=0.05,
-            rate_limit_backoff_initial=0.05,
-            rate_limit_backoff_max=0.3,
-            rate_limit_margin=0.05,
-            rate_limit_max_wait=3,
+            attempts=3, budget_seconds=5, backoff_initial=0.01, backoff_max=0.3, server_wait_margin=0.05
         ),
     )
 

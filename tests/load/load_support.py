@@ -28,7 +28,7 @@ class WithCompany:
 
     def __init__(self, cfg: Any, company_id: int) -> None:
         self._cfg = cfg
-        self.company_id = company_id
+        self.tripletex_company_id = company_id
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._cfg, name)
@@ -42,9 +42,7 @@ def fast_client(server: EmulatorServer, timeout: float = 5) -> TripletexClient:
         company.employee_token,
         timeout=timeout,
         clock=lambda: dt.date(2026, 11, 25),
-        retry=RetryPolicy(
-            attempts=2, backoff_initial=0.01, backoff_max=0.05, rate_limit_backoff_initial=0.01
-        ),
+        retry=RetryPolicy(attempts=2, backoff_initial=0.01, backoff_max=0.05),
     )
 
 

@@ -234,7 +234,7 @@ def test_a_connection_to_the_wrong_company_is_refused_before_posting(
 ) -> None:
     cfg, day = staged_day
     emulator.admin("DELETE", "requests")
-    with pytest.raises(WrongCompany, match="company 4242"):
+    with pytest.raises(WrongCompany, match="reaches company 1001, but the tenant.s company is 999"):
         post_day(staging_engine, WithCompany(cfg, 999), day, client, "run-1")
     with staging_engine.connect() as conn:
         assert get_voucher(conn, cfg.tenant, day).status == "ready"
