@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import os
 import random
+import re
 import secrets
 import signal
 import subprocess
@@ -184,6 +185,7 @@ class Campaign:
     def _open_staging(self, pg_url: str | None) -> None:
         from sqlalchemy import create_engine, text
 
+        from bookspot_devkit.demo import organization_number
         from bookspot_tripletex.staging.db import make_engine, migrate
         from bookspot_tripletex.tenants.config import load_tenant_file
         from bookspot_tripletex.tenants.store import import_tenant
@@ -203,11 +205,18 @@ class Campaign:
             engine = make_engine(url)
             migrate(engine)
             self.engines[backend] = engine
-            for tenant in TENANTS:
+            for tenant, company in zip(TENANTS, self.companies, strict=True):
                 path = self.workdir / f"{tenant}.yaml"
-                path.write_text(
-                    template.replace("fjord-kayak", tenant).replace("fjord_kayak", tenant.replace("-", "_"))
+                text = template.replace("fjord-kayak", tenant).replace(
+                    "fjord_kayak", tenant.replace("-", "_")
                 )
+                text = re.sub(r"(?m)^tripletex_company_id: .*$", f"tripletex_company_id: {company.id}", text)
+                text = re.sub(
+                    r"(?m)^organization_number: .*$",
+                    f'organization_number: "{organization_number(company.id)}"',
+                    text,
+                )
+                path.write_text(text)
                 with engine.begin() as conn:
                     import_tenant(conn, load_tenant_file(path))
 
@@ -558,20 +567,18 @@ class Campaign:
     def _void_one(self, rng: random.Random, engine: Any, tenant: Any, day: dt.date) -> None:
         from sqlalchemy import select
 
+        from bookspot_tripletex.staging.raw import raw_record
         from bookspot_tripletex.staging.schema import transactions
 
         with engine.connect() as conn:
-            raws = (
-                conn.execute(
-                    select(transactions.c.raw).where(
-                        transactions.c.tenant_id == tenant.tenant,
-                        transactions.c.local_date == day,
-                        transactions.c.status == "completed",
-                    )
+            ids = conn.execute(
+                select(transactions.c.transaction_id).where(
+                    transactions.c.tenant_id == tenant.tenant,
+                    transactions.c.local_date == day,
+                    transactions.c.status == "completed",
                 )
-                .scalars()
-                .all()
-            )
+            ).scalars()
+            raws = [raw_record(conn, tenant.tenant, tx_id) for tx_id in ids]
         if len(raws) < 2:
             return
         record = json.loads(rng.choice(sorted(raws)))
