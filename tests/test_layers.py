@@ -43,10 +43,6 @@ RANK = {
 
 KNOWN_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
     {
-        # The activation check reads the activations table and the day's mapping from staging; it
-        # belongs with the load step (or the activations table with the tenant tables).
-        ("tenants.activation", "staging.day_mapping"),
-        ("tenants.activation", "staging.schema"),
         # Provider metadata registers both connection types; it belongs at the top of the package.
         ("tripletex.provider", "feed.provider"),
     }

@@ -144,8 +144,8 @@ def test_unpausing_creates_one_run_not_a_backlog(timetable) -> None:  # type: ig
 )
 def test_what_a_failure_means(error: str, outcome: str) -> None:
     from bookspot_tripletex.feed import client as feed
+    from bookspot_tripletex.load.activation import ActivationFailed
     from bookspot_tripletex.load.post import VoucherBusy
-    from bookspot_tripletex.tenants.activation import ActivationFailed
     from bookspot_tripletex.triage import classify
     from bookspot_tripletex.tripletex import errors
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from bookspot_tripletex.connections import tripletex_client
+from bookspot_tripletex.load.activation import ActivationFailed, run_activation
 from bookspot_tripletex.staging.day_mapping import mapping_for_day
 from bookspot_tripletex.staging.db import make_engine, require_head
-from bookspot_tripletex.tenants.activation import ActivationFailed, run_activation
 from bookspot_tripletex.tenants.store import load_tenant
 
 

@@ -218,7 +218,7 @@ def _validate_batch(
 
 def activate_day(engine: Engine, tenant_id: str, day: dt.date, client: Any) -> dict[str, Any]:
     """Before a mapping version's first night: the key works and every mapped account takes its postings."""
-    from bookspot_tripletex.tenants.activation import ensure_activated
+    from bookspot_tripletex.load.activation import ensure_activated
 
     return ensure_activated(engine, tenant_id, day, client)
 

@@ -27,6 +27,7 @@ def classify(exc: BaseException) -> Outcome:
     from sqlalchemy.exc import OperationalError
 
     from bookspot_tripletex.feed.client import BookSpotError, BookSpotTransientError
+    from bookspot_tripletex.load.activation import ActivationFailed
     from bookspot_tripletex.load.errors import (
         ClaimLost,
         DayRefused,
@@ -34,7 +35,6 @@ def classify(exc: BaseException) -> Outcome:
         ReconcileMismatch,
         VoucherBusy,
     )
-    from bookspot_tripletex.tenants.activation import ActivationFailed
     from bookspot_tripletex.tripletex.errors import (
         PayloadError,
         RateLimited,

@@ -258,7 +258,7 @@ def test_dry_run_posts_nothing(staging_engine, staged_day, emulator, client) -> 
 
 
 def test_at_most_four_calls_per_day_with_read_back(staging_engine, staged_day, emulator, client) -> None:
-    from bookspot_tripletex.tenants.activation import ensure_activated
+    from bookspot_tripletex.load.activation import ensure_activated
 
     cfg, day = staged_day
     assert ensure_activated(staging_engine, cfg.tenant, day, client)["status"] == "activated"

@@ -166,6 +166,13 @@ def airflow(
             STARTUP_S,
             "the DAG to be parsed",
         )
+        pool = requests.post(
+            f"{server.url}/api/v2/pools",
+            json={"name": "tripletex_api", "slots": 4, "description": "Tripletex API work (shard tasks)"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert pool.status_code in (201, 409), pool.text
         yield server
     finally:
         server.stop()

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bookspot_devkit.emulator.server import EmulatorServer
+from bookspot_tripletex.load.activation import ActivationFailed, ensure_activated
 from bookspot_tripletex.staging.schema import activations
-from bookspot_tripletex.tenants.activation import ActivationFailed, ensure_activated
 from helpers import setup_tenant
 from tripletex_support import make_client
 
