@@ -36,7 +36,7 @@ lock:               ## re-resolve requirements.in (runtime) and requirements-dev
 	$(VENV)/bin/python scripts/pin_extras.py requirements.txt requirements-dev.lock
 
 bench: venv
-	bash -c 'source scripts/env.sh && $$PY bench/tripletex_calls.py && $$PY bench/staging_throughput.py'
+	bash -c 'source scripts/env.sh && $$PY bench/tripletex_calls.py && $$PY bench/validation_batch.py && $$PY bench/emulator_writes.py && $$PY bench/fault_campaign.py --runs 100 && $$PY bench/staging_throughput.py'
 
 clean:
 	rm -rf .data .pytest_cache
