@@ -262,13 +262,13 @@ def test_review_release_and_rerun_in_the_browser(airflow: Standalone, shots: Pat
         page.screenshot(path=shots / "07-posted-after-rerun.png", full_page=True)
 
         links = requests.get(
-            f"{run_url}/taskInstances/tenant_night.load/links",
+            f"{run_url}/taskInstances/night/links",
             params={"map_index": 0},
             headers=headers,
             timeout=10,
         ).json()["extra_links"]
         assert links["Review"] == f"/bookspot-review/days/{TENANT}/{HELD_DAY}"
-        page.goto(f"{airflow.url}/dags/{DAG_ID}/runs/{run_id}/tasks/tenant_night.load/mapped/0")
+        page.goto(f"{airflow.url}/dags/{DAG_ID}/runs/{run_id}/tasks/night/mapped/0")
         page.get_by_role("link", name="Details", exact=True).click()
         link = page.get_by_role("link", name="Review", exact=True)
         try:
