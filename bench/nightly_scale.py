@@ -265,7 +265,7 @@ def report(args: argparse.Namespace, tenants: int, days: int, fig: dict[str, Any
         + ", ".join(f"{k} {cpu[k]:.0f}" for k in COMPONENTS)
         + f" (of it our databases' backends >= {fig['postgres_ours_s']:.0f})"
         + f" (total {sum(cpu.values()):.0f}; {psutil.cpu_count()} cores, parallelism {args.parallelism};"
-        " machine shared with other engineers' test runs)"
+        f" load average {os.getloadavg()[0]:.1f} at the end)"
     )
 
 
