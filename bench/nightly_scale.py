@@ -28,6 +28,7 @@ import contextlib
 import datetime as dt
 import importlib
 import json
+import os
 import re
 import signal
 import subprocess
