@@ -48,6 +48,18 @@ def bookspot_connection(
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
 
 
+def tripletex_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, url: str, firm: Any) -> None:
+    """An Airflow connection of type tripletex (from an AIRFLOW_CONN_ variable) to an emulator company."""
+    conn = {
+        "conn_type": "tripletex",
+        "host": url,
+        "login": firm.consumer_token,
+        "password": firm.employee_token,
+        "extra": {"company_id": 0},
+    }
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
 def _admin(server: SimulatorServer, method: str, path: str, body: Any = None) -> Any:
     response = requests.request(method, f"{server.url}/_sim/{path}", json=body, timeout=10)
     response.raise_for_status()

@@ -6,7 +6,6 @@ night posts one correction voucher for each changed day; nothing is posted twice
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 from collections import Counter
 from collections.abc import Iterator
@@ -32,6 +31,7 @@ from simulator_support import (
     set_clock,
     simulator,
     tenant_file,
+    tripletex_connection,
 )
 
 pytestmark = pytest.mark.airflow
@@ -103,14 +103,7 @@ def nights(
         cfg = setup_tenant(engine, path)
         bookspot_connection(monkeypatch, cfg.bookspot_conn_id, bookspot.url, TOKENS[tenant])
         firm = next(c for c in tripletex.config.companies if c.id == COMPANIES[tenant])
-        tripletex_conn = {
-            "conn_type": "tripletex",
-            "host": tripletex.url,
-            "login": firm.consumer_token,
-            "password": firm.employee_token,
-            "extra": {"company_id": 0},
-        }
-        monkeypatch.setenv(f"AIRFLOW_CONN_{cfg.tripletex_conn_id.upper()}", json.dumps(tripletex_conn))
+        tripletex_connection(monkeypatch, cfg.tripletex_conn_id, tripletex.url, firm)
     yield engine
     engine.dispose()
 

@@ -31,6 +31,7 @@ from simulator_support import (
     set_clock,
     simulator,
     tenant_file,
+    tripletex_connection,
 )
 
 pytestmark = pytest.mark.airflow
@@ -72,19 +73,6 @@ def bookspot() -> Iterator[SimulatorServer]:
         yield server
 
 
-def connect_tripletex(
-    monkeypatch: pytest.MonkeyPatch, conn_id: str, server: EmulatorServer, firm: Any
-) -> None:
-    conn = {
-        "conn_type": "tripletex",
-        "host": server.url,
-        "login": firm.consumer_token,
-        "password": firm.employee_token,
-        "extra": {"company_id": 0},
-    }
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
-
-
 @pytest.fixture
 def tenants(
     airflow_db: None,
@@ -113,7 +101,7 @@ def tenants(
         firm = next(c for c in tripletex.config.companies if c.id == COMPANIES[tenant])
         if tenant == "tenant-002":
             firm = dataclasses.replace(firm, employee_token="e-wrong")
-        connect_tripletex(monkeypatch, cfg.tripletex_conn_id, tripletex, firm)
+        tripletex_connection(monkeypatch, cfg.tripletex_conn_id, tripletex.url, firm)
     yield engine
     engine.dispose()
 
@@ -232,7 +220,7 @@ def test_a_365_day_initial_import_takes_one_run(
         f"AIRFLOW_CONN_{cfg.bookspot_conn_id.upper()}",
         json.dumps({"conn_type": "bookspot", "extra": {"feed_file": str(feed)}}),
     )
-    connect_tripletex(monkeypatch, cfg.tripletex_conn_id, tripletex, firm)
+    tripletex_connection(monkeypatch, cfg.tripletex_conn_id, tripletex.url, firm)
     run = run_night(monkeypatch, last_day, oslo(2026, 11, 25, 1))
     assert run.state == "success"
     posted = Counter(v["date"] for v in tripletex.admin("GET", f"companies/{firm.id}/vouchers")["values"])
