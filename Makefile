@@ -1,17 +1,20 @@
 # The README's commands. `make demo` and `make test` are all a fresh machine needs.
 PYTHON ?= python3.11
 VENV   ?= .venv
-STAMP  := $(VENV)/.installed-$(shell sha256sum requirements-dev.lock pyproject.toml devkit/pyproject.toml | sha256sum | cut -c1-12)
+PIP    := $(VENV)/bin/python -m pip --disable-pip-version-check
+STAMP  := $(VENV)/.installed-$(shell sha256sum requirements-bootstrap.txt requirements-dev.lock pyproject.toml devkit/pyproject.toml | sha256sum | cut -c1-12)
 
 .PHONY: venv demo test airflow lint format lock bench clean
 
 venv: $(STAMP)
 
-$(STAMP): requirements-dev.lock pyproject.toml devkit/pyproject.toml
+# The interpreter's own pip installs only the pinned, hashed installer; that installer installs the locks.
+$(STAMP): requirements-bootstrap.txt requirements-dev.lock pyproject.toml devkit/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found (Python 3.11 is required)"; exit 1; }
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . -e devkit
+	$(PIP) install --quiet --require-hashes --no-deps --only-binary :all: -r requirements-bootstrap.txt
+	$(PIP) install --quiet --require-hashes -r requirements-dev.lock
+	$(PIP) install --quiet --no-deps --no-build-isolation -e . -e devkit
 	rm -f $(VENV)/.installed-* && touch $@
 
 demo: venv          ## one night (2026-11-24) of the demo tenant through Airflow into the emulator
