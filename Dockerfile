@@ -7,6 +7,8 @@
 
 FROM python:3.11-slim AS wheel
 WORKDIR /src
+COPY requirements-bootstrap.txt ./
+RUN pip install --require-hashes --no-deps --only-binary :all: -r requirements-bootstrap.txt
 COPY pyproject.toml ./
 COPY plugins/ plugins/
 COPY sql/ sql/
@@ -23,8 +25,9 @@ ENV PIP_NO_CACHE_DIR=1 \
     AIRFLOW__CORE__LOAD_EXAMPLES=False \
     TQDM_DISABLE=1
 WORKDIR /build
-COPY requirements.txt ./
-RUN pip install --require-hashes -r requirements.txt
+COPY requirements-bootstrap.txt requirements.txt ./
+RUN pip install --require-hashes --no-deps --only-binary :all: -r requirements-bootstrap.txt \
+ && pip install --require-hashes -r requirements.txt
 COPY --from=wheel /wheels/ wheels/
 RUN pip install --no-deps wheels/*.whl
 WORKDIR /

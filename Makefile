@@ -32,14 +32,14 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
 
-lock:               ## re-resolve requirements.in (runtime) and requirements-dev.in into their hashed locks
-	$(VENV)/bin/python -m pip install --quiet uv
+lock: venv          ## re-resolve requirements.in (runtime) and requirements-dev.in into hashed locks, extras pinned
+	$(PIP) install --quiet uv==0.13.9
 	$(VENV)/bin/uv pip compile requirements.in -p 3.11 --generate-hashes -o requirements.txt
 	$(VENV)/bin/uv pip compile requirements-dev.in -p 3.11 --generate-hashes -o requirements-dev.lock
-	$(VENV)/bin/python scripts/pin_extras.py requirements.txt requirements-dev.lock
+	$(VENV)/bin/python -m bookspot_devkit locks pin requirements.txt=requirements.in requirements-dev.lock=requirements-dev.in
 
 bench: venv
-	bash -c 'source scripts/env.sh && $$PY bench/tripletex_calls.py && $$PY bench/validation_batch.py && $$PY bench/emulator_writes.py && $$PY bench/fault_campaign.py --runs 100 && $$PY bench/staging_throughput.py'
+	bash -c 'source scripts/env.sh && $$PY bench/nightly_scale.py --tenants 10 && $$PY bench/validation_batch.py && $$PY bench/emulator_writes.py && $$PY bench/fault_campaign.py --runs 100 && $$PY bench/staging_throughput.py'
 
 clean:
 	rm -rf .data .pytest_cache

@@ -63,5 +63,9 @@ grep -q "failed" <(grep -E "state=(failed|upstream_failed)" "$BOOKSPOT_DATA_DIR/
   && { echo "a task failed:"; grep -E "state=failed" "$BOOKSPOT_DATA_DIR/dags-test.log" | tail -5; exit 1; }
 REPORT_TENANTS=()
 for tenant in "${TENANTS[@]}"; do REPORT_TENANTS+=(--tenant "$tenant"); done
+EXPECT=()
+if [ "$DEMO_SOURCE" = file ] && [ "$FEED" = "$ROOT/demo/fjord-kayak.jsonl" ]; then
+  EXPECT=(--expect "$ROOT/tests/data/worked_example.json")
+fi
 "$PY" -m bookspot_devkit demo report "${REPORT_TENANTS[@]}" --date "$DAY" \
-  --emulator "http://127.0.0.1:$EMULATOR_PORT" --since "$STARTED"
+  --emulator "http://127.0.0.1:$EMULATOR_PORT" --since "$STARTED" "${EXPECT[@]}"

@@ -1,4 +1,4 @@
-"""One command line for the doubles: `emulator`, `simulator …` and `demo setup|simulator|report`."""
+"""One command line for the doubles and tools: `emulator`, `simulator …`, `demo …` and `locks pin|check`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bookspot_devkit import demo
+    from bookspot_devkit import demo, locks
     from bookspot_devkit.emulator import command as emulator
     from bookspot_devkit.simulator import command as simulator
 
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_arguments(sub.add_parser("emulator", help="serve the local Tripletex emulator"))
     simulator.add_arguments(sub.add_parser("simulator", help="the BookSpot simulator"))
     demo.add_arguments(sub.add_parser("demo", help="set up and report the demo night"))
+    locks.add_arguments(sub.add_parser("locks", help="pin and check the extras of the hashed locks"))
     return parser
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
+from decimal import Decimal
+from pathlib import Path
 
 import requests
 
@@ -21,6 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date", required=True)
     parser.add_argument("--emulator", required=True)
     parser.add_argument("--since", required=True, help="when this demo run started (UTC ISO)")
+    parser.add_argument(
+        "--expect",
+        type=Path,
+        help="a JSON file with the expected net postings per (account, VAT type): exit 1 unless the "
+        "emulator holds exactly one such voucher for the tenant and day",
+    )
     parser.set_defaults(func=run)
 
 
@@ -28,8 +37,9 @@ def run(args: argparse.Namespace) -> int:
     day = dt.date.fromisoformat(args.date)
     since = dt.datetime.fromisoformat(args.since)
     companies = company_ids(settings.data_dir())
+    expected = json.loads(args.expect.read_text(encoding="utf-8")) if args.expect else None
     codes = [
-        report(tenant, day, args.emulator, since, companies.get(tenant, DEMO_COMPANY_ID))
+        report(tenant, day, args.emulator, since, companies.get(tenant, DEMO_COMPANY_ID), expected)
         for tenant in args.tenant
     ]
     if len(args.tenant) > 1:
@@ -38,7 +48,39 @@ def run(args: argparse.Namespace) -> int:
     return max(codes)
 
 
-def report(tenant: str, day: dt.date, emulator: str, since: dt.datetime, company_id: int) -> int:
+def net_postings(postings: list[dict]) -> dict[tuple[int, int], Decimal]:
+    """Net NOK per (account number, VAT type number) of a voucher's postings, zero sums dropped."""
+    sums: dict[tuple[int, int], Decimal] = {}
+    for p in postings:
+        key = (int(p["account"]["number"]), int((p.get("vatType") or {}).get("number") or 0))
+        sums[key] = sums.get(key, Decimal(0)) + Decimal(str(p["amount"]))
+    return {key: amount for key, amount in sums.items() if amount}
+
+
+def matches_expected(tenant: str, day: dt.date, held: list[dict], expected: dict) -> bool:
+    """Whether the emulator holds exactly one voucher for the day, with the expected net postings."""
+    if expected["tenant"] != tenant or expected["date"] != day.isoformat():
+        return True
+    want = {(e["account"], e["vat_type"]): Decimal(e["amount"]) for e in expected["postings"]}
+    if len(held) != 1:
+        print(f"EXPECTED one voucher of the worked example, the emulator holds {len(held)}", file=sys.stderr)
+        return False
+    got = net_postings(held[0].get("postings", []))
+    if got != want:
+        print(f"DIFFERS from the worked example: expected {want}, posted {got}", file=sys.stderr)
+        return False
+    print("The posted voucher matches the worked example to the øre.")
+    return True
+
+
+def report(
+    tenant: str,
+    day: dt.date,
+    emulator: str,
+    since: dt.datetime,
+    company_id: int,
+    expected: dict | None = None,
+) -> int:
     """Print one tenant's voucher for the day: staging's record, the emulator's copy, the report."""
     with make_engine().connect() as conn:
         row = get_voucher(conn, tenant, day)
@@ -77,4 +119,6 @@ def report(tenant: str, day: dt.date, emulator: str, since: dt.datetime, company
     total = sum(p.amount_ore for p in row.postings)
     print(f"\nStaged postings: {len(row.postings)}, sum {format_nok(total)} NOK")
     print(f"Validation report: {row.report_path}")
+    if expected is not None and not matches_expected(tenant, day, matching, expected):
+        return 1
     return 0
