@@ -49,11 +49,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def net_postings(postings: list[dict]) -> dict[tuple[int, int], Decimal]:
-    """Net NOK per (account number, VAT type number) of a voucher's postings, zero sums dropped."""
+    """Gross NOK per (account number, VAT type number) of the rows we posted, zero sums dropped.
+
+    Row 0 holds the VAT lines Tripletex books itself from the VAT types; they are not ours to compare.
+    """
     sums: dict[tuple[int, int], Decimal] = {}
     for p in postings:
+        if p.get("row", 1) == 0 or p.get("systemGenerated"):
+            continue
         key = (int(p["account"]["number"]), int((p.get("vatType") or {}).get("number") or 0))
-        sums[key] = sums.get(key, Decimal(0)) + Decimal(str(p["amount"]))
+        sums[key] = sums.get(key, Decimal(0)) + Decimal(str(p.get("amountGross", p["amount"])))
     return {key: amount for key, amount in sums.items() if amount}
 
 
