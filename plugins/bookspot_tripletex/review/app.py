@@ -55,7 +55,7 @@ UserDep = Annotated[BaseUser, Depends(get_user)]
 
 
 class ReleaseBody(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: guard.Text = Field(min_length=1, max_length=500)
     rerun: bool = True
 
 
@@ -165,6 +165,8 @@ def create_app() -> FastAPI:
                 done = actions.release(conn, tenant, day, user.get_name(), body.reason, row.status)
         except ActionRefused as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
         out: dict[str, Any] = {"released_records": done.records, "released_by": done.released_by}
         if body.rerun:
             try:

@@ -17,8 +17,8 @@ def record(
     session: Any, event: str, user: Any, tenant: str, day: dt.date, run_id: str | None = None, **extra: Any
 ) -> None:
     """Add the audit entry of one action on a tenant-day, masked as Airflow masks its own entries."""
-    from airflow.models.log import Log
     from airflow._shared.secrets_masker.secrets_masker import redact
+    from airflow.models.log import Log
 
     fields = {"tenant": tenant, "day": day.isoformat(), **extra, "method": "POST"}
     session.add(

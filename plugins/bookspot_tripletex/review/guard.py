@@ -56,7 +56,15 @@ def _in_range(day: dt.date) -> dt.date:
     return day
 
 
+def _printable(value: str) -> str:
+    if any(ord(c) < 32 and c not in "\t\n\r" or ord(c) == 127 for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 Day = Annotated[dt.date, AfterValidator(_in_range)]
+Text = Annotated[str, AfterValidator(_printable)]
+"""Text a person types (a release's reason): no NUL or other control characters."""
 TenantPath = Annotated[str, Path(min_length=1, max_length=TENANT_ID_LENGTH, pattern=TENANT_ID_PATTERN)]
 IdQuery = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 RequiredId = Annotated[int, Query(ge=1, le=MAX_ID)]
