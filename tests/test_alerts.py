@@ -11,12 +11,13 @@ import socketserver
 import threading
 from collections.abc import Iterator
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from alerts_support import webhook_receiver
 from bookspot_tripletex import alerts, pipeline
 from helpers import setup_tenant, stage
 from review_support import HELD_DAY, TENANT, held_day_records
@@ -84,30 +85,10 @@ def smtp_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[_SmtpSink]:
     sink.server_close()
 
 
-class _HookSink(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.posts.append((dict(self.headers), json.loads(body)))  # type: ignore[attr-defined]
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def webhook_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HookSink)
-    server.posts = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/hooks/bookspot"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_BOOKSPOT_ALERTS", json.dumps({"conn_type": "http", "host": url, "password": "s3cret"})
-    )
-    monkeypatch.setenv("AIRFLOW__BOOKSPOT__ALERT_CHANNEL", "webhook")
-    yield server
-    server.shutdown()
-    server.server_close()
+    with webhook_receiver(monkeypatch) as server:
+        yield server
 
 
 def _body(message: Message) -> str:
