@@ -18,6 +18,8 @@ never stops the others. At the end a shard **fails** naming the tenants that nee
 failure (Tripletex 5xx/429, connection errors, a busy voucher) retries the shard (posted days are a no-op
 on re-run); a held or refused day fails it without retries, saying why and what releases it (e.g.
 `python -m bookspot_tripletex release-day …`). Posted, already posted, empty and dry-run days succeed.
+When the run ends, its callbacks send one alert per tenant-day it left held, refused or failed, each with
+that day's own reason and its link on the review screen.
 
 A **backfill** or the `day` param re-runs exactly the chosen day(s); posted days stay as they are.
 `dry_run` stops before Tripletex.
@@ -43,9 +45,15 @@ def _alert_failed_task(context: dict) -> None:
     on_task_failure(context)
 
 
+def _alert_run_end(context: dict) -> None:
+    from bookspot_tripletex.alerts import on_run_end
+
+    on_run_end(context)
+
+
 DEFAULT_ARGS = {
     "owner": "data-team",
-    "retries": 3,
+    "retries": int(os.environ.get("BOOKSPOT_TASK_RETRIES", "3")),
     "retry_delay": dt.timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "max_retry_delay": dt.timedelta(minutes=10),
@@ -60,6 +68,8 @@ DEFAULT_ARGS = {
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_success_callback=_alert_run_end,
+    on_failure_callback=_alert_run_end,
     doc_md=__doc__,
     tags=["bookspot", "tripletex", "accounting"],
     params={

@@ -53,9 +53,8 @@ def tripletex_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, url: str
     conn = {
         "conn_type": "tripletex",
         "host": url,
-        "login": firm.consumer_token,
         "password": firm.employee_token,
-        "extra": {"company_id": 0},
+        "extra": {"consumer_token": firm.consumer_token, "company_id": 0},
     }
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
 

@@ -73,6 +73,7 @@ MAX_ORE = 10**15
 """The largest amount in øre a staging column takes (BIGINT with room to sum a day)."""
 
 TENANT_ID_LENGTH = 100
+TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 NAME_LENGTH = 200
 TIMEZONE_LENGTH = 64
 CONN_ID_LENGTH = 250

@@ -191,3 +191,15 @@ def test_values_at_the_column_limits_import_exactly(staging_engine, example: dic
         organization = conn.execute(select(tenants.c.organization_number)).scalar_one()
     assert (stored.name, stored.tripletex_conn_id, stored.tripletex_company_id) == (name, conn_id, 2**63 - 1)
     assert accounts[product] == 9999 and organization == "999010016"
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u2066", "\u200f", "\u061c"])
+def test_bidi_controls_are_refused_naming_the_field(example: dict[str, Any], control: str) -> None:
+    code = f"U+{ord(control):04X}"
+    name = refused(changed(example, name=f"Fjord {control}Kayak AS"))
+    assert name.startswith("fjord-kayak.yaml: name:") and "bidirectional" in name and code in name
+    voucher_type = refused(changed(example, voucher_type=f"Dagsoppgjør{control}"))
+    assert "voucher_type" in voucher_type and code in voucher_type
+    mapping = copy.deepcopy(example)
+    mapping["mappings"][0]["accounts"][f"product.kayak{control}"] = 3000
+    assert code in refused(mapping) and "product.kayak" in refused(mapping)

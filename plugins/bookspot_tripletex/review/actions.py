@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from bookspot_tripletex.staging.release import release_day
+from bookspot_tripletex.staging.release import WHO_LENGTH, release_day
 
 DAG_ID = "bookspot_tripletex_nightly"
-RELEASED_BY_MAX = 200
+RELEASED_BY_MAX = WHO_LENGTH
 
 
 class ActionRefused(ValueError):

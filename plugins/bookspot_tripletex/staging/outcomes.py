@@ -111,3 +111,18 @@ def latest_outcomes(
     if outcomes is not None:
         query = query.where(day_outcomes.c.outcome.in_(list(outcomes)))
     return list(conn.execute(query.order_by(day_outcomes.c.tenant_id, day_outcomes.c.local_date)).all())
+
+
+def run_outcomes(
+    conn: Connection,
+    run_id: str,
+    outcomes: Iterable[str] | None = None,
+    tenants: Iterable[str] | None = None,
+) -> list[Any]:
+    """The rows one run wrote (its latest attempt's), optionally only some outcomes or tenants."""
+    query = select(day_outcomes).where(day_outcomes.c.run_id == run_id)
+    if outcomes is not None:
+        query = query.where(day_outcomes.c.outcome.in_(list(outcomes)))
+    if tenants is not None:
+        query = query.where(day_outcomes.c.tenant_id.in_(list(tenants)))
+    return list(conn.execute(query.order_by(day_outcomes.c.tenant_id, day_outcomes.c.local_date)).all())

@@ -50,6 +50,7 @@ from bookspot_tripletex.domain import (
     NAME_LENGTH,
     SALES_VAT_TYPES,
     TENANT_ID_LENGTH,
+    TENANT_ID_PATTERN,
     TIMEZONE_LENGTH,
     VAT_RATES,
     VOUCHER_TYPE_LENGTH,
@@ -64,10 +65,18 @@ class TenantConfigError(ValueError):
     """A tenant file that cannot be used; the message names the file and the field."""
 
 
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Unicode bidirectional controls: shown on a page, they reorder the text around them."""
+
+
 def _storable(value: str) -> str:
-    """Text both databases store as written: no NUL, no control characters, no lone surrogates."""
+    """Text both databases store as written and pages show as written: no NUL, no control characters,
+    no bidirectional controls, no lone surrogates."""
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise ValueError("must not contain control characters")
+    bidi = sorted({f"U+{ord(c):04X}" for c in value if c in BIDI_CONTROLS})
+    if bidi:
+        raise ValueError(f"must not contain Unicode bidirectional control characters ({', '.join(bidi)})")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -141,7 +150,7 @@ def _sales_vat_type(value: int) -> int:
 
 
 Date = Annotated[dt.date, BeforeValidator(_date), Field(strict=True)]
-TenantId = _text(TENANT_ID_LENGTH, r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+TenantId = _text(TENANT_ID_LENGTH, TENANT_ID_PATTERN)
 Name = _text(NAME_LENGTH)
 TimeZone = Annotated[_text(TIMEZONE_LENGTH), AfterValidator(_timezone)]
 ConnId = _text(CONN_ID_LENGTH)
