@@ -19,6 +19,10 @@ failure (Tripletex 5xx/429, connection errors, a busy voucher) retries the shard
 on re-run); a held or refused day fails it without retries, saying why and what releases it (e.g.
 `python -m bookspot_tripletex release-day …`). Posted, already posted, empty and dry-run days succeed.
 
+A new tenant's first posting days and the first day under a new mapping version **wait for approval**
+(`awaiting_approval`, alerted) on the BookSpot review screen; they fail nothing and hold up no other
+tenant. An approved day is posted by the re-run the approval queues.
+
 A **backfill** or the `day` param re-runs exactly the chosen day(s); posted days stay as they are.
 `dry_run` stops before Tripletex.
 """
@@ -99,11 +103,12 @@ def bookspot_tripletex_nightly() -> None:
 
     @task(pool=POOL, map_index_template="{{ shard_label }}")
     def night(shard: dict) -> dict:
+        from bookspot_tripletex.alerts import alert_approvals
         from bookspot_tripletex.tasks import run_shard
 
         context = get_current_context()
         context["shard_label"] = shard["label"]  # type: ignore[typeddict-unknown-key]
-        return run_shard(shard, context)
+        return run_shard(shard, context, notify=alert_approvals)
 
     night.expand(shard=plan())
 

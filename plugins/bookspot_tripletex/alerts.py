@@ -1,4 +1,5 @@
-"""Alerts through Airflow notifiers: a held or failed day, a failed reconciliation, a refused activation.
+"""Alerts through Airflow notifiers: a held or failed day, a failed reconciliation, a refused activation,
+a day waiting for approval (when it starts waiting, and again when it waited longer than its limit).
 
 Each alert names the tenant, the day, the reason and the link to the day on the review screen. The
 channel is chosen per deployment in Airflow's config (section `bookspot`, or the environment):
@@ -32,6 +33,8 @@ KINDS = {
     "failed": "failed",
     "reconciliation": "failed reconciliation",
     "activation": "activation refused",
+    "approval": "awaiting approval",
+    "approval_overdue": "still awaiting approval",
 }
 ALERT_STATUSES = frozenset({"held", "failed"})
 SECTION = "bookspot"
@@ -158,6 +161,16 @@ def send(alerts: Iterable[Alert]) -> int:
     if notifier is not None:
         notifier.notify({})
     return len(batch)
+
+
+def alert_approvals(outcomes: Iterable[Any]) -> int:
+    """Alert the tenant-days that started waiting for approval (`alert` "new") and those waiting longer
+    than their tenant's limit since the last alert ("overdue")."""
+    return send(
+        alert("approval" if o.alert == "new" else "approval_overdue", o.tenant, o.day, o.reason or "")
+        for o in outcomes
+        if getattr(o, "alert", None) in ("new", "overdue")
+    )
 
 
 def day_alerts(conn: Any, day: dt.date, tenants: Iterable[str] | None = None) -> list[Alert]:

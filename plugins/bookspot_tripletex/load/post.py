@@ -1,7 +1,8 @@
 """Post a tenant-day's validated voucher to Tripletex exactly once, with typed outcomes.
 
 `post_day` returns an outcome: posted / already_posted / found_existing / held / failed / empty /
-dry_run. It raises `DayRefused` (no retry can help: fail the task with the reason), `VoucherBusy`
+dry_run / awaiting_approval (a person approves it first, `load/approval.py`). It raises `DayRefused`
+(no retry can help: fail the task with the reason), `VoucherBusy`
 (another run holds the claim; retry) and lets transient errors (rate limits, unclear answers, a lost
 claim) propagate for the task's retries.
 """
@@ -31,8 +32,11 @@ __all__ = ["DayRefused", "Outcome", "VoucherBusy", "post_day", "post_row", "summ
 MOVABLE = ("correction", "repost")
 """Kinds of voucher a closed period moves to the first open date; the day itself is refused instead."""
 POSTED_OR_REVERSED = (VoucherStatus.POSTED, VoucherStatus.REVERSED)
-Outcome = Literal["posted", "already_posted", "found_existing", "held", "failed", "empty", "dry_run"]
+Outcome = Literal[
+    "posted", "already_posted", "found_existing", "held", "failed", "empty", "dry_run", "awaiting_approval"
+]
 NOT_POSTABLE: dict[str, Outcome] = {
+    VoucherStatus.AWAITING_APPROVAL: "awaiting_approval",
     VoucherStatus.HELD: "held",
     VoucherStatus.FAILED: "failed",
     VoucherStatus.EMPTY: "empty",
