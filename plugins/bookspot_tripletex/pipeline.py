@@ -460,7 +460,7 @@ def _approval_gate(
         return None
     _refresh(engine, tenant, day, night.run_id, found.state)
     outcome = Outcome.AWAITING_APPROVAL if found.state == "awaiting" else Outcome.HELD
-    reason = found.held_reason if found.state == "rejected" else f"awaiting approval: {found.why}"
+    reason = found.held_reason if found.state == "rejected" else found.why
     action = action_for("approve", outcome, tenant, day, {})
     return DayOutcome(tenant, day, "approve", outcome, counts, reason, action, alert=found.alert)
 

@@ -191,3 +191,25 @@ def test_values_at_the_column_limits_import_exactly(staging_engine, example: dic
         organization = conn.execute(select(tenants.c.organization_number)).scalar_one()
     assert (stored.name, stored.tripletex_conn_id, stored.tripletex_company_id) == (name, conn_id, 2**63 - 1)
     assert accounts[product] == 9999 and organization == "999010016"
+
+
+def test_approval_defaults_and_limits(example: dict[str, Any]) -> None:
+    gated = {k: v for k, v in example.items() if not k.startswith("approval_")}
+    cfg = parse_tenant(gated, "fjord-kayak.yaml")
+    assert (cfg.approval_days, cfg.approval_new_mapping, cfg.approval_alert_hours) == (3, True, 24)
+    assert refused(changed(example, approval_days=-1)).endswith(
+        "approval_days: Input should be greater than or equal to 0"
+    )
+    assert refused(changed(example, approval_days="3")).endswith("approval_days: must be a whole number")
+    assert refused(changed(example, approval_alert_hours=0)).startswith(
+        "fjord-kayak.yaml: approval_alert_hours"
+    )
+    assert refused(changed(example, approval_new_mapping="no")).endswith("must be true or false")
+
+
+def test_approval_settings_are_stored(staging_engine, example: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    cfg = parse_tenant(changed(example, approval_days=5, approval_alert_hours=6), "t.yaml")
+    with staging_engine.begin() as conn:
+        import_tenant(conn, cfg)
+        stored = load_tenant(conn, cfg.tenant)
+    assert (stored.approval_days, stored.approval_new_mapping, stored.approval_alert_hours) == (5, False, 6)
