@@ -61,9 +61,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_approvals_tenant_day", table_name="approvals")
     op.drop_table("approvals")
-    with op.batch_alter_table("tenants") as batch:
-        for name in ("approval_alert_hours", "approval_new_mapping", "approval_days"):
-            batch.drop_column(name)
+    for name in ("approval_alert_hours", "approval_new_mapping", "approval_days"):
+        op.drop_column("tenants", name)  # SQLite >= 3.35 drops in place; other tables refer to tenants
     for table, column in WIDENED:
         with op.batch_alter_table(table) as batch:
             batch.alter_column(
