@@ -213,6 +213,8 @@ def _post_claimed(
     refreshed = False
     moved = 0
     row = _as_before(current, before)
+    if row.kind in MOVABLE:
+        row = _to_open_period(engine, claim, client, row)
     while True:
         voucher = as_voucher(row)
         ids = resolved_ids(
@@ -264,15 +266,38 @@ def _as_before(row: VoucherRow, before: VoucherRow) -> VoucherRow:
 
 
 def first_open_after(day: dt.date) -> dt.date:
-    """The next month's first day: Tripletex closes periods by month (or longer)."""
+    """The next month's first day: the fallback guess when Tripletex refused the date as closed and its
+    periods could not be read (they are read first, `load/periods.py`)."""
     return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
 
 
-def _move(engine: Engine, claim: claims.Claim, row: VoucherRow, reason: str) -> VoucherRow:
+def _to_open_period(engine: Engine, claim: claims.Claim, client: Any, row: VoucherRow) -> VoucherRow:
+    """A correction dated in a closed accounting period (as Tripletex's periods say) moves to the first
+    open date before it is sent; when the periods cannot be read, Tripletex's refusal decides."""
+    from bookspot_tripletex.load.periods import open_date
+
+    found = open_date(client, row.effective_date)
+    if found is None or not found.moved:
+        return row
+    return _move(
+        engine, claim, row, "read from Tripletex's accounting periods", found.day, found.note(row.date)
+    )
+
+
+def _move(
+    engine: Engine,
+    claim: claims.Claim,
+    row: VoucherRow,
+    reason: str,
+    target: dt.date | None = None,
+    note: str | None = None,
+) -> VoucherRow:
     from dataclasses import replace
 
-    target = first_open_after(row.effective_date)
-    note = f"moved from {row.date.isoformat()} to {target.isoformat()}: the period is closed in Tripletex"
+    target = target or first_open_after(row.effective_date)
+    note = note or (
+        f"moved from {row.date.isoformat()} to {target.isoformat()}: the period is closed in Tripletex"
+    )
     log.warning("%s: %s (%s)", row.external_number, note, reason)
     with engine.begin() as conn:
         claims.fenced(

@@ -194,9 +194,9 @@ def sections(report: dict[str, Any]) -> list[Section]:
                             "external_number",
                             "tripletex_number",
                             "tripletex_voucher_id",
-                            "error",
                         )
                     ]
+                    + [text(c.get("note") or c.get("error"))]
                     for c in corrections
                 ],
                 (0.6, 0.8, 2.6, 1.2, 1, 2),

@@ -147,6 +147,8 @@ def current_state(conn: Connection, tenant: str, day: dt.date, version: int = 1)
                     "tripletex_number": row.tripletex_number,
                     "tripletex_voucher_id": row.tripletex_voucher_id,
                     "posted_at": row.posted_at.isoformat(timespec="seconds") if row.posted_at else None,
+                    "posting_date": row.posting_date.isoformat() if row.posting_date else None,
+                    "note": row.note,
                     "error": row.error,
                 }
             )
