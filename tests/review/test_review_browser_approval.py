@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import requests
 from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_devkit.httpserver import free_port
 from simulator_support import tenant_file
-from test_review_browser import DAG_ID, RUN_S, STARTUP_S, Standalone, _chromium
+from standalone_support import DAG_ID, RUN_S, STARTUP_S, Standalone, chromium
 from tripletex_support import COMPANY_ID, vouchers_in
 
 pytestmark = [pytest.mark.airflow, pytest.mark.browser]
@@ -36,7 +35,7 @@ def airflow(
     from bookspot_tripletex.staging.db import make_engine, migrate
     from helpers import setup_tenant
 
-    _chromium()
+    chromium()
     home = tmp_path_factory.mktemp("standalone-approval")
     staging = f"sqlite:///{home / 'staging.db'}"
     tripletex.reset()
@@ -153,7 +152,7 @@ def test_the_approver_finds_approves_and_the_day_is_posted_once(
     shots = tmp_path / "screenshots"
     shots.mkdir()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(_chromium()), args=["--no-sandbox"])
+        browser = pw.chromium.launch(executable_path=str(chromium()), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{airflow.url}/bookspot-review/?problems=true")
         page.get_by_role("link", name="Log in to Airflow").click()

@@ -64,7 +64,10 @@ def _details(report: dict[str, Any]) -> list[list[str]]:
         ("Tripletex voucher number", report.get("tripletex_number")),
         ("Tripletex voucher id", report.get("tripletex_voucher_id")),
         ("Posted at", report.get("posted_at")),
-        ("Why held", report.get("held_reason")),
+        (
+            "Why waiting" if report.get("status") == "awaiting_approval" else "Why held",
+            report.get("held_reason"),
+        ),
         ("Mapping version", mapping_text),
         ("Completed transactions", report.get("transactions")),
         ("Validated at", validation.get("validated_at")),
