@@ -21,6 +21,10 @@ on re-run); a held or refused day fails it without retries, saying why and what 
 When the run ends, its callbacks send one alert per tenant-day it left held, refused or failed, each with
 that day's own reason and its link on the review screen.
 
+A new tenant's first posting days and the first day under a new mapping version **wait for approval**
+(`awaiting_approval`, alerted) on the BookSpot review screen; they fail nothing and hold up no other
+tenant. An approved day is posted by the re-run the approval queues.
+
 A **backfill** or the `day` param re-runs exactly the chosen day(s); posted days stay as they are.
 `dry_run` stops before Tripletex.
 """
@@ -109,11 +113,12 @@ def bookspot_tripletex_nightly() -> None:
 
     @task(pool=POOL, map_index_template="{{ shard_label }}")
     def night(shard: dict) -> dict:
+        from bookspot_tripletex.alerts import alert_approvals
         from bookspot_tripletex.tasks import run_shard
 
         context = get_current_context()
         context["shard_label"] = shard["label"]  # type: ignore[typeddict-unknown-key]
-        return run_shard(shard, context)
+        return run_shard(shard, context, notify=alert_approvals)
 
     night.expand(shard=plan())
 

@@ -1,5 +1,6 @@
 """Alerts through Airflow notifiers: a held, refused or failed day, a failed reconciliation, a refused
-activation.
+activation, a day waiting for approval (when it starts waiting, and again when it waited longer than its
+limit).
 
 Each alert names the tenant, the day, that day's own reason (one line), what releases it and the link to
 the day on the review screen. The nightly DAG's run callbacks (`on_run_end`, on success and on failure)
@@ -38,6 +39,8 @@ KINDS = {
     "failed": "failed",
     "reconciliation": "failed reconciliation",
     "activation": "activation refused",
+    "approval": "awaiting approval",
+    "approval_overdue": "still awaiting approval",
 }
 ALERT_STATUSES = frozenset({"held", "failed"})
 SECTION = "bookspot"
@@ -182,6 +185,16 @@ def send(alerts: Iterable[Alert]) -> int:
     if notifier is not None:
         notifier.notify({})
     return len(batch)
+
+
+def alert_approvals(outcomes: Iterable[Any]) -> int:
+    """Alert the tenant-days that started waiting for approval (`alert` "new") and those waiting longer
+    than their tenant's limit since the last alert ("overdue")."""
+    return send(
+        alert("approval" if o.alert == "new" else "approval_overdue", o.tenant, o.day, o.reason or "")
+        for o in outcomes
+        if getattr(o, "alert", None) in ("new", "overdue")
+    )
 
 
 def day_alerts(conn: Any, day: dt.date, tenants: Iterable[str] | None = None) -> list[Alert]:

@@ -56,3 +56,11 @@ def feed_limits() -> FeedLimits:
 @functools.lru_cache(maxsize=4)
 def _feed_limits(environment: tuple[str | None, ...]) -> FeedLimits:
     return FeedLimits()
+
+
+def closed_period_text_match() -> bool:
+    """Whether a refusal whose text names a closed period ("stengt", "closed", "låst periode") is read as
+    one, the fallback when Tripletex's accounting periods could not be read beforehand:
+    `BOOKSPOT_CLOSED_PERIOD_TEXT_MATCH` (default on; `0`, `false`, `no` or `off` turns it off)."""
+    value = os.environ.get("BOOKSPOT_CLOSED_PERIOD_TEXT_MATCH", "1").strip().lower()
+    return value not in ("0", "false", "no", "off")

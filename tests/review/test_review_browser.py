@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -24,73 +21,9 @@ import requests
 from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_devkit.httpserver import free_port
 from review_support import HELD_DAY, POSTED_DAY, TENANT, seed_two_nights, write_feed
+from standalone_support import DAG_ID, RUN_S, STARTUP_S, Standalone, chromium
 
 pytestmark = [pytest.mark.airflow, pytest.mark.browser]
-
-CHROMIUM = Path("/usr/bin/chromium")
-DAG_ID = "bookspot_tripletex_nightly"
-STARTUP_S, RUN_S = 240, 240
-
-
-def _chromium() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.environ.get("CI") == "true":
-        pytest.fail("CI needs Debian's chromium for the browser test (scripts/test.sh installs it as root)")
-    pytest.skip("no /usr/bin/chromium: install Debian's chromium package (scripts/test.sh does as root)")
-
-
-class Standalone:
-    """`airflow standalone` in its own process group, with its own home, ports and staging."""
-
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
-        self.home, self.env = home, env
-        self.url = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}"
-        self.log = home / "standalone.log"
-        airflow = Path(sys.executable).with_name("airflow")
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [str(airflow), "standalone"],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_until(self, check: Any, timeout: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"airflow standalone exited:\n{self.log.read_text()[-4000:]}")
-            try:
-                found = check()
-            except requests.RequestException:
-                found = None
-            if found:
-                return found
-            time.sleep(1)
-        raise AssertionError(f"timed out waiting for {what}:\n{self.log.read_text()[-4000:]}")
-
-    def password(self) -> str:
-        return json.loads(Path(self.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())[
-            "admin"
-        ]
-
-    def token(self) -> str:
-        answer = requests.post(
-            f"{self.url}/auth/token", json={"username": "admin", "password": self.password()}, timeout=10
-        )
-        answer.raise_for_status()
-        return str(answer.json()["access_token"])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +35,7 @@ def airflow(
 ) -> Iterator[Standalone]:
     from bookspot_tripletex.staging.db import make_engine, migrate
 
-    _chromium()
+    chromium()
     home = tmp_path_factory.mktemp("standalone")
     staging = f"sqlite:///{home / 'staging.db'}"
     feed = write_feed(example_feed, home / "feed.jsonl")
@@ -283,7 +216,7 @@ def test_review_release_and_rerun_in_the_browser(airflow: Standalone, shots: Pat
 
     started = time.monotonic()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(_chromium()), args=["--no-sandbox"])
+        browser = pw.chromium.launch(executable_path=str(chromium()), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{airflow.url}/bookspot-review/")
         expect(page.get_by_text("Log in first")).to_be_visible()

@@ -115,6 +115,8 @@ def test_refresh_shows_why_a_day_is_held_and_its_corrections(
             "tripletex_number": "77",
             "tripletex_voucher_id": 7007,
             "posted_at": None,
+            "posting_date": None,
+            "note": None,
             "error": None,
         }
     ]

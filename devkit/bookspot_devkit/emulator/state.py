@@ -200,6 +200,10 @@ class Company:
     def closed_on(self, day: date) -> bool:
         return any(p.contains(day) for p in self.closed_periods)
 
+    def closed_between(self, start: date, end: date) -> bool:
+        """Whether any day from `start` up to `end` is closed (the accounting period shows closed)."""
+        return any(p.start < end and start < p.end for p in self.closed_periods)
+
     def vat_enabled(self, vat: VatTypeDef) -> bool:
         return vat.number not in self.disabled_vat_numbers
 

@@ -1,9 +1,9 @@
 """The review screen: a FastAPI app the Airflow API server mounts (plugin `bookspot_review`).
 
 Every page and every JSON endpoint needs an Airflow login (the UI's `_token` cookie or a Bearer JWT):
-reading needs read access to the nightly DAG's runs, releasing and re-running the right to run it.
-Parameters, cross-site requests and security headers are checked in `review.guard`; actions are
-written to Airflow's audit log (`review.audit`) once they have happened.
+reading needs read access to the nightly DAG's runs; releasing, re-running, approving and rejecting
+the right to run it. Parameters, cross-site requests and security headers are checked in
+`review.guard`; actions are written to Airflow's audit log (`review.audit`) once they have happened.
 """
 
 from __future__ import annotations
@@ -57,6 +57,10 @@ UserDep = Annotated[BaseUser, Depends(get_user)]
 class ReleaseBody(BaseModel):
     reason: guard.Text = Field(min_length=1, max_length=500)
     rerun: bool = True
+
+
+class DecisionBody(BaseModel):
+    reason: guard.Text = Field("", max_length=500, description="required to reject; kept with the decision")
 
 
 class PreviewBody(BaseModel):
@@ -124,7 +128,17 @@ def create_app() -> FastAPI:
         may_run = get_auth_manager().is_authorized_dag(
             method="POST", access_entity=DagAccessEntity.RUN, details=DagDetails(id=DAG_ID), user=user
         )
-        return _page(request, "day.html", row=row, held=held, chart=chart, may_run=may_run)
+        with engine().connect() as conn:
+            approvals = data.approval_history(conn, tenant, day)
+        return _page(
+            request,
+            "day.html",
+            row=row,
+            held=held,
+            chart=chart,
+            may_run=may_run,
+            approvals=approvals,
+        )
 
     @app.get("/reports/{tenant}/{day}", response_class=HTMLResponse, dependencies=[READ])
     def report_page(tenant: TenantPath, day: Day, version: IdQuery = None) -> HTMLResponse:
@@ -198,6 +212,45 @@ def create_app() -> FastAPI:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         audit.record(session, "bookspot_rerun_day", user, tenant, day, run_id)
         return {"run_id": run_id}
+
+    @app.get("/api/approvals", dependencies=[READ])
+    def approvals_json(tenant: Annotated[list[str] | None, Query()] = None) -> list[dict[str, Any]]:
+        with engine().connect() as conn:
+            return data.awaiting_approval(conn, tuple(t for t in tenant or [] if t))
+
+    def _decide(
+        tenant: str, day: dt.date, body: DecisionBody, user: BaseUser, session: Any, approve: bool
+    ) -> Any:
+        _day_or_404(tenant, day)
+        try:
+            with engine().begin() as conn:
+                out = actions.decide(conn, tenant, day, user.get_name(), approve, body.reason)
+        except ActionRefused as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        if approve:
+            try:
+                out["run_id"] = actions.trigger_rerun(tenant, day, user.get_name(), session=session)
+            except ActionRefused as exc:
+                out["run_error"] = str(exc)
+        event = "bookspot_approve_day" if approve else "bookspot_reject_day"
+        audit.record(session, event, user, tenant, day, out.get("run_id"), reason=body.reason)
+        return out
+
+    @app.post("/api/days/{tenant}/{day}/approve", dependencies=[RUN, SAME_SITE])
+    def approve(
+        tenant: TenantPath, day: Day, body: DecisionBody, user: UserDep, session: SessionDep
+    ) -> dict[str, Any]:
+        return _decide(tenant, day, body, user, session, approve=True)
+
+    @app.post("/api/days/{tenant}/{day}/reject", dependencies=[RUN, SAME_SITE])
+    def reject(
+        tenant: TenantPath, day: Day, body: DecisionBody, user: UserDep, session: SessionDep
+    ) -> dict[str, Any]:
+        if not body.reason.strip():
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "say why the day is rejected")
+        return _decide(tenant, day, body, user, session, approve=False)
 
     @app.get("/tenants/{tenant}/mappings", response_class=HTMLResponse, dependencies=[READ])
     def mappings_page(request: Request, tenant: TenantPath, old: IdQuery = None, new: IdQuery = None) -> Any:

@@ -44,6 +44,8 @@ from bookspot_tripletex.domain import (
     ACCOUNT_NUMBERS,
     ACCOUNT_TYPE,
     ACCOUNT_TYPE_LENGTH,
+    APPROVAL_ALERT_HOURS,
+    APPROVAL_DAYS,
     CONN_ID_LENGTH,
     CURRENCY,
     MAX_ORE,
@@ -59,6 +61,8 @@ from bookspot_tripletex.domain import (
 from bookspot_tripletex.money import parse_nok
 
 MAX_COMPANY_ID = 2**63 - 1
+MAX_APPROVAL_DAYS = 366
+MAX_APPROVAL_ALERT_HOURS = 24 * 31
 
 
 class TenantConfigError(ValueError):
@@ -198,6 +202,14 @@ class TenantFile(BaseModel):
     vat_tolerance_nok: Annotated[int, BeforeValidator(_tolerance)] = 100
     """Read as NOK from the file ("1.00"), held as øre."""
     attach_report: StrictBool = False
+    approval_days: Annotated[StrictInt, Field(ge=0, le=MAX_APPROVAL_DAYS)] = APPROVAL_DAYS
+    """The tenant's first posting days that wait for a person's approval (0: none)."""
+    approval_new_mapping: StrictBool = True
+    """The first day posted under a new mapping version waits for approval too."""
+    approval_alert_hours: Annotated[StrictInt, Field(ge=1, le=MAX_APPROVAL_ALERT_HOURS)] = (
+        APPROVAL_ALERT_HOURS
+    )
+    """A day waiting longer than this alerts again (at each run that finds it still waiting)."""
     mappings: Annotated[tuple[MappingVersion, ...], Field(min_length=1)]
 
     @field_validator("currency", mode="before")
@@ -244,6 +256,9 @@ class TenantConfig:
     shares_company_with: tuple[str, ...] = ()
     mappings: tuple[MappingVersion, ...] = ()
     attach_report: bool = False
+    approval_days: int = APPROVAL_DAYS
+    approval_new_mapping: bool = True
+    approval_alert_hours: int = APPROVAL_ALERT_HOURS
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

@@ -26,6 +26,10 @@ REPORT_FORMAT = 2
 LISTED_FAILURES = 10
 STATUS_TEXT = {
     "ready": "Ready: the voucher passed every check and will be posted to Tripletex.",
+    "awaiting_approval": (
+        "Awaiting approval: the voucher passed every check; a person approves it on the review screen "
+        "before it is posted to Tripletex."
+    ),
     "held": "Held: nothing is posted for this day until the problems below are resolved.",
     "empty": "Empty: no completed transactions on this day, so nothing is posted.",
     "posting": "Posting: the voucher is being sent to Tripletex.",
@@ -219,7 +223,7 @@ def _status_line(report: Report) -> str:
 def summarise(report: Report) -> list[str]:
     """The report's summary lines, from its own fields (so a refreshed report is summed up again)."""
     out = [_status_line(report)]
-    if report.held_reason and report.status in ("held", "failed"):
+    if report.held_reason and report.status in ("held", "failed", "awaiting_approval"):
         out.append(f"Why: {report.held_reason}")
     n = report.transactions
     out.append(f"{n} completed transaction{'s' if n != 1 else ''} on {report.date}.")

@@ -64,7 +64,10 @@ def _details(report: dict[str, Any]) -> list[list[str]]:
         ("Tripletex voucher number", report.get("tripletex_number")),
         ("Tripletex voucher id", report.get("tripletex_voucher_id")),
         ("Posted at", report.get("posted_at")),
-        ("Why held", report.get("held_reason")),
+        (
+            "Why waiting" if report.get("status") == "awaiting_approval" else "Why held",
+            report.get("held_reason"),
+        ),
         ("Mapping version", mapping_text),
         ("Completed transactions", report.get("transactions")),
         ("Validated at", validation.get("validated_at")),
@@ -194,9 +197,9 @@ def sections(report: dict[str, Any]) -> list[Section]:
                             "external_number",
                             "tripletex_number",
                             "tripletex_voucher_id",
-                            "error",
                         )
                     ]
+                    + [text(c.get("note") or c.get("error"))]
                     for c in corrections
                 ],
                 (0.6, 0.8, 2.6, 1.2, 1, 2),

@@ -25,6 +25,7 @@ from bookspot_tripletex.validation.page import render_html
 LIVE_STATUSES = frozenset(
     {
         VoucherStatus.READY,
+        VoucherStatus.AWAITING_APPROVAL,
         VoucherStatus.HELD,
         VoucherStatus.EMPTY,
         VoucherStatus.POSTING,
@@ -33,6 +34,8 @@ LIVE_STATUSES = frozenset(
     }
 )
 """Voucher states a report shows as they are; `draft`/`built` keep the status the report was made with."""
+EXPLAINED_STATUSES = ("held", "failed", "awaiting_approval")
+"""States whose reason (the voucher row's `error`) the report shows."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,9 @@ def current_state(conn: Connection, tenant: str, day: dt.date, version: int = 1)
             state["tripletex_number"] = row.tripletex_number
             state["tripletex_voucher_id"] = row.tripletex_voucher_id
             state["posted_at"] = row.posted_at.isoformat(timespec="seconds") if row.posted_at else None
-            state["held_reason"] = row.error if row.status in ("held", "failed") else None
+            state["held_reason"] = (
+                row.error if row.status in ("held", "failed", "awaiting_approval") else None
+            )
         elif row.version > 1:
             state["corrections"].append(
                 {
@@ -142,6 +147,8 @@ def current_state(conn: Connection, tenant: str, day: dt.date, version: int = 1)
                     "tripletex_number": row.tripletex_number,
                     "tripletex_voucher_id": row.tripletex_voucher_id,
                     "posted_at": row.posted_at.isoformat(timespec="seconds") if row.posted_at else None,
+                    "posting_date": row.posting_date.isoformat() if row.posting_date else None,
+                    "note": row.note,
                     "error": row.error,
                 }
             )
