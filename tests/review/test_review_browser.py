@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -192,7 +193,7 @@ def test_a_page_of_another_site_cannot_act_with_the_admins_session(airflow: Stan
     server, other = _other_site(target)
     try:
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(_chromium()), args=["--no-sandbox"])
+            browser = pw.chromium.launch(executable_path=str(chromium()), args=["--no-sandbox"])
             page = browser.new_page()
             _log_in(page, airflow)
             with page.expect_response(target) as answer:
