@@ -33,6 +33,7 @@ __all__ = [
     "metadata",
     "pending_corrections",
     "quarantine",
+    "reconcile_marks",
     "tenants",
     "transaction_lines",
     "transactions",
@@ -226,3 +227,19 @@ winning (written by `staging/outcomes.py`; read by the review screen and alerts)
 refused (a person must act: `reason` says why, `action` what releases it); retry, error (the run retries).
 `counts` holds transactions, postings, quarantined and, once posted, the Tripletex voucher number.
 The latest row of a tenant-day (`recorded_at`) is where it stands."""
+
+reconcile_marks = Table(
+    "reconcile_marks",
+    metadata,
+    Column("tenant_id", String(TENANT_ID_LENGTH), ForeignKey("tenants.tenant_id"), primary_key=True),
+    Column("touched_to", DateTime(timezone=True), nullable=False),
+    Column("rolling_after", Date),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("calls", Integer, nullable=False),
+    Column("drafts_deleted", Integer, nullable=False),
+)
+"""Where each tenant's reconciliation stands (written by `load/reconcile.py`): every change to its days
+before `touched_to` (less a settling margin) has been read back from Tripletex, and the rolling pass over
+posted days in open periods continues after `rolling_after`. `days`, `calls` and `drafts_deleted` are
+the last clean reconciliation's figures."""

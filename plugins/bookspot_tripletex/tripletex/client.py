@@ -195,6 +195,13 @@ class TripletexClient:
         """Postings dated from `date_from` up to, not including, `date_to`."""
         return self._list_dated("/ledger/posting", date_from, date_to, {"fields": fields} if fields else {})
 
+    def accounting_periods(
+        self, start_from: datetime.date, start_to: datetime.date, fields: str = "start,end,isClosed"
+    ) -> list[dict]:
+        """Accounting periods starting from `start_from` up to, not including, `start_to`."""
+        params = {"startFrom": start_from.isoformat(), "startTo": start_to.isoformat(), "fields": fields}
+        return list(self._iter_list("/ledger/accountingPeriod", params))
+
     def find_vouchers_by_external_number(self, ext: str, fields: str | None = None) -> list[dict]:
         """Vouchers whose externalVoucherNumber is exactly `ext`, lowest id first."""
         params = {"externalVoucherNumber": ext, **({"fields": fields} if fields else {})}

@@ -1,0 +1,254 @@
+"""Reconciliation against the emulator over real HTTP: the ledger checked against the journal per day,
+listings that lag, late and stray drafts, repairs by the one protocol, and the days it covers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+from load_support import fast_client, post_until_done
+from sqlalchemy import select
+
+from bookspot_tripletex.load.errors import ReconcileMismatch
+from bookspot_tripletex.load.post import as_voucher, post_day
+from bookspot_tripletex.load.reconcile import reconcile
+from bookspot_tripletex.load.state import day_versions, get_voucher
+from bookspot_tripletex.staging.schema import reconcile_marks
+from bookspot_tripletex.tripletex.payload import voucher_payload
+from tripletex_support import COMPANY_ID, make_client, vouchers_in
+
+LAG = 120
+
+
+def _live(emulator) -> list[dict]:  # type: ignore[no-untyped-def]
+    return [v for v in vouchers_in(emulator) if not v.get("reverseVoucher")]
+
+
+def _drafts(emulator) -> list[dict]:  # type: ignore[no-untyped-def]
+    return [v for v in vouchers_in(emulator, drafts=True) if not v["number"]]
+
+
+def _ledger_sums(emulator) -> Counter[tuple[int, int]]:  # type: ignore[no-untyped-def]
+    sums: Counter[tuple[int, int]] = Counter()
+    for v in _live(emulator):
+        for p in v["postings"]:
+            if p.get("row", 0) >= 1:
+                key = (p["account"]["number"], p["vatType"]["number"])
+                sums[key] += int(Decimal(str(p["amountGross"])) * 100)
+    return sums
+
+
+def _payload(engine, cfg, day, client, ext: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    """The day's voucher as the protocol sends it, optionally under another externalVoucherNumber."""
+    with engine.connect() as conn:
+        row = get_voucher(conn, cfg.tenant, day)
+    voucher = as_voucher(row)
+    if ext is not None:
+        voucher = replace(voucher, external_number=ext)
+    accounts = client.accounts_by_number([p.account for p in voucher.postings])
+    vats = client.vat_types_by_number([p.vat_type for p in voucher.postings])
+    accounts = {n: a["id"] for n, a in accounts.items()}
+    vats = {n: v["id"] for n, v in vats.items()}
+    return voucher_payload(voucher, accounts, vats)
+
+
+def _lagging(emulator, **more) -> None:  # type: ignore[no-untyped-def]
+    emulator.admin("POST", "faults", {"listing_lag_seconds": LAG, **more})
+
+
+def _advance(emulator, seconds: float) -> None:  # type: ignore[no-untyped-def]
+    emulator.admin("POST", "clock", {"advance_seconds": seconds})
+
+
+def _mark(engine, tenant: str):  # type: ignore[no-untyped-def]
+    with engine.connect() as conn:
+        return conn.execute(select(reconcile_marks).where(reconcile_marks.c.tenant_id == tenant)).first()
+
+
+TODAY = dt.date(2026, 11, 25)
+
+
+def test_a_second_voucher_behind_our_back_holds_the_day_until_repaired(
+    staging_engine, staged_day, emulator, client
+) -> None:
+    cfg, day = staged_day
+    first = post_day(staging_engine, cfg, day, client, "night-1")
+    duplicate = client.post_voucher_once(_payload(staging_engine, cfg, day, client))
+    for _ in range(2):  # a held state: the next reconciliation says it again, never "match"
+        with pytest.raises(ReconcileMismatch) as caught:
+            reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)
+        assert list(caught.value.days) == [day]
+        text = " ".join(caught.value.days[day])
+        assert "2 live vouchers" in text and str(duplicate["id"]) in text
+        assert "journal 2 times" in text
+        assert len(_live(emulator)) == 2
+    assert _mark(staging_engine, cfg.tenant) is None
+
+    with pytest.raises(ReconcileMismatch, match=f"duplicate voucher {duplicate['id']} reversed"):
+        reconcile(staging_engine, cfg, make_client(emulator), today=TODAY, repair=True)
+    assert [v["id"] for v in _live(emulator)] == [first["tripletex_voucher_id"]]
+    result = reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)
+    assert result["problems"] == [] and result["days"] == 1
+    assert _mark(staging_engine, cfg.tenant).days == 1
+
+
+def test_a_voucher_of_ours_that_staging_never_posted_is_a_second_chain(
+    staging_engine, staged_day, emulator, client
+) -> None:
+    cfg, day = staged_day
+    post_day(staging_engine, cfg, day, client, "night-1")
+    stranger = "bookspot:fjord-kayak:2026-11-24:v7"
+    client.post_voucher_once(_payload(staging_engine, cfg, day, client, ext=stranger))
+    with pytest.raises(ReconcileMismatch) as caught:
+        reconcile(staging_engine, cfg, make_client(emulator), today=TODAY, repair=True)
+    assert f"{stranger}: live voucher(s)" in caught.value.days[day][0]
+    assert len(_live(emulator)) == 2  # nobody guesses which one to take back: a person decides
+
+
+def test_a_lagging_listing_is_no_evidence_of_a_deletion(staging_engine, staged_day, emulator, client) -> None:
+    cfg, day = staged_day
+    _lagging(emulator)
+    post_day(staging_engine, cfg, day, client, "night-1")
+    listed = make_client(emulator).list_vouchers(day, day + dt.timedelta(days=1))
+    assert listed == []  # the listing has not caught up
+    result = reconcile(staging_engine, cfg, make_client(emulator), today=TODAY, repair=True)
+    assert result["problems"] == [] and result["confirmed_by_id"] == 1
+    with staging_engine.connect() as conn:
+        assert [r.status for r in day_versions(conn, cfg.tenant, day)] == ["posted"]
+    assert len(_live(emulator)) == 1
+
+
+def test_repair_posts_a_deleted_day_again_once(staging_engine, staged_day, emulator, client) -> None:
+    cfg, day = staged_day
+    first = post_day(staging_engine, cfg, day, client, "night-1")
+    _lagging(emulator)
+    emulator.admin("DELETE", f"companies/{COMPANY_ID}/vouchers/{first['tripletex_voucher_id']}")
+    with pytest.raises(ReconcileMismatch, match="gone from Tripletex") as caught:
+        reconcile(staging_engine, cfg, make_client(emulator), today=TODAY, repair=True)
+    assert "posted again (posted)" in " ".join(caught.value.days[day])
+    with staging_engine.connect() as conn:
+        rows = day_versions(conn, cfg.tenant, day)
+    assert [(r.status, r.kind) for r in rows] == [("reversed", "day"), ("posted", "repost")]
+    assert "deleted in Tripletex" in rows[0].note
+    assert len(_live(emulator)) == 1
+    assert post_day(staging_engine, cfg, day, make_client(emulator), "night-2")["outcome"] == "already_posted"
+    assert reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)["problems"] == []
+    assert len(_live(emulator)) == 1
+
+
+def test_a_repost_the_repair_could_not_finish_is_posted_by_the_next_run(
+    staging_engine, staged_day, emulator, client
+) -> None:
+    from bookspot_tripletex.staging.due import correction_days
+
+    cfg, day = staged_day
+    first = post_day(staging_engine, cfg, day, client, "night-1")
+    emulator.admin("DELETE", f"companies/{COMPANY_ID}/vouchers/{first['tripletex_voucher_id']}")
+    rule = {"action": "error", "method": "POST", "path": "/ledger/voucher", "status": 503, "times": 1}
+    emulator.admin("POST", "faults", {"rules": [rule]})
+    with pytest.raises(ReconcileMismatch, match="the next run posts it"):
+        reconcile(staging_engine, cfg, make_client(emulator), today=TODAY, repair=True)
+    assert _live(emulator) == []
+    with staging_engine.connect() as conn:
+        assert correction_days(conn, [cfg.tenant], TODAY)[cfg.tenant] == {day}
+        [_, repost] = day_versions(conn, cfg.tenant, day)
+    assert repost.status == "posting" and repost.kind == "repost"
+    [again] = post_day(staging_engine, cfg, day, make_client(emulator), "night-2")["corrections"]
+    assert again["outcome"] == "posted"
+    assert len(_live(emulator)) == 1
+    assert reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)["problems"] == []
+
+
+def test_our_stray_drafts_go_once_the_day_is_posted(staging_engine, staged_day, emulator, client) -> None:
+    cfg, day = staged_day
+    post_day(staging_engine, cfg, day, client, "night-1")
+    stray = client.post_draft(_payload(staging_engine, cfg, day, client))
+    theirs = {**_payload(staging_engine, cfg, day, client), "externalVoucherNumber": "theirs"}
+    other = client.post_draft(theirs)
+    result = reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)
+    assert result["drafts_deleted"] == 1 and result["drafts_deleted_by_day"] == {day.isoformat(): 1}
+    assert [d["id"] for d in _drafts(emulator)] == [other["id"]]
+    assert stray["id"] not in {d["id"] for d in _drafts(emulator)}
+    assert _mark(staging_engine, cfg.tenant).drafts_deleted == 1
+
+
+def test_with_listings_lagging_a_late_draft_is_gone_after_the_next_night(
+    staging_engine, staged_day, emulator
+) -> None:
+    cfg, day = staged_day
+    late = {"action": "late_commit", "method": "POST", "path": "/ledger/voucher", "seconds": 1.5, "times": 1}
+    _lagging(emulator, rules=[late])
+    outcomes = post_until_done(staging_engine, cfg, day, lambda: fast_client(emulator, timeout=0.5))
+    assert outcomes[0] == "OutcomeUnclear" and outcomes[-1] == "posted"
+    time.sleep(2)  # the first draft lands after the client gave up
+    assert len(_drafts(emulator)) == 1 and len(_live(emulator)) == 1
+    night_1 = reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)
+    assert night_1["problems"] == [] and night_1["drafts_deleted"] == 0  # still hidden by the lag
+    _advance(emulator, LAG + 1)
+    night_2 = reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)
+    assert night_2["problems"] == [] and night_2["drafts_deleted"] == 1
+    assert _drafts(emulator) == [] and len(_live(emulator)) == 1
+
+
+def test_a_correction_40_days_back_is_read_back_by_the_next_reconciliation(
+    staging_engine, staged_day, emulator, client, example_feed, monkeypatch
+) -> None:
+    from helpers import read_jsonl, stage
+
+    monkeypatch.setenv("BOOKSPOT_RECONCILE_ROLLING_DAYS", "0")
+    monkeypatch.setenv("BOOKSPOT_RECONCILE_SETTLE_SECONDS", "0")
+    cfg, day = staged_day
+    later = day + dt.timedelta(days=40)
+    post_day(staging_engine, cfg, day, client, "night-1")
+    assert reconcile(staging_engine, cfg, client, today=day)["days"] == 1
+    quiet = reconcile(staging_engine, cfg, client, today=later)
+    assert quiet["days"] == 0 and quiet["calls"] == 0  # nothing touched: nothing read
+
+    first = read_jsonl(example_feed)[0]
+    first.update(status="voided", updated_at="2027-01-02T08:00:00+01:00")
+    stage(staging_engine, cfg, [first])
+    [correction] = post_day(staging_engine, cfg, day, make_client(emulator), "night-40")["corrections"]
+    emulator.admin("DELETE", f"companies/{COMPANY_ID}/vouchers/{correction['tripletex_voucher_id']}")
+    with pytest.raises(ReconcileMismatch) as caught:
+        reconcile(staging_engine, cfg, make_client(emulator), today=later)
+    assert list(caught.value.days) == [day]
+    assert "v2: voucher" in caught.value.days[day][0] and "gone from Tripletex" in caught.value.days[day][0]
+    assert caught.value.result["touched"] == 1
+
+
+def test_the_rolling_pass_reads_untouched_days_of_open_periods(
+    staging_engine, staged_day, emulator, client, monkeypatch
+) -> None:
+    monkeypatch.setenv("BOOKSPOT_RECONCILE_SETTLE_SECONDS", "0")
+    cfg, day = staged_day
+    first = post_day(staging_engine, cfg, day, client, "night-1")
+    reconcile(staging_engine, cfg, client, today=TODAY)
+    emulator.admin("DELETE", f"companies/{COMPANY_ID}/vouchers/{first['tripletex_voucher_id']}")
+
+    monkeypatch.setenv("BOOKSPOT_RECONCILE_ROLLING_DAYS", "0")
+    assert reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)["days"] == 0
+    monkeypatch.setenv("BOOKSPOT_RECONCILE_ROLLING_DAYS", "7")
+    november = [{"start": "2026-11-01", "end": "2026-12-01"}]
+    emulator.admin("PUT", f"companies/{COMPANY_ID}/closed_periods", november)
+    closed = reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)
+    assert closed["days"] == 0 and closed["calls_by_kind"] == {"accounting_periods": 1}
+    emulator.admin("PUT", f"companies/{COMPANY_ID}/closed_periods", [])
+    with pytest.raises(ReconcileMismatch, match="gone from Tripletex") as caught:
+        reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)
+    assert caught.value.result["rolling"] == 1 and caught.value.result["touched"] == 0
+
+
+def test_ranges_join_nearby_days_into_one_listing() -> None:
+    from bookspot_tripletex.load.reconcile import day_of, ranges
+
+    d = dt.date(2026, 11, 1)
+    days = {d, d + dt.timedelta(days=3), d + dt.timedelta(days=40)}
+    far = d + dt.timedelta(days=40)
+    assert ranges(days) == [(d, d + dt.timedelta(days=4)), (far, far + dt.timedelta(days=1))]
+    assert day_of("fjord-kayak", "bookspot:fjord-kayak:2026-11-24:v2") == dt.date(2026, 11, 24)
+    assert day_of("fjord-kayak", "bookspot:fjord-kayakx:2026-11-24:v2") is None
+    assert day_of("fjord-kayak", None) is None
