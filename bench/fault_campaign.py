@@ -596,7 +596,7 @@ class Campaign:
             try:
                 result = reconcile(engine, tenants[tenant], client, days=7, today=TODAY, repair=True)
             except ReconcileMismatch as exc:
-                self.figures.duplicates_reversed += str(exc).count("found and reversed")
+                self.figures.duplicates_reversed += len(exc.result.get("reversed_duplicates", []))
             for day in DAYS:
                 self._ready(engine, tenant, day)
                 for _ in range(8):

@@ -538,12 +538,14 @@ def _run_batch(engine: Engine, batch: Sequence[str], night: Night, track: _Track
 
 
 def _reconciled(engine: Engine, tenant: str, client: _Client, until: dt.date) -> list[DayOutcome]:
-    """Reconcile the tenant; each day it holds is an outcome of its own, with that day's problems."""
+    """Reconcile the tenant; each day it holds is an outcome of its own, with that day's problems, and a
+    day it held before that now agrees is settled again."""
     from bookspot_tripletex.load.errors import ReconcileMismatch
+    from bookspot_tripletex.staging.outcomes import latest_outcomes
     from bookspot_tripletex.triage import CLI
 
     try:
-        reconcile_tenant(engine, tenant, client.get())
+        result = reconcile_tenant(engine, tenant, client.get())
     except ReconcileMismatch as exc:
         if not exc.days:
             return [_failed(tenant, until, "reconcile", exc, {})]
@@ -558,7 +560,14 @@ def _reconciled(engine: Engine, tenant: str, client: _Client, until: dt.date) ->
         ]
     except Exception as exc:
         return [_failed(tenant, until, "reconcile", exc, {})]
-    return []
+    checked = set(result.get("checked", ()))
+    with engine.connect() as conn:
+        held = latest_outcomes(conn, [tenant], [Outcome.HELD.value])
+    return [
+        DayOutcome(tenant, row.local_date, "reconcile", Outcome.ALREADY_POSTED)
+        for row in held
+        if row.step == "reconcile" and row.local_date.isoformat() in checked
+    ]
 
 
 def run_night(

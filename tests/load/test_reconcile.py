@@ -37,7 +37,7 @@ def _ledger_sums(emulator) -> Counter[tuple[int, int]]:  # type: ignore[no-untyp
     for v in _live(emulator):
         for p in v["postings"]:
             if p.get("row", 0) >= 1:
-                key = (p["account"]["number"], p["vatType"]["number"])
+                key = (int(p["account"]["number"]), int(p["vatType"]["number"]))
                 sums[key] += int(Decimal(str(p["amountGross"])) * 100)
     return sums
 
@@ -252,3 +252,81 @@ def test_ranges_join_nearby_days_into_one_listing() -> None:
     assert day_of("fjord-kayak", "bookspot:fjord-kayak:2026-11-24:v2") == dt.date(2026, 11, 24)
     assert day_of("fjord-kayak", "bookspot:fjord-kayakx:2026-11-24:v2") is None
     assert day_of("fjord-kayak", None) is None
+
+
+@pytest.fixture
+def night_tenant(staging_engine, emulator, example_tenant_file, example_feed, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """The worked example as a night sees it: its feed and Tripletex connections, three days due."""
+    import json
+
+    from helpers import setup_tenant
+    from simulator_support import tripletex_connection
+
+    feed = {"conn_type": "bookspot", "extra": {"feed_file": str(example_feed)}}
+    monkeypatch.setenv("AIRFLOW_CONN_BOOKSPOT_FJORD_KAYAK", json.dumps(feed))
+    tripletex_connection(monkeypatch, "tripletex_fjord_kayak", emulator.url, emulator.config.companies[0])
+    tenant_file = tmp_path / "t.yaml"
+    tenant_file.write_text(
+        example_tenant_file.read_text().replace("start_date: 2026-01-01", "start_date: 2026-11-22")
+    )
+    return setup_tenant(staging_engine, tenant_file)
+
+
+def _night(engine, run_id: str) -> dict[dt.date, tuple[str, str, str | None]]:  # type: ignore[no-untyped-def]
+    from bookspot_tripletex import pipeline
+
+    night = pipeline.Night(run_id, dt.date(2026, 11, 24), now=dt.datetime(2026, 11, 25, 1, tzinfo=dt.UTC))
+    result = pipeline.run_night(engine, ["fjord-kayak"], night)
+    return {o.day: (o.step, o.outcome.value, o.reason) for o in result.outcomes}
+
+
+def test_a_night_holds_the_day_reconciliation_finds_twice_and_a_repair_settles_it(
+    staging_engine, night_tenant, emulator
+) -> None:
+    from bookspot_tripletex.staging.outcomes import latest_outcomes
+
+    cfg, day = night_tenant, dt.date(2026, 11, 24)
+    assert _night(staging_engine, "run-1")[day][:2] == ("load", "posted")
+    client = make_client(emulator)
+    client.post_voucher_once(_payload(staging_engine, cfg, day, client))
+    step, outcome, reason = _night(staging_engine, "run-2")[day]
+    assert (step, outcome) == ("reconcile", "held") and "2 live vouchers" in reason
+    with staging_engine.connect() as conn:
+        latest = {(r.local_date, r.outcome) for r in latest_outcomes(conn) if r.tenant_id == cfg.tenant}
+    assert (day, "held") in latest
+
+    with pytest.raises(ReconcileMismatch):
+        reconcile(staging_engine, cfg, make_client(emulator), repair=True)
+    assert _night(staging_engine, "run-3")[day][:2] == ("reconcile", "already_posted")
+    assert len(_live(emulator)) == 1
+    with staging_engine.connect() as conn:
+        latest = {(r.local_date, r.outcome) for r in latest_outcomes(conn) if r.tenant_id == cfg.tenant}
+    assert (day, "already_posted") in latest
+
+
+def test_after_a_repair_of_a_deleted_voucher_the_next_run_leaves_one_voucher(
+    staging_engine, night_tenant, emulator
+) -> None:
+    cfg, day = night_tenant, dt.date(2026, 11, 24)
+    assert _night(staging_engine, "run-1")[day][:2] == ("load", "posted")
+    [voucher] = _live(emulator)
+    emulator.admin("DELETE", f"companies/{COMPANY_ID}/vouchers/{voucher['id']}")
+    step, outcome, reason = _night(staging_engine, "run-2")[day]
+    assert (step, outcome) == ("reconcile", "held") and "gone from Tripletex" in reason
+    assert _live(emulator) == []  # nothing is posted again without a person asking
+    with pytest.raises(ReconcileMismatch, match="posted again"):
+        reconcile(staging_engine, cfg, make_client(emulator), repair=True)
+    assert _night(staging_engine, "run-3")[day][:2] == ("reconcile", "already_posted")
+    assert len(_live(emulator)) == 1
+    assert _ledger_sums(emulator) == _journal_sums(staging_engine, cfg, day)
+
+
+def _journal_sums(engine, cfg, day) -> Counter[tuple[int, int]]:  # type: ignore[no-untyped-def]
+    from bookspot_tripletex.journal.build import build_day
+
+    with engine.connect() as conn:
+        journal = build_day(conn, cfg, day)
+    sums: Counter[tuple[int, int]] = Counter()
+    for p in journal.voucher.postings:
+        sums[(p.account, p.vat_type)] += p.amount_ore
+    return sums

@@ -148,6 +148,7 @@ def reconcile(
         "from": checked[0].isoformat() if checked else None,
         "to": checked[-1].isoformat() if checked else None,
         "days": len(checked),
+        "checked": [d.isoformat() for d in checked],
         "touched": len(touched),
         "rolling": len(rolling),
         "vouchers": sum(len(d.found) for d in state.values()),
