@@ -330,3 +330,35 @@ def _journal_sums(engine, cfg, day) -> Counter[tuple[int, int]]:  # type: ignore
     for p in journal.voucher.postings:
         sums[(p.account, p.vat_type)] += p.amount_ore
     return sums
+
+
+def test_the_command_line_names_each_held_day_and_exits_non_zero(
+    staging_engine, staging_url, night_tenant, emulator
+) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "PYTHONPATH": str(root / "plugins")}
+        command = [sys.executable, "-m", "bookspot_tripletex", "reconcile", "--tenant", "fjord-kayak"]
+        return subprocess.run(
+            [*command, "--staging-url", staging_url, *args], capture_output=True, text=True, env=env
+        )
+
+    cfg, day = night_tenant, dt.date(2026, 11, 24)
+    _night(staging_engine, "run-1")
+    client = make_client(emulator)
+    duplicate = client.post_voucher_once(_payload(staging_engine, cfg, day, client))
+    held = cli()
+    assert held.returncode == 1, held.stderr
+    assert f"HELD fjord-kayak {day}: " in held.stderr and "2 live vouchers" in held.stderr
+    assert "Traceback" not in held.stderr
+    repaired = cli("--repair")
+    assert repaired.returncode == 1 and f"duplicate voucher {duplicate['id']} reversed" in repaired.stderr
+    clean = cli()
+    assert clean.returncode == 0, clean.stderr
+    assert "each day in the ledger once" in clean.stdout and "0 stray draft(s) deleted" in clean.stdout

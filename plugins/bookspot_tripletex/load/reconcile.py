@@ -141,7 +141,7 @@ def reconcile(
             if repair:
                 reversed_extras += _reverse_extras(engine, counting, day)
                 reposted += _repost_lost(engine, tenant, counting, day)
-        drafts_deleted = _delete_stray_drafts(counting, tenant.tenant, state)
+        drafts_deleted = _delete_stray_drafts(counting, tenant.tenant, {d: state[d] for d in touched})
     held = {d.date: d.problems for d in state.values() if d.problems}
     result = {
         "tenant": tenant.tenant,
@@ -474,7 +474,8 @@ def _repost_lost(engine: Engine, tenant: TenantConfig, client: Any, day: _Day) -
 
 
 def _delete_stray_drafts(client: Any, tenant: str, state: dict[dt.date, _Day]) -> dict[str, int]:
-    """Our drafts of days that have their effective voucher and nothing in flight: deleted, counted."""
+    """Our drafts of touched days that have their effective voucher and nothing in flight: deleted,
+    counted (drafts land only around a post, and the settling margin reads those days again)."""
     settled = {d for d, day in state.items() if not day.problems and not day.in_flight and day.live()}
     if not settled:
         return {}
