@@ -297,7 +297,8 @@ class Night:
     dry_run: bool = False
     now: dt.datetime | None = None
     reconcile: bool = True
-    """Read back each tenant's last days from Tripletex after its days (BOOKSPOT_RECONCILE_DAYS)."""
+    """Read back from Tripletex, after a tenant's days, every day of it touched since its last
+    reconciliation and the rolling pass (`load/reconcile.py`)."""
 
 
 @dataclass
