@@ -362,3 +362,34 @@ def test_the_command_line_names_each_held_day_and_exits_non_zero(
     clean = cli()
     assert clean.returncode == 0, clean.stderr
     assert "each day in the ledger once" in clean.stdout and "0 stray draft(s) deleted" in clean.stdout
+
+
+def test_the_night_after_a_correction_40_days_back_reads_that_day_back(
+    staging_engine, night_tenant, emulator, example_feed, tmp_path, monkeypatch
+) -> None:
+    import json
+    from urllib.parse import parse_qs
+
+    from bookspot_tripletex import pipeline
+
+    monkeypatch.setenv("BOOKSPOT_RECONCILE_ROLLING_DAYS", "0")
+    day = dt.date(2026, 11, 24)
+    assert _night(staging_engine, "run-1")[day][:2] == ("load", "posted")
+    lines = example_feed.read_text().splitlines()
+    voided = {**json.loads(lines[0]), "status": "voided", "updated_at": "2027-01-02T08:00:00+01:00"}
+    feed = tmp_path / "later.jsonl"
+    feed.write_text("\n".join([*lines, json.dumps(voided)]) + "\n")
+    connection = {"conn_type": "bookspot", "extra": {"feed_file": str(feed)}}
+    monkeypatch.setenv("AIRFLOW_CONN_BOOKSPOT_FJORD_KAYAK", json.dumps(connection))
+    emulator.admin("DELETE", "requests")
+    until = day + dt.timedelta(days=40)
+    night = pipeline.Night("run-2", until, now=dt.datetime(2027, 1, 4, 1, tzinfo=dt.UTC))
+    result = pipeline.run_night(staging_engine, ["fjord-kayak"], night)
+    assert not result.needs_person, result.problems()
+    with staging_engine.connect() as conn:
+        assert [r.status for r in day_versions(conn, "fjord-kayak", day)] == ["posted", "posted"]
+    calls = emulator.admin("GET", "requests")["values"]
+    sent = max(i for i, c in enumerate(calls) if c["path"].endswith("/:sendToLedger"))
+    listings = [c["query"] for c in calls[sent:] if (c["method"], c["path"]) == ("GET", "/v2/ledger/voucher")]
+    spans = [(q["dateFrom"][0], q["dateTo"][0]) for q in map(parse_qs, listings)]
+    assert any(start <= day.isoformat() < end for start, end in spans), spans
