@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from bookspot_tripletex.domain import VoucherStatus, external_number
-from bookspot_tripletex.load.corrections import IN_FLIGHT, build_correction, journal_totals, posted_totals
+from bookspot_tripletex.load.corrections import build_correction, journal_totals, posted_totals
 from bookspot_tripletex.load.errors import ReconcileMismatch
 from bookspot_tripletex.load.protocol import VOUCHER_FIELDS, delete_drafts, in_ledger
 from bookspot_tripletex.load.readback import differences, ledger_lines
@@ -40,6 +40,8 @@ from bookspot_tripletex.tenants.config import TenantConfig
 
 log = logging.getLogger(__name__)
 
+IN_FLIGHT = (VoucherStatus.READY, VoucherStatus.POSTING)
+"""A voucher row saved to be posted, or being posted: its day is not summed yet."""
 RECONCILE_DAYS = 14
 """A tenant never reconciled before starts with the days touched in this many days."""
 ROLLING_DAYS = 7
