@@ -140,6 +140,23 @@ def test_repair_posts_a_deleted_day_again_once(staging_engine, staged_day, emula
     assert len(_live(emulator)) == 1
 
 
+def test_repair_posts_a_day_reversed_behind_our_back_again(
+    staging_engine, staged_day, emulator, client
+) -> None:
+    cfg, day = staged_day
+    first = post_day(staging_engine, cfg, day, client, "night-1")
+    emulator.admin("POST", f"companies/{COMPANY_ID}/vouchers/{first['tripletex_voucher_id']}/reverse")
+    with pytest.raises(ReconcileMismatch, match="reversed in Tripletex by someone else") as caught:
+        reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)
+    assert "no live voucher" in " ".join(caught.value.days[day])
+    with staging_engine.connect() as conn:
+        assert [r.status for r in day_versions(conn, cfg.tenant, day)] == ["posted"]  # no repair asked
+    with pytest.raises(ReconcileMismatch, match="posted again"):
+        reconcile(staging_engine, cfg, make_client(emulator), today=TODAY, repair=True)
+    assert len(_live(emulator)) == 1
+    assert reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)["problems"] == []
+
+
 def test_a_repost_the_repair_could_not_finish_is_posted_by_the_next_run(
     staging_engine, staged_day, emulator, client
 ) -> None:
