@@ -279,7 +279,12 @@ def build_report(
         "totals": _totals(journal, result),
         "vat_derivation": _vat_derivation(journal, tenant, result),
         "quarantined": [
-            {"id": q.get("id"), "reason": q.get("reason"), "rules": q.get("rules", []), "raw": q.get("raw")}
+            {
+                "id": q.get("id"),
+                "reason": q.get("reason"),
+                "rules": q.get("rules", []),
+                "raw": _raw_shown(q.get("raw")),
+            }
             for q in journal.quarantined
         ],
         "missing_mappings": list(journal.missing_account_types),
@@ -300,3 +305,13 @@ def finish(report: Report) -> dict[str, Any]:
     """The report with its summary written, as JSON-ready data."""
     report.summary = summarise(report)
     return report.as_json()
+
+
+RAW_CHARS = 4000
+"""Of a quarantined record's raw text, a report keeps this much (staging keeps what it received)."""
+
+
+def _raw_shown(raw: Any) -> Any:
+    if isinstance(raw, str) and len(raw) > RAW_CHARS:
+        return f"{raw[:RAW_CHARS]} ... (cut: {len(raw):,} characters in all, kept in staging)"
+    return raw

@@ -42,7 +42,7 @@ def _raw_text(raw: Any) -> str:
     if isinstance(raw, str):
         try:
             return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
-        except ValueError:
+        except (ValueError, RecursionError):
             return raw
     return json.dumps(raw, indent=2, ensure_ascii=False, default=str)
 
