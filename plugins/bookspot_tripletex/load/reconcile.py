@@ -34,6 +34,7 @@ from bookspot_tripletex.load.protocol import VOUCHER_FIELDS, delete_drafts, in_l
 from bookspot_tripletex.load.readback import differences, ledger_lines
 from bookspot_tripletex.load.send import POSTED_OR_REVERSED, post_row
 from bookspot_tripletex.load.state import VoucherRow
+from bookspot_tripletex.money import format_nok
 from bookspot_tripletex.staging.schema import pending_corrections, reconcile_marks, vouchers
 from bookspot_tripletex.staging.upsert import insert_ignore
 from bookspot_tripletex.tenants.config import TenantConfig
@@ -394,15 +395,16 @@ def _compare(held: Counter[tuple[int, int]], expected: Counter[tuple[int, int]])
     """The ledger's live sums against the journal's, in words (a whole multiple is named as such)."""
     keys = sorted(k for k in set(held) | set(expected) if held[k] != expected[k])
     times = {
-        held[k] / expected[k] if expected[k] else None for k in set(_nonzero(held)) | set(_nonzero(expected))
+        divmod(held[k], expected[k]) if expected[k] else None
+        for k in set(_nonzero(held)) | set(_nonzero(expected))
     }
-    if len(times) == 1 and (n := times.pop()) is not None and n == int(n) and n > 1:
-        return f"the ledger holds the day's journal {int(n)} times (more than one effective voucher chain)"
+    if len(times) == 1 and (n := times.pop()) is not None and n[1] == 0 and n[0] > 1:
+        return f"the ledger holds the day's journal {n[0]} times (more than one effective voucher chain)"
     if not _nonzero(held):
         return "the ledger holds no live voucher of the day, the journal has postings"
     shown = ", ".join(
-        f"account {acc} VAT {vat}: {held[(acc, vat)] / 100:.2f} in the ledger, "
-        f"{expected[(acc, vat)] / 100:.2f} in the journal"
+        f"account {acc} VAT {vat}: {format_nok(held[(acc, vat)])} in the ledger, "
+        f"{format_nok(expected[(acc, vat)])} in the journal"
         for acc, vat in keys
     )
     return f"the live vouchers differ from the journal: {shown}"
