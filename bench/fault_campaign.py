@@ -2,17 +2,18 @@
 
 Each run stages a day of three tenants on SQLite or PostgreSQL staging (alternating), then loads
 them through a random mix of faults: 429 with and without a reset header, 5xx before and after the
-commit, timeouts, late commits, a lagging lookup, answers dropped after the commit, loads SIGKILLed at
-a random point (in a subprocess), two or three overlapping loads of one tenant-day, a lease running out
-during a slow write, vouchers deleted or reversed in Tripletex, late and voided records. Recovery is
-what the next night does: reconcile (queueing days whose voucher vanished), load again, reconcile.
-Then it counts per tenant-day the vouchers in the ledger against the reference (one plus corrections;
-reversed ones apart) and the ledger's sums against the journal.
+commit, timeouts, late commits, a lagging lookup and listings, answers dropped after the commit, loads
+SIGKILLed at a random point (in a subprocess), two or three overlapping loads of one tenant-day, a lease
+running out during a slow write, vouchers deleted or reversed in Tripletex, late and voided records.
+Recovery is what the next night does: reconcile (posting again days whose voucher vanished), load
+again, reconcile (which deletes our stray drafts). Then it counts per tenant-day the vouchers in the ledger
+against the reference (one plus corrections; reversed ones apart), the ledger's sums against the
+journal, and our drafts left in Tripletex.
 
     python bench/fault_campaign.py --runs 1000 --seed 1
 
 PostgreSQL: TEST_DATABASE_URL, else postgresql+psycopg2://postgres@127.0.0.1:5432/postgres; the
-campaign creates (and drops) its own database there. The last three lines are the verdict.
+campaign creates (and drops) its own database there. The last four lines are the verdict.
 """
 
 from __future__ import annotations
@@ -122,6 +123,8 @@ class Figures:
     duplicates_left: int = 0
     missing_days: int = 0
     mismatched_sums: int = 0
+    stray_drafts_left: int = 0
+    stray_drafts_deleted: int = 0
     reversed_apart: int = 0
     corrections: int = 0
     refused: list[str] = field(default_factory=list)
@@ -143,9 +146,11 @@ class Figures:
         )
         out.append(f"duplicates created: {self.duplicates_created}")
         out.append(f"duplicates reversed by reconciliation: {self.duplicates_reversed}")
+        out.append(f"stray drafts deleted by reconciliation: {self.stray_drafts_deleted}")
         out.append(f"duplicates left: {self.duplicates_left}")
         out.append(f"missing days: {self.missing_days}")
         out.append(f"mismatched sums: {self.mismatched_sums}")
+        out.append(f"stray drafts left: {self.stray_drafts_left}")
         return out
 
 
@@ -400,6 +405,7 @@ class Campaign:
                 )
             elif fault == "lagging lookup":
                 cfg["lookup_lag_seconds"] = 30
+                cfg["listing_lag_seconds"] = 30
             elif fault == "dropped answer":
                 cfg["rules"].append(
                     {"action": "drop", "method": method, "path": path, "rate": 0.5, "times": 2}
@@ -595,8 +601,10 @@ class Campaign:
             client = self._client_for(tenant)
             try:
                 result = reconcile(engine, tenants[tenant], client, days=7, today=TODAY, repair=True)
+                self.figures.stray_drafts_deleted += result["drafts_deleted"]
             except ReconcileMismatch as exc:
-                self.figures.duplicates_reversed += str(exc).count("found and reversed")
+                self.figures.duplicates_reversed += len(exc.result.get("reversed_duplicates", []))
+                self.figures.stray_drafts_deleted += exc.result.get("drafts_deleted", 0)
             for day in DAYS:
                 self._ready(engine, tenant, day)
                 for _ in range(8):
@@ -607,6 +615,7 @@ class Campaign:
             try:
                 result = reconcile(engine, tenants[tenant], client, days=7, today=TODAY)
                 self.figures.duplicates_reversed += len(result["reversed_duplicates"])
+                self.figures.stray_drafts_deleted += result["drafts_deleted"]
             except ReconcileMismatch as exc:
                 self.figures.refused.append(f"reconcile after recovery: {exc}"[:300])
 
@@ -616,6 +625,17 @@ class Campaign:
 
         for tenant in TENANTS:
             ledger = self._ledger(tenant)
+            company = self.companies[TENANTS.index(tenant)]
+            drafts = [
+                v
+                for v in self.server.admin("GET", f"companies/{company.id}/vouchers")["values"]
+                if not v["number"]
+            ]
+            self.figures.stray_drafts_left += sum(
+                1
+                for v in drafts
+                if str(v.get("externalVoucherNumber") or "").startswith(f"bookspot:{tenant}:")
+            )
             for day in DAYS:
                 with engine.connect() as conn:
                     rows = day_versions(conn, tenant, day)

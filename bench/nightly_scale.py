@@ -10,7 +10,8 @@ date is the first of them, one manual run that takes every due day (`--import-as
 backfill of a run per day (`--import-as backfill`, the way a DAG with a run per day imports).
 
 Printed: wall time (first run queued → last run finished, from Airflow's metadata), task instances,
-Tripletex calls per tenant-day (counted by the emulator), CPU seconds by component over the run (each
+Tripletex calls per tenant-day (counted by the emulator) and how many of them reconciliation made (as
+recorded in staging's `reconcile_marks`), CPU seconds by component over the run (each
 process tree's own and reaped children's CPU; PostgreSQL is the whole server, shared with whatever else
 uses it, and, sampled, the backends of the run's two databases), the DAG file's parse time with the N
 tenants imported, and where the task time went.
@@ -211,6 +212,9 @@ def run_figures(metadata: Any, staging_url: str) -> dict[str, Any]:
     with staging.connect() as conn:
         vouchers = dict(conn.execute(text("SELECT status, count(*) FROM vouchers GROUP BY status")).all())
         staged = conn.execute(text("SELECT count(*) FROM transactions")).scalar_one()
+        reconciled = conn.execute(
+            text("SELECT count(*), sum(days), sum(calls), sum(drafts_deleted) FROM reconcile_marks")
+        ).one()
     staging.dispose()
     return {
         "runs": span[2],
@@ -224,6 +228,12 @@ def run_figures(metadata: Any, staging_url: str) -> dict[str, Any]:
         ],
         "vouchers": vouchers,
         "transactions": staged,
+        "reconciliation": {
+            "tenants": reconciled[0],
+            "days": int(reconciled[1] or 0),
+            "calls": int(reconciled[2] or 0),
+            "drafts_deleted": int(reconciled[3] or 0),
+        },
     }
 
 
@@ -251,6 +261,10 @@ def report(args: argparse.Namespace, tenants: int, days: int, fig: dict[str, Any
           f"retried: {fig['retried']}, vouchers in staging: {fig['vouchers']}, staged: {staged}")  # fmt: skip
     print(f"Tripletex calls: {calls} ({calls / tenant_days:.2f} per tenant-day): " + ", ".join(
         f"{k} x{v}" for k, v in fig["calls"].most_common()))  # fmt: skip
+    rec = fig["reconciliation"]
+    print(f"reconciliation (of those calls): {rec['calls']} Tripletex calls for {rec['tenants']} tenant(s) "
+          f"reconciled clean, {rec['days']} tenant-day(s) read back, {rec['drafts_deleted']} stray draft(s) "
+          "deleted (reconcile_marks)")  # fmt: skip
     print("task time (sum of durations, avg duration, avg queued→started):")
     for t in fig["tasks"]:
         times = f"{t['sum_s']:9.1f} s  {t['avg_s']:6.2f} s  {t['avg_queued_s']:7.1f} s"

@@ -30,6 +30,22 @@ ORCHESTRATION = {
 }
 """Top-level modules (and the review screen) that wire the stages together; they may import anything
 (but see FORBIDDEN)."""
+LOAD_ORDER = (
+    "load",
+    "load.errors",
+    "load.state",
+    "load.claims",
+    "load.ids",
+    "load.activation",
+    "load.protocol",
+    "load.readback",
+    "load.send",
+    "load.corrections",
+    "load.post",
+    "load.reconcile",
+)
+"""Inside `load`, a module imports only those before it: one voucher's protocol (`send`) under the
+corrections, the day (`post`) over its corrections, and reconciliation over both, never back."""
 FORBIDDEN = {("cli", "tasks")}
 """Orchestration edges that are never allowed, directly or through other modules: the command line
 runs without the Airflow task layer."""
@@ -157,6 +173,37 @@ def test_no_cycles_between_subpackages() -> None:
                 graph[unit(source)].add(unit(target))
     cycles = sorted(u for u in graph if u in reachable(graph, u))
     assert not cycles, f"subpackages in an import cycle: {cycles}"
+
+
+def test_every_load_module_has_a_place() -> None:
+    assert {m for m in modules() if unit(m) == "load"} == set(LOAD_ORDER), "give it a place in LOAD_ORDER"
+
+
+def test_load_points_one_way() -> None:
+    rank = {name: i for i, name in enumerate(LOAD_ORDER)}
+    graph = edges()
+    back = sorted(
+        (source, target)
+        for source in LOAD_ORDER
+        for target in graph.get(source, ())
+        if unit(target) == "load" and rank[target] >= rank[source]
+    )
+    assert not back, f"load/ imports against LOAD_ORDER: {back}"
+
+
+def test_post_corrections_and_reconcile_never_import_each_other_back() -> None:
+    graph = edges()
+    three = ("load.post", "load.corrections", "load.reconcile")
+    both_ways = sorted(
+        (a, b)
+        for a in three
+        for b in three
+        if a < b and b in reachable(graph, a) and a in reachable(graph, b)
+    )
+    assert not both_ways, f"import cycles in load/: {both_ways}"
+    assert not {"load.post", "load.reconcile"} & reachable(graph, "load.corrections")
+    assert "load.reconcile" not in reachable(graph, "load.post")
+    assert "load.post" not in reachable(graph, "load.reconcile")
 
 
 def test_the_checker_sees_imports_inside_functions(tmp_path: Path) -> None:

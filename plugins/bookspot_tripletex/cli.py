@@ -195,12 +195,24 @@ def _reconcile(args: argparse.Namespace) -> int:
     try:
         result = reconcile(engine, tenant, client, days=args.days, repair=args.repair)
     except ReconcileMismatch as exc:
-        print(f"MISMATCH: {exc}", file=sys.stderr)
+        for day, problems in sorted(exc.days.items()):
+            print(f"HELD {args.tenant} {day}: " + "; ".join(problems), file=sys.stderr)
+        if not exc.days:
+            print(f"MISMATCH: {exc}", file=sys.stderr)
+        if exc.result:
+            print(_reconciled_line(args.tenant, exc.result), file=sys.stderr)
         return 1
-    print(
-        f"{args.tenant}: {result['vouchers']} voucher(s), {result['from']} to {result['to']}, match staging"
-    )
+    print(_reconciled_line(args.tenant, result) + "; each day in the ledger once, as its journal says")
     return 0
+
+
+def _reconciled_line(tenant: str, result: dict) -> str:
+    span = f", {result['from']} to {result['to']}" if result["days"] else ""
+    return (
+        f"{tenant}: {result['days']} day(s) read back{span} ({result['touched']} touched since the last "
+        f"reconciliation, {result['rolling']} by the rolling pass), {result['vouchers']} voucher(s), "
+        f"{result['calls']} Tripletex call(s), {result['drafts_deleted']} stray draft(s) deleted"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -276,11 +288,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--staging-url", default=None)
     p.set_defaults(func=_force_repost)
 
-    p = sub.add_parser("reconcile", help="compare the last days' vouchers in Tripletex with staging")
+    p = sub.add_parser(
+        "reconcile",
+        help="check every day touched since the last reconciliation against Tripletex: one effective "
+        "voucher chain per day, summing to its journal",
+    )
     p.add_argument("--tenant", required=True)
-    p.add_argument("--days", type=int, default=None, help="how many days back (default 14)")
+    p.add_argument("--days", type=int, default=None, help="also read back every day of the last N days")
     p.add_argument(
-        "--repair", action="store_true", help="queue days whose voucher vanished to be posted again"
+        "--repair",
+        action="store_true",
+        help="post again a day whose voucher Tripletex confirms deleted or reversed; "
+        "reverse duplicates of ours",
     )
     p.add_argument("--staging-url", default=None)
     p.set_defaults(func=_reconcile)

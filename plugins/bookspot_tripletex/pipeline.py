@@ -224,8 +224,8 @@ def activate_day(engine: Engine, tenant_id: str, day: dt.date, client: Any) -> d
 
 
 def reconcile_tenant(engine: Engine, tenant_id: str, client: Any) -> dict[str, Any]:
-    """Read back the tenant's last days from Tripletex (one listing) and compare them with staging: extra
-    vouchers of ours are reversed; a voucher gone or changed behind our back raises ReconcileMismatch."""
+    """Read back from Tripletex every day of the tenant touched since its last reconciliation (and the
+    rolling pass); a day not in the ledger exactly once, as its journal says, raises ReconcileMismatch."""
     from bookspot_tripletex.load.reconcile import reconcile
 
     with engine.connect() as conn:
@@ -297,7 +297,8 @@ class Night:
     dry_run: bool = False
     now: dt.datetime | None = None
     reconcile: bool = True
-    """Read back each tenant's last days from Tripletex after its days (BOOKSPOT_RECONCILE_DAYS)."""
+    """Read back from Tripletex, after a tenant's days, every day of it touched since its last
+    reconciliation and the rolling pass (`load/reconcile.py`)."""
 
 
 @dataclass
@@ -575,10 +576,41 @@ def _run_batch(engine: Engine, batch: Sequence[str], night: Night, track: _Track
                 track.report(finished[-1])
         clean = all(o.outcome.done or o.outcome.waiting for o in finished)
         if night.reconcile and not night.dry_run and clean:
-            try:
-                reconcile_tenant(engine, tenant, client.get())
-            except Exception as exc:
-                track.report(_failed(tenant, night.until, "reconcile", exc, {}))
+            for outcome in _reconciled(engine, tenant, client, night.until):
+                track.report(outcome)
+
+
+def _reconciled(engine: Engine, tenant: str, client: _Client, until: dt.date) -> list[DayOutcome]:
+    """Reconcile the tenant; each day it holds is an outcome of its own, with that day's problems, and a
+    day it held before that now agrees is settled again."""
+    from bookspot_tripletex.load.errors import ReconcileMismatch
+    from bookspot_tripletex.staging.outcomes import latest_outcomes
+    from bookspot_tripletex.triage import CLI
+
+    try:
+        result = reconcile_tenant(engine, tenant, client.get())
+    except ReconcileMismatch as exc:
+        if not exc.days:
+            return [_failed(tenant, until, "reconcile", exc, {})]
+        action = (
+            f"compare `{CLI} voucher --tenant {tenant} --date <day>` with Tripletex; reverse an extra "
+            f"voucher there, or `{CLI} reconcile --tenant {tenant} --repair` to reverse duplicates of "
+            "ours and post a day again whose voucher was deleted"
+        )
+        return [
+            DayOutcome(tenant, day, "reconcile", Outcome.HELD, {}, "; ".join(problems), action)
+            for day, problems in sorted(exc.days.items())
+        ]
+    except Exception as exc:
+        return [_failed(tenant, until, "reconcile", exc, {})]
+    checked = set(result.get("checked", ()))
+    with engine.connect() as conn:
+        held = latest_outcomes(conn, [tenant], [Outcome.HELD.value])
+    return [
+        DayOutcome(tenant, row.local_date, "reconcile", Outcome.ALREADY_POSTED)
+        for row in held
+        if row.step == "reconcile" and row.local_date.isoformat() in checked
+    ]
 
 
 def run_night(

@@ -98,6 +98,32 @@ def test_the_lookup_index_lags_the_ledger(api_a: Api, emulator: EmulatorServer) 
     assert _ids(api_a.get(BY_EXT, externalVoucherNumber="fresh")) == [created["id"]]
 
 
+def test_the_listings_lag_behind_writes_and_reading_by_id_does_not(
+    api_a: Api, emulator: EmulatorServer
+) -> None:
+    emulator.admin("POST", "faults", {"listing_lag_seconds": 120})
+    drafts = (
+        "/ledger/voucher/>nonPosted",
+        {"dateFrom": DAY, "dateTo": "2026-11-25", "includeNonApproved": "true"},
+    )
+    ledger = ("/ledger/voucher", {"dateFrom": DAY, "dateTo": "2026-11-25"})
+    draft = _draft(api_a, "lagging")
+    assert _ids(api_a.get(drafts[0], **drafts[1])) == []
+    assert api_a.get(f"/ledger/voucher/{draft['id']}").status_code == 200
+    emulator.admin("POST", "clock", {"advance_seconds": 121})
+    assert _ids(api_a.get(drafts[0], **drafts[1])) == [draft["id"]]
+    sent = api_a.request(
+        "PUT", f"/ledger/voucher/{draft['id']}/:sendToLedger", params={"version": draft["version"]}
+    )
+    assert sent.status_code == 200, sent.text
+    assert _ids(api_a.get(ledger[0], **ledger[1])) == []
+    assert api_a.get(f"/ledger/voucher/{draft['id']}").json()["value"]["number"] > 0
+    emulator.admin("POST", "clock", {"advance_seconds": 119})
+    assert _ids(api_a.get(ledger[0], **ledger[1])) == []
+    emulator.admin("POST", "clock", {"advance_seconds": 2})
+    assert _ids(api_a.get(ledger[0], **ledger[1])) == [draft["id"]]
+
+
 def test_vouchers_deleted_or_reversed_behind_the_back(api_a: Api, emulator: EmulatorServer) -> None:
     one = api_a.post_voucher(api_a.voucher_body(SALE)).json()["value"]
     two = api_a.post_voucher(api_a.voucher_body(SALE)).json()["value"]

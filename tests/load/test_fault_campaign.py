@@ -28,4 +28,10 @@ def test_a_seeded_campaign_leaves_no_duplicate_no_gap_no_wrong_sum() -> None:
     assert figures.duplicates_left == 0, report
     assert figures.missing_days == 0, report
     assert figures.mismatched_sums == 0, report
-    assert report.splitlines()[-3:] == ["duplicates left: 0", "missing days: 0", "mismatched sums: 0"]
+    assert figures.stray_drafts_left == 0, report
+    assert report.splitlines()[-4:] == [
+        "duplicates left: 0",
+        "missing days: 0",
+        "mismatched sums: 0",
+        "stray drafts left: 0",
+    ]

@@ -6,13 +6,10 @@ import datetime as dt
 from collections import Counter
 from decimal import Decimal
 
-import pytest
-
 from bookspot_tripletex.load.corrections import force_repost
-from bookspot_tripletex.load.errors import ReconcileMismatch
-from bookspot_tripletex.load.post import as_voucher, post_day
+from bookspot_tripletex.load.post import post_day
 from bookspot_tripletex.load.reconcile import reconcile
-from bookspot_tripletex.load.state import day_versions, get_voucher
+from bookspot_tripletex.load.state import day_versions
 from tripletex_support import COMPANY_ID, make_client, vouchers_in
 
 
@@ -96,36 +93,3 @@ def test_force_reverses_the_voucher_and_posts_a_new_one(staging_engine, staged_d
     assert rows[1].kind == "repost" and "kari" in rows[1].note
     assert _ledger_sums(emulator) == _journal_sums(staging_engine, cfg, day)
     assert reconcile(staging_engine, cfg, make_client(emulator), days=7, today=day + dt.timedelta(days=1))
-
-
-def test_reconciliation_reverses_a_duplicate_and_finds_a_deleted_voucher(
-    staging_engine, staged_day, emulator, client
-) -> None:
-    from bookspot_tripletex.tripletex.payload import voucher_payload
-
-    cfg, day = staged_day
-    post_day(staging_engine, cfg, day, client, "night-1")
-    with staging_engine.connect() as conn:
-        row = get_voucher(conn, cfg.tenant, day)
-    voucher = as_voucher(row)
-    accounts = {
-        n: a["id"] for n, a in client.accounts_by_number([p.account for p in voucher.postings]).items()
-    }
-    vats = {n: v["id"] for n, v in client.vat_types_by_number([p.vat_type for p in voucher.postings]).items()}
-    duplicate = client.post_voucher_once(voucher_payload(voucher, accounts, vats))  # as an old client did
-    today = day + dt.timedelta(days=1)
-    with pytest.raises(ReconcileMismatch, match=f"duplicate voucher {duplicate['id']} found and reversed"):
-        reconcile(staging_engine, cfg, make_client(emulator), days=7, today=today)
-    live = [v for v in vouchers_in(emulator) if not v.get("reverseVoucher")]
-    assert [v["id"] for v in live] == [row.tripletex_voucher_id]
-    assert reconcile(staging_engine, cfg, make_client(emulator), days=7, today=today)["problems"] == []
-
-    emulator.admin("DELETE", f"companies/{COMPANY_ID}/vouchers/{row.tripletex_voucher_id}")
-    with pytest.raises(ReconcileMismatch, match="gone from Tripletex"):
-        reconcile(staging_engine, cfg, make_client(emulator), days=7, today=today, repair=True)
-    result = post_day(staging_engine, cfg, day, make_client(emulator), "night-2")
-    assert [c["outcome"] for c in result["corrections"]] == ["posted"]
-    assert reconcile(staging_engine, cfg, make_client(emulator), days=7, today=today)["problems"] == []
-    live = [v for v in vouchers_in(emulator) if not v.get("reverseVoucher")]
-    assert len(live) == 1
-    assert _ledger_sums(emulator) == _journal_sums(staging_engine, cfg, day)

@@ -137,6 +137,11 @@ class FaultConfig:
 
     `lookup_lag_seconds`: `GET /ledger/voucher/>externalVoucherNumber` (a search index) shows a voucher
     only that long after it entered the ledger.
+    `listing_lag_seconds`: the listings `GET /ledger/voucher` (by date) and `GET /ledger/voucher/>nonPosted`
+    show a voucher only that long after it was written (created as a draft, sent to the ledger, or booked
+    as a reversal), as Tripletex's listings lag behind writes by up to two minutes; `GET
+    /ledger/voucher/{id}` always answers at once. A late draft (one that lands after the client gave up)
+    is a `late_commit` rule on `POST /ledger/voucher`.
     """
 
     error_rates: dict[int, float] = field(default_factory=dict)
@@ -147,6 +152,7 @@ class FaultConfig:
     rules: list[FaultRule] = field(default_factory=list)
     seed: int | None = None
     lookup_lag_seconds: float = 0.0
+    listing_lag_seconds: float = Field(default=0.0, ge=0)
 
 
 @dataclass(config=STRICT)

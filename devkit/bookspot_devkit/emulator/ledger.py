@@ -129,6 +129,8 @@ def create_voucher(state: EmulatorState, company: Company, body: Any, send_to_le
         company.vouchers[voucher.id] = voucher
         if send_to_ledger:
             state.mark_committed(voucher.id)
+        else:
+            state.mark_written(voucher.id)
         return voucher
 
 

@@ -199,6 +199,7 @@ def register_ledger_routes(app: FastAPI, state: EmulatorState) -> None:
                 for v in sorted(company.vouchers.values(), key=lambda v: (v.date, v.id))
                 if date_from <= v.date < date_to
                 and not ledger.is_draft(v)
+                and state.listed(v.id)
                 and (ids is None or v.id in ids)
                 and (numbers is None or v.number in numbers)
                 and (number_from is None or v.number >= number_from)
@@ -243,6 +244,7 @@ def register_ledger_routes(app: FastAPI, state: EmulatorState) -> None:
                 v
                 for v in sorted(company.vouchers.values(), key=lambda v: (v.date, v.id))
                 if ledger.is_draft(v)
+                and state.listed(v.id)
                 and (date_from is None or v.date >= date_from)
                 and (date_to is None or v.date < date_to)
             ]

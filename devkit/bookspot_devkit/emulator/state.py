@@ -275,6 +275,7 @@ class EmulatorState:
         self.faults = FaultInjector(config.faults)
         self.store: StateStore | None = None
         self.committed_at: dict[int, float] = {}
+        self.written_at: dict[int, float] = {}
         self.sessions: dict[str, Session] = {}
         self.token_ids: dict[str, int] = {}
         if self.state_file is None:
@@ -299,6 +300,7 @@ class EmulatorState:
             self.call_counts.clear()
             self.faults.configure(self.config.faults)
             self.committed_at.clear()
+            self.written_at.clear()
             self._build()
             self.save()
 
@@ -320,6 +322,17 @@ class EmulatorState:
     def mark_committed(self, voucher_id: int) -> None:
         """Note when a voucher entered the ledger (the search index sees it `lookup_lag_seconds` later)."""
         self.committed_at[voucher_id] = self.clock.now()
+        self.mark_written(voucher_id)
+
+    def mark_written(self, voucher_id: int) -> None:
+        """Note when a voucher was last written (the listings show it `listing_lag_seconds` later)."""
+        self.written_at[voucher_id] = self.clock.now()
+
+    def listed(self, voucher_id: int) -> bool:
+        """Whether the lagging listings (by date, `>nonPosted`) already show this voucher."""
+        lag = self.faults.cfg.listing_lag_seconds
+        at = self.written_at.get(voucher_id)
+        return not lag or at is None or self.clock.now() >= at + lag
 
     def indexed(self, voucher_id: int) -> bool:
         """Whether the lagging search index (`>externalVoucherNumber`) already shows this voucher."""

@@ -133,7 +133,7 @@ def post_corrections(
     engine: Engine, tenant: TenantConfig, day: dt.date, client: Any, claimant: str
 ) -> list[dict[str, Any]]:
     """Post the day's unfinished corrections, and a new one if records changed since it was posted."""
-    from bookspot_tripletex.load.post import post_row
+    from bookspot_tripletex.load.send import post_row
 
     results = []
     with engine.begin() as conn:
@@ -151,8 +151,8 @@ def force_repost(
     engine: Engine, tenant: TenantConfig, day: dt.date, client: Any, by: str, reason: str
 ) -> dict[str, Any]:
     """Reverse the day's vouchers in the ledger and post the whole journal again; who and why are recorded."""
-    from bookspot_tripletex.load.post import check_company, post_row
     from bookspot_tripletex.load.protocol import VOUCHER_FIELDS, is_closed_period
+    from bookspot_tripletex.load.send import check_company, post_row
     from bookspot_tripletex.tripletex.errors import TripletexError
 
     if not by or not reason:
@@ -179,7 +179,7 @@ def force_repost(
                     break
                 if not is_closed_period(exc):
                     raise
-                from bookspot_tripletex.load.post import first_open_after
+                from bookspot_tripletex.load.send import first_open_after
 
                 target = first_open_after(target)
         else:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 
 class DayRefused(RuntimeError):
     """Tripletex (or a check before it) refused the day: no retry can help; the reason says what to fix."""
@@ -24,4 +27,16 @@ class OutcomeUnclear(RuntimeError):
 
 
 class ReconcileMismatch(RuntimeError):
-    """What Tripletex holds differs from staging; the message says how, in words."""
+    """What Tripletex holds differs from the journal or from staging; the message says how, in words.
+
+    `days` holds each held day's problems; `result` the reconciliation's figures."""
+
+    def __init__(
+        self,
+        message: str,
+        days: dict[dt.date, list[str]] | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.days = days or {}
+        self.result = result or {}

@@ -34,6 +34,7 @@ __all__ = [
     "metadata",
     "pending_corrections",
     "quarantine",
+    "reconcile_marks",
     "tenants",
     "transaction_lines",
     "transactions",
@@ -253,3 +254,19 @@ approvals = Table(
 a person, what it waits for (`why`) and the voucher it shows (`digest` of its postings and mapping);
 `status` is awaiting, approved, rejected or superseded (the day changed before anyone decided), with
 who decided, when and why. Rows are never deleted."""
+
+reconcile_marks = Table(
+    "reconcile_marks",
+    metadata,
+    Column("tenant_id", String(TENANT_ID_LENGTH), ForeignKey("tenants.tenant_id"), primary_key=True),
+    Column("touched_to", DateTime(timezone=True), nullable=False),
+    Column("rolling_after", Date),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+    Column("days", Integer, nullable=False),
+    Column("calls", Integer, nullable=False),
+    Column("drafts_deleted", Integer, nullable=False),
+)
+"""Where each tenant's reconciliation stands (written by `load/reconcile.py`): every change to its days
+before `touched_to` (less a settling margin) has been read back from Tripletex, and the rolling pass over
+posted days in open periods continues after `rolling_after`. `days`, `calls` and `drafts_deleted` are
+the last clean reconciliation's figures."""

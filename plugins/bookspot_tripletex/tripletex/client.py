@@ -183,16 +183,6 @@ class TripletexClient:
                 return voucher_type
         return None
 
-    def accounting_periods(self, start_from: datetime.date, start_to: datetime.date) -> list[dict]:
-        """The company's accounting periods starting from `start_from` up to, not including, `start_to`:
-        id, start, end (exclusive) and isClosed."""
-        params = {
-            "startFrom": start_from.isoformat(),
-            "startTo": start_to.isoformat(),
-            "fields": "id,start,end,isClosed",
-        }
-        return list(self._iter_list("/ledger/accountingPeriod", params))
-
     def list_vouchers(
         self, date_from: datetime.date, date_to: datetime.date, fields: str | None = None
     ) -> list[dict]:
@@ -204,6 +194,14 @@ class TripletexClient:
     ) -> list[dict]:
         """Postings dated from `date_from` up to, not including, `date_to`."""
         return self._list_dated("/ledger/posting", date_from, date_to, {"fields": fields} if fields else {})
+
+    def accounting_periods(
+        self, start_from: datetime.date, start_to: datetime.date, fields: str = "id,start,end,isClosed"
+    ) -> list[dict]:
+        """The company's accounting periods starting from `start_from` up to, not including, `start_to`:
+        id, start, end (exclusive) and isClosed."""
+        params = {"startFrom": start_from.isoformat(), "startTo": start_to.isoformat(), "fields": fields}
+        return list(self._iter_list("/ledger/accountingPeriod", params))
 
     def find_vouchers_by_external_number(self, ext: str, fields: str | None = None) -> list[dict]:
         """Vouchers whose externalVoucherNumber is exactly `ext`, lowest id first."""
