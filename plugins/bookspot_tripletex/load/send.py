@@ -1,10 +1,10 @@
 """Send one voucher row (a day or a correction) to Tripletex exactly once, under a fenced claim.
 
 `post_row` returns an outcome: posted / already_posted / found_existing / held / failed / empty /
-dry_run / awaiting_approval (a person approves it first, `load/approval.py`). It raises `DayRefused` (no retry can help: fail the task with the reason), `VoucherBusy`
-(another run holds the claim; retry) and lets transient errors (rate limits, unclear answers, a lost
-claim) propagate for the task's retries. The day, its corrections and reconciliation's repairs all post
-through it.
+dry_run / awaiting_approval (a person approves it first, `load/approval.py`). It raises `DayRefused`
+(no retry can help: fail the task with the reason), `VoucherBusy` (another run holds the claim; retry)
+and lets transient errors (rate limits, unclear answers, a lost claim) propagate for the task's retries.
+The day, its corrections and reconciliation's repairs all post through it.
 """
 
 from __future__ import annotations
