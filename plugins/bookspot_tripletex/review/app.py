@@ -216,7 +216,7 @@ def create_app() -> FastAPI:
     @app.get("/api/approvals", dependencies=[READ])
     def approvals_json(tenant: Annotated[list[str] | None, Query()] = None) -> list[dict[str, Any]]:
         with engine().connect() as conn:
-            return data.awaiting_approval(conn, tuple(t for t in tenant or [] if t))
+            return data.awaiting_approval(conn, tuple(guard.tenant_ids(tenant)))
 
     def _decide(
         tenant: str, day: dt.date, body: DecisionBody, user: BaseUser, session: Any, approve: bool
