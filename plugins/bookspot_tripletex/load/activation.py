@@ -39,7 +39,9 @@ def run_activation(
     from bookspot_tripletex.load.ids import ResolvedIds
     from bookspot_tripletex.tripletex.activation import check_activation
 
-    report = check_activation(client, mapping.accounts, mapping.vat_types, company_id)
+    report = check_activation(
+        client, mapping.accounts, mapping.vat_types, company_id, mapping.revenue_on_delivery
+    )
     resolved = ResolvedIds(report.company_id, dict(report.account_ids), dict(report.vat_type_ids))
     problems = [
         {
