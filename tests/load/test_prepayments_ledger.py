@@ -17,12 +17,12 @@ import yaml
 from bookspot_devkit.demo import organization_number
 from bookspot_devkit.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig
 from bookspot_devkit.emulator.server import EmulatorServer
-from bookspot_tripletex.journal.prepayments import by_service_month, open_prepayments
+from bookspot_tripletex.journal.prepayments import by_service_month, check_ledger, open_prepayments
 from bookspot_tripletex.pipeline import activate_day, journal_day, load_day, validate_days
 from bookspot_tripletex.retry import RetryPolicy
 from bookspot_tripletex.staging.due import correction_days
 from bookspot_tripletex.tenants.config import parse_tenant
-from bookspot_tripletex.tenants.store import import_tenant
+from bookspot_tripletex.tenants.store import import_tenant, load_tenant
 from bookspot_tripletex.tripletex.client import TripletexClient
 from helpers import stage
 from prepaid_support import season, tenant_data
@@ -72,8 +72,6 @@ def _client(server: EmulatorServer, company_id: int) -> TripletexClient:
 
 def _night(engine, tenant: str, night: dt.date, records: list[dict], client: TripletexClient) -> None:  # type: ignore[no-untyped-def]
     """What the nightly run does for one tenant: stage what arrived, then the day and every day to correct."""
-    from bookspot_tripletex.tenants.store import load_tenant
-
     with engine.connect() as conn:
         cfg = load_tenant(conn, tenant)
     if records:
@@ -218,6 +216,34 @@ def test_a_season_with_revenue_on_delivery_against_the_ledger(
             revenue[p["date"][:7]] -= _ore(p["amount"])
     assert +revenue == {"2026-02": 2_320, "2026-06": 47_600, "2026-07": 80_000}
 
+    with staging_engine.connect() as conn:
+        tenant = load_tenant(conn, ON[0])
+        checked = check_ledger(conn, tenant, clients[ON[0]], dt.date(2026, 6, 30))
+        assert checked == {"ledger": {"2960": "0.00", "2965": "-800.00"}, "match": True}
+        by_hand = {n: a["id"] for n, a in clients[ON[0]].accounts_by_number([2965, 1920]).items()}
+        clients[ON[0]].post_voucher_once(
+            {
+                "date": "2026-06-30",
+                "description": "moved by hand",
+                "postings": [
+                    {
+                        "row": 1,
+                        "account": {"id": by_hand[2965]},
+                        "amountGross": Decimal("100.00"),
+                        "date": "2026-06-30",
+                    },
+                    {
+                        "row": 2,
+                        "account": {"id": by_hand[1920]},
+                        "amountGross": Decimal("-100.00"),
+                        "date": "2026-06-30",
+                    },
+                ],
+            }
+        )
+        moved = check_ledger(conn, tenant, clients[ON[0]], dt.date(2026, 6, 30))
+    assert moved == {"ledger": {"2960": "0.00", "2965": "-700.00"}, "match": False}
+
 
 def test_vat_free_legs_on_a_locked_sales_account_are_refused(
     staging_engine, ledger: EmulatorServer, example_tenant_file: Path
@@ -235,8 +261,6 @@ def test_vat_free_legs_on_a_locked_sales_account_are_refused(
         import_tenant(conn, parse_tenant(data))
     day = min(season(tenant))
     with staging_engine.connect() as conn:
-        from bookspot_tripletex.tenants.store import load_tenant
-
         stage(staging_engine, load_tenant(conn, tenant), season(tenant)[day])
     journal_day(staging_engine, tenant, day)
     [validated] = validate_days(staging_engine, [(tenant, day)], "locked")

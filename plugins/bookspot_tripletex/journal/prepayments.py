@@ -6,14 +6,18 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
 
 from bookspot_tripletex.domain import PREPAYMENTS
+from bookspot_tripletex.money import format_nok, parse_nok
 from bookspot_tripletex.sqlfiles import sql
 from bookspot_tripletex.staging.day_mapping import mapping_for_day
-from bookspot_tripletex.tenants.store import StoredMapping, mapping_in_force
+from bookspot_tripletex.tenants.config import TenantConfig
+from bookspot_tripletex.tenants.diff import list_versions
+from bookspot_tripletex.tenants.store import StoredMapping, load_tenant, mapping_in_force, stored_mapping
 
 FIRST_DAY, LAST_DAY = dt.date(1, 1, 1), dt.date(9999, 12, 31)
 
@@ -111,3 +115,70 @@ def by_service_month(lines: list[PrepaidLine]) -> list[dict[str, Any]]:
         {"account": account, "service_month": month, "lines": n, "net_ore": amount}
         for (account, month), (n, amount) in sorted(sums.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1]))
     ]
+
+
+def staging_balances(lines: list[PrepaidLine]) -> dict[int, int]:
+    """Per prepayment account: what the ledger should hold (øre, debit positive, so owed is negative)."""
+    sums: dict[int, int] = defaultdict(int)
+    for line in lines:
+        if line.account is not None:
+            sums[line.account] -= line.net_ore
+    return dict(sums)
+
+
+def ledger_balances(client: Any, accounts: set[int], since: dt.date, as_of: dt.date) -> dict[int, int]:
+    """Per account, the balance Tripletex holds from `since` to `as_of` (inclusive), read back posting by
+    posting (øre, debit positive); `client` is a TripletexClient."""
+    sums: dict[int, int] = dict.fromkeys(accounts, 0)
+    fields = "amount,account(number)"
+    for posting in client.postings(since, as_of + dt.timedelta(days=1), fields=fields):
+        number = int(posting["account"]["number"])
+        if number in sums:
+            sums[number] += parse_nok(Decimal(str(posting["amount"])))
+    return sums
+
+
+def prepayments_report(
+    conn: Connection, tenant: str, as_of: dt.date, lines: bool = False, history: bool = False
+) -> dict[str, Any]:
+    """Open prepayments on `as_of` by account and service month (what a year-end closing needs); with
+    `lines` each line, with `history` the lines paid before the option and delivered after it."""
+    load_tenant(conn, tenant)
+    open_lines = open_prepayments(conn, tenant, as_of)
+    months = by_service_month(open_lines)
+    out: dict[str, Any] = {
+        "tenant": tenant,
+        "as_of": as_of.isoformat(),
+        "by_service_month": [
+            {**{k: v for k, v in row.items() if k != "net_ore"}, "net": format_nok(row["net_ore"])}
+            for row in months
+        ],
+        "balances": {str(a): format_nok(b) for a, b in sorted(staging_balances(open_lines).items())},
+    }
+    if lines:
+        out["lines"] = [line.as_dict() for line in open_lines]
+    if history:
+        out["not_deferred"] = [line.as_dict() for line in undeferred_history(conn, tenant)]
+    return out
+
+
+def prepayment_accounts(conn: Connection, tenant: str) -> set[int]:
+    """Every account a mapping version with the option names as customer_prepayments."""
+    accounts = set()
+    for version in list_versions(conn, tenant):
+        mapping = stored_mapping(conn, version.id)
+        if mapping.revenue_on_delivery:
+            accounts.add(mapping.accounts[PREPAYMENTS])
+    return accounts
+
+
+def check_ledger(conn: Connection, tenant: TenantConfig, client: Any, as_of: dt.date) -> dict[str, Any]:
+    """The prepayment accounts' balances in Tripletex (from the tenant's start date to `as_of`) against the
+    open prepayments in staging; `match` is whether they agree on every account."""
+    staged = staging_balances(open_prepayments(conn, tenant.tenant, as_of))
+    accounts = prepayment_accounts(conn, tenant.tenant) | set(staged)
+    ledger = ledger_balances(client, accounts, tenant.start_date, as_of)
+    return {
+        "ledger": {str(a): format_nok(b) for a, b in sorted(ledger.items())},
+        "match": all(ledger[a] == staged.get(a, 0) for a in accounts),
+    }
