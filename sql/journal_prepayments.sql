@@ -5,7 +5,8 @@
 -- T is revenue_deferral when the mapping has it, else the line's sales account (product > category > rate).
 -- The amount is the line's net (gross less BookSpot's VAT), in øre; refunds flip every sign. Lines of
 -- completed transactions whose service date is after the payment day and from service_from to service_to
--- (inclusive); gift card lines never (they are a liability already). One row per leg, as journal_lines.
+-- (inclusive); gift card lines never (they are a liability already). One row per leg, as journal_lines,
+-- with the sale's VAT rate (the leg itself carries none).
 -- Parameters: tenant_id, payment_date, service_from, service_to, mapping_version_id, leg_sign (by name).
 WITH tx AS (
     SELECT t.transaction_id,
@@ -20,6 +21,7 @@ prepaid AS (
     SELECT tx.transaction_id,
            l.line_no,
            tx.payment_method,
+           l.vat_rate,
            tx.sign * (l.gross_ore - l.vat_ore) AS net_ore,
            COALESCE(d.account_type, p.account_type, c.account_type, 'sales.' || l.vat_rate) AS revenue_type
     FROM tx
@@ -38,13 +40,13 @@ prepaid AS (
 ),
 entries AS (
     SELECT transaction_id, line_no, revenue_type AS account_type,
-           CAST(:leg_sign AS INTEGER) * net_ore AS amount_ore, payment_method
+           CAST(:leg_sign AS INTEGER) * net_ore AS amount_ore, payment_method, vat_rate
     FROM prepaid
 
     UNION ALL
 
     SELECT transaction_id, line_no, 'customer_prepayments',
-           -CAST(:leg_sign AS INTEGER) * net_ore, payment_method
+           -CAST(:leg_sign AS INTEGER) * net_ore, payment_method, vat_rate
     FROM prepaid
 )
 SELECT e.transaction_id,
@@ -55,7 +57,8 @@ SELECT e.transaction_id,
        e.amount_ore,
        0 AS vat_ore,
        e.payment_method,
-       m.account_number
+       m.account_number,
+       e.vat_rate AS sale_vat_rate
 FROM entries e
 LEFT JOIN mapping_accounts m
   ON m.mapping_version_id = :mapping_version_id AND m.account_type = e.account_type

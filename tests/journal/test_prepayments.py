@@ -145,3 +145,40 @@ def test_days_paid_before_the_option_are_not_moved(staging_engine, example) -> N
     assert (3090, 0) not in _voucher(staging_engine, cfg, PAYDAY_C)
     # C was paid under the version without the option: only D (paid under the one with it) is released
     assert _voucher(staging_engine, cfg, SERVICE_EVENING) == {(2960, 0): 47_600, (3095, 0): -47_600}
+
+
+def test_the_days_report_lists_what_was_deferred_and_delivered(staging_engine, example) -> None:  # type: ignore[no-untyped-def]
+    from bookspot_tripletex.validation.report import build_report, render_html, render_pdf
+
+    cfg = _tenant(staging_engine, example)
+    _stage_all(staging_engine, cfg, dt.date(2026, 12, 31))
+    with staging_engine.connect() as conn:
+        paid, delivered = build_day(conn, cfg, PAYDAY_A), build_day(conn, cfg, SERVICE_TRIP)
+    report = build_report(cfg, paid, None)
+    leg = {"leg": "deferred", "vat_type": 0, "lines": 1}
+    assert report["prepayments"] == [
+        {**leg, "account": 2965, "account_type": "customer_prepayments", "sale_vat_type": 3}
+        | {"sale_vat_rate": "25 %", "amount": "-800.00"},
+        {**leg, "account": 2965, "account_type": "customer_prepayments", "sale_vat_type": 31}
+        | {"sale_vat_rate": "15 %", "amount": "-217.39"},
+        {**leg, "account": 3090, "account_type": "revenue_deferral", "sale_vat_type": 3}
+        | {"sale_vat_rate": "25 %", "amount": "800.00"},
+        {**leg, "account": 3090, "account_type": "revenue_deferral", "sale_vat_type": 31}
+        | {"sale_vat_rate": "15 %", "amount": "217.39"},
+    ]
+    assert "Revenue on delivery: prepaid revenue deferred on this day (listed below)." in report["summary"]
+    released = build_report(cfg, delivered, None)
+    assert [(r["leg"], r["account"], r["amount"]) for r in released["prepayments"]] == [
+        ("delivered", 2965, "800.00"),
+        ("delivered", 3090, "-800.00"),
+    ]
+    html = render_html(released)
+    assert "<h2>Revenue on delivery</h2>" in html and "customer_prepayments" in html
+    assert render_pdf(released).startswith(b"%PDF")
+    assert build_report(cfg, _paid_without_option(staging_engine, example), None)["prepayments"] == []
+
+
+def _paid_without_option(engine, example):  # type: ignore[no-untyped-def]
+    cfg = _tenant(engine, example, on=False)
+    with engine.connect() as conn:
+        return build_day(conn, cfg, PAYDAY_A)

@@ -107,7 +107,10 @@ def prepayment_lines(
         "mapping_version_id": mapping.id,
         "leg_sign": leg_sign,
     }
-    return [JournalLine(**row) for row in conn.execute(sql("journal_prepayments"), params).mappings()]
+    return [
+        JournalLine(**row, sale_vat_type=mapping.vat_types.get(row["sale_vat_rate"]))
+        for row in conn.execute(sql("journal_prepayments"), params).mappings()
+    ]
 
 
 def deferrals(conn: Connection, tenant: str, day: dt.date, mapping: StoredMapping) -> list[JournalLine]:
