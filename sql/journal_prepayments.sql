@@ -17,24 +17,39 @@ WITH tx AS (
       AND t.local_date = :payment_date
       AND t.status = 'completed'
 ),
-prepaid AS (
+day_lines AS MATERIALIZED (
+    -- the payment day's lines first (by primary key), their service dates after: an index on service
+    -- date would otherwise walk every later line once per transaction of the day
     SELECT tx.transaction_id,
            l.line_no,
            tx.payment_method,
+           tx.sign,
+           l.product_id,
+           l.category,
            l.vat_rate,
-           tx.sign * (l.gross_ore - l.vat_ore) AS net_ore,
-           COALESCE(d.account_type, p.account_type, c.account_type, 'sales.' || l.vat_rate) AS revenue_type
+           l.gross_ore,
+           l.vat_ore,
+           l.service_date
     FROM tx
     JOIN transaction_lines l
       ON l.tenant_id = :tenant_id AND l.transaction_id = tx.transaction_id
+    WHERE l.category <> 'gift_card'
+),
+prepaid AS (
+    SELECT l.transaction_id,
+           l.line_no,
+           l.payment_method,
+           l.vat_rate,
+           l.sign * (l.gross_ore - l.vat_ore) AS net_ore,
+           COALESCE(d.account_type, p.account_type, c.account_type, 'sales.' || l.vat_rate) AS revenue_type
+    FROM day_lines l
     LEFT JOIN mapping_accounts d
       ON d.mapping_version_id = :mapping_version_id AND d.account_type = 'revenue_deferral'
     LEFT JOIN mapping_accounts p
       ON p.mapping_version_id = :mapping_version_id AND p.account_type = 'product.' || l.product_id
     LEFT JOIN mapping_accounts c
       ON c.mapping_version_id = :mapping_version_id AND c.account_type = 'category.' || l.category
-    WHERE l.category <> 'gift_card'
-      AND l.service_date > :payment_date
+    WHERE l.service_date > :payment_date
       AND l.service_date >= :service_from
       AND l.service_date <= :service_to
 ),

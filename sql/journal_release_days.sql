@@ -3,11 +3,14 @@
 -- service date is that day. Each payment day's mapping version then decides whether it deferred them
 -- (sql/journal_prepayments.sql releases them).
 -- Parameters: tenant_id, local_date (bound by name).
+-- CROSS JOIN keeps the lines of the day (index on service date) the outer loop in SQLite, which would
+-- otherwise walk every earlier transaction; PostgreSQL plans it as the inner join it is.
 SELECT DISTINCT t.local_date AS payment_date
 FROM transaction_lines l
-JOIN transactions t
-  ON t.tenant_id = l.tenant_id AND t.transaction_id = l.transaction_id
-WHERE l.tenant_id = :tenant_id
+CROSS JOIN transactions t
+WHERE t.tenant_id = l.tenant_id
+  AND t.transaction_id = l.transaction_id
+  AND l.tenant_id = :tenant_id
   AND l.service_date = :local_date
   AND l.category <> 'gift_card'
   AND t.local_date < :local_date
