@@ -182,3 +182,18 @@ def _paid_without_option(engine, example):  # type: ignore[no-untyped-def]
     cfg = _tenant(engine, example, on=False)
     with engine.connect() as conn:
         return build_day(conn, cfg, PAYDAY_A)
+
+
+def test_a_refund_on_or_after_the_service_date_posts_as_today(staging_engine, example) -> None:  # type: ignore[no-untyped-def]
+    cfg = _tenant(staging_engine, example)
+    _stage_all(staging_engine, cfg, PAYDAY_D)
+    evening = ("p_evening", "activity", 59_500, "25", SERVICE_EVENING)
+    for day, at in (
+        (SERVICE_EVENING, "2026-06-12T20:00:00+02:00"),
+        (dt.date(2026, 6, 15), "2026-06-15T09:00:00+02:00"),
+    ):
+        stage(staging_engine, cfg, [booking(f"tx_R{day.day}", at, [evening], TENANT, kind="refund")])
+    refund = {(1920, 0): -59_500, (3000, 3): 59_500}
+    assert _voucher(staging_engine, cfg, dt.date(2026, 6, 15)) == refund
+    released = {(2965, 0): 47_600, (3090, 0): -47_600, (2960, 0): 47_600, (3095, 0): -47_600}
+    assert _voucher(staging_engine, cfg, SERVICE_EVENING) == {**released, **refund}
