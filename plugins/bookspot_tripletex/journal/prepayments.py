@@ -43,6 +43,7 @@ class PrepaidLine:
             "payment_date": self.payment_date.isoformat(),
             "service_date": self.service_date.isoformat(),
             "net_ore": self.net_ore,
+            "net": format_nok(self.net_ore),
             "account": self.account,
         }
 

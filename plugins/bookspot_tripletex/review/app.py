@@ -26,7 +26,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import NoResultFound
 
 from bookspot_tripletex import settings
-from bookspot_tripletex.review import actions, data
+from bookspot_tripletex.review import actions, data, prepayments
 from bookspot_tripletex.review.actions import DAG_ID, ActionRefused
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -227,6 +227,7 @@ def create_app() -> FastAPI:
         with engine().connect() as conn:
             return [c.as_dict() for c in preview_candidate(conn, candidate, body.days)]
 
+    prepayments.add_routes(app, engine, _page, READ)
     return app
 
 
