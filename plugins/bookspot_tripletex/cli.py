@@ -215,6 +215,30 @@ def _reconciled_line(tenant: str, result: dict) -> str:
     )
 
 
+def _prepayments(args: argparse.Namespace) -> int:
+    """Open prepayments (revenue on delivery) by service month; with --check, against Tripletex's ledger."""
+    from bookspot_tripletex.journal.prepayments import check_ledger, prepayments_report
+
+    yesterday = dt.datetime.now(OSLO).date() - dt.timedelta(days=1)
+    as_of = dt.date.fromisoformat(args.as_of) if args.as_of else yesterday
+    if args.check:
+        engine, tenant, client = _tenant_and_client(args)
+    else:
+        engine = _staging(args.staging_url)
+    with engine.connect() as conn:
+        out = prepayments_report(conn, args.tenant, as_of, lines=args.lines, history=args.history)
+        if args.check:
+            out.update(check_ledger(conn, tenant, client, as_of))
+    json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
+    print()
+    if args.check and not out["match"]:
+        print(
+            f"MISMATCH: {args.tenant} prepayments in staging differ from Tripletex's ledger", file=sys.stderr
+        )
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bookspot-tripletex", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -303,6 +327,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--staging-url", default=None)
     p.set_defaults(func=_reconcile)
+
+    p = sub.add_parser(
+        "prepayments", help="open customer prepayments (revenue on delivery) by account and service month"
+    )
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--as-of", help="open at the end of this day (default: yesterday in Oslo)")
+    p.add_argument("--lines", action="store_true", help="list each open line too")
+    p.add_argument(
+        "--history", action="store_true", help="list lines paid before the option and delivered after it"
+    )
+    p.add_argument("--check", action="store_true", help="compare with the balances in Tripletex's ledger")
+    p.add_argument("--staging-url", default=None)
+    p.set_defaults(func=_prepayments)
 
     return parser
 

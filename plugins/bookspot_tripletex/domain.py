@@ -69,9 +69,16 @@ CURRENCY = "NOK"
 
 ACCOUNT_TYPE = re.compile(
     r"^(sales\.(25|15|12|0|exempt)|settlement\.(stripe|dintero|vipps|card_terminal|cash|invoice|bank_transfer)"
-    r"|gift_card_liability|provider_fees|customer_prepayments|product\.[^\s]+|category\.[a-z_]+)$"
+    r"|gift_card_liability|provider_fees|customer_prepayments|revenue_deferral|product\.[^\s]+|category\.[a-z_]+)$"
 )
 """The account types a mapping version may name (a product id or category after the dot for overrides)."""
+
+PREPAYMENTS = "customer_prepayments"
+"""Revenue on delivery: the liability where a line's net revenue waits from payment to service date."""
+
+REVENUE_DEFERRAL = "revenue_deferral"
+"""Revenue on delivery: the revenue account (VAT type 0) the deferred net leaves and the released net
+returns to; without it the line's own sales account takes both VAT-free legs (docs/revenue-on-delivery.md)."""
 
 ACCOUNT_NUMBERS = (1000, 9999)
 """The Norwegian standard chart's four-digit account numbers (NS 4102), inclusive."""

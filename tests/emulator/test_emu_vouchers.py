@@ -315,3 +315,13 @@ def test_postings_sharing_a_row_must_balance(api_a: Api) -> None:
     assert messages(api_a.post_voucher(body)) == ["Summen av posteringene på rad 1 er ikke lik 0."]
     body["postings"][2]["row"] = 1
     assert api_a.post_voucher(body).status_code == 201
+
+
+def test_revenue_on_delivery_legs_follow_the_locks(api_a: Api) -> None:
+    """The refusals docs/revenue-on-delivery.md is designed around, and the legs it posts instead."""
+    on_liability = api_a.post_voucher(api_a.voucher_body([(1920, "125.00", "0"), (2965, "-125.00", "3")]))
+    assert messages(on_liability) == ["Mva-kode 3 er ikke gyldig for kontoen 2965 Forskuddsbetalt inntekt."]
+    vat_free_on_sales = api_a.voucher_body([(2965, "100.00", "0"), (3000, "-100.00", "0")])
+    assert "låst til mva-kode 3" in messages(api_a.post_voucher(vat_free_on_sales))[0]
+    legs = [(1920, "125.00", "0"), (3000, "-125.00", "3"), (3900, "100.00", "0"), (2965, "-100.00", "0")]
+    assert api_a.post_voucher(api_a.voucher_body(legs)).status_code == 201

@@ -4,6 +4,7 @@ fits the staging tables on SQLite and PostgreSQL exactly as written."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +226,46 @@ def test_approval_settings_are_stored(staging_engine, example: dict[str, Any]) -
         import_tenant(conn, cfg)
         stored = load_tenant(conn, cfg.tenant)
     assert (stored.approval_days, stored.approval_new_mapping, stored.approval_alert_hours) == (5, False, 6)
+
+
+def test_revenue_on_delivery_is_off_by_default_and_needs_its_own_prepayments_account(
+    example: dict[str, Any],
+) -> None:
+    assert not parse_tenant(example).mappings[0].revenue_on_delivery
+    data = changed(example)
+    data["mappings"][0]["revenue_on_delivery"] = True
+    assert refused(data) == (
+        "fjord-kayak.yaml: mappings[0]: revenue_on_delivery needs an account for customer_prepayments "
+        "in accounts"
+    )
+    data["mappings"][0]["accounts"]["customer_prepayments"] = 2900
+    assert "account 2900 is also gift_card_liability" in refused(data)
+    data["mappings"][0]["accounts"]["customer_prepayments"] = 2965
+    data["mappings"][0]["accounts"]["revenue_deferral"] = 3090
+    version = parse_tenant(data).mappings[0]
+    assert version.revenue_on_delivery and version.accounts["revenue_deferral"] == 3090
+    data["mappings"][0]["revenue_on_delivery"] = "yes"
+    assert refused(data) == "fjord-kayak.yaml: mappings[0].revenue_on_delivery: must be true or false"
+
+
+def test_turning_revenue_on_delivery_on_is_a_new_revision(staging_engine, example: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    from bookspot_tripletex.tenants.diff import diff_versions, list_versions
+    from bookspot_tripletex.tenants.store import mapping_in_force
+
+    off = parse_tenant(example)
+    data = changed(example)
+    data["mappings"][0]["accounts"]["customer_prepayments"] = 2965
+    with staging_engine.begin() as conn:
+        import_tenant(conn, off)
+        assert import_tenant(conn, off).new_versions == []
+        import_tenant(conn, parse_tenant(data))
+        data["mappings"][0]["revenue_on_delivery"] = True
+        assert import_tenant(conn, parse_tenant(data)).new_versions == [(off.start_date, 3)]
+        stored = mapping_in_force(conn, off.tenant, off.start_date)
+        assert stored is not None and stored.revenue_on_delivery and stored.revision == 3
+        first, second, third = list_versions(conn, off.tenant)
+        assert not mapping_in_force(conn, off.tenant, off.start_date - dt.timedelta(days=1))
+        changes = [c.as_dict() for c in diff_versions(conn, off.tenant, second.id, third.id)]
+    assert changes == [
+        {"kind": "option", "key": "revenue_on_delivery", "old": 0, "new": 1, "change": "changed"}
+    ]

@@ -167,3 +167,23 @@ def test_missing_read_permission():
     report = check_activation(stub, {"sales.25": 3000}, RATES)
     assert report.api_key_ok and not report.ok
     assert "may not read the chart of accounts" in report.messages[0]
+
+
+def test_revenue_on_delivery_needs_vat_free_legs_on_its_accounts():
+    locked = account(3000, name="Salgsinntekt", vat_id=3, locked=True, legal=(3,))
+    chart = [locked, account(2965, name="Forskuddsbetalt inntekt", legal=(1,)), account(3090, legal=(1, 3))]
+    accounts = {"sales.25": 3000, "customer_prepayments": 2965}
+    assert check_activation(Stub(chart), accounts, RATES).ok
+    [error] = check_activation(Stub(chart), accounts, RATES, revenue_on_delivery=True).errors
+    assert error.account_types == ("sales.25",) and error.message.startswith(
+        "Account 3000 'Salgsinntekt' is locked to VAT code 3, but with revenue on delivery sales.25 also "
+        "takes the VAT-free deferral and release of prepaid revenue (VAT code 0); map revenue_deferral"
+    )
+    with_deferral = {**accounts, "revenue_deferral": 3090}
+    assert check_activation(Stub(chart), with_deferral, RATES, revenue_on_delivery=True).ok
+    taxed = [locked, account(2965, vat_id=3, locked=True, legal=(3,)), account(3090, legal=(3,))]
+    report = check_activation(Stub(taxed), with_deferral, RATES, revenue_on_delivery=True)
+    assert sorted(p.account_types for p in report.errors) == [
+        ("customer_prepayments",),
+        ("revenue_deferral",),
+    ]

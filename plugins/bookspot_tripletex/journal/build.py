@@ -1,4 +1,7 @@
-"""Build the day journal of one tenant: run sql/journal_lines.sql and sum it into a voucher."""
+"""Build the day journal of one tenant: run sql/journal_lines.sql and sum it into a voucher.
+
+With revenue on delivery (docs/revenue-on-delivery.md) the day also defers the net revenue of its lines
+delivered later, and releases that of earlier days' lines delivered on it (sql/journal_prepayments.sql)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,13 @@ from sqlalchemy import Connection, func, or_, select
 
 from bookspot_tripletex.domain import NO_VAT_TYPE as NO_VAT
 from bookspot_tripletex.domain import PAYMENT_METHOD_LABELS as METHOD_LABELS
-from bookspot_tripletex.domain import VoucherStatus, external_number, voucher_description
+from bookspot_tripletex.domain import (
+    PREPAYMENTS,
+    REVENUE_DEFERRAL,
+    VoucherStatus,
+    external_number,
+    voucher_description,
+)
 from bookspot_tripletex.journal.model import DayJournal, JournalLine, Posting, Voucher
 from bookspot_tripletex.sqlfiles import sql
 from bookspot_tripletex.staging.day_mapping import mapping_for_day
@@ -27,9 +36,18 @@ def describe(account_type: str) -> str:
         return f"{METHOD_LABELS.get(rest, rest)} settlement"
     if kind in ("product", "category"):
         return f"sales {kind} {rest}"
-    return {"gift_card_liability": "gift cards", "provider_fees": "provider fees"}.get(
-        account_type, account_type
-    )
+    return {
+        "gift_card_liability": "gift cards",
+        "provider_fees": "provider fees",
+        PREPAYMENTS: "customer prepayments",
+        REVENUE_DEFERRAL: "revenue deferral",
+    }.get(account_type, account_type)
+
+
+PREPAID_WORDS = {"deferral": "prepaid revenue deferred", "release": "prepaid revenue delivered"}
+"""How a posting's description names the revenue-on-delivery legs summed into it."""
+
+LAST_DAY = dt.date(9999, 12, 31)
 
 
 UNDATED = (
@@ -71,6 +89,48 @@ def journal_lines(conn: Connection, tenant: str, day: dt.date, mapping_version_i
     return [JournalLine(**row) for row in conn.execute(sql("journal_lines"), params).mappings()]
 
 
+def prepayment_lines(
+    conn: Connection,
+    tenant: str,
+    payment_date: dt.date,
+    mapping: StoredMapping,
+    service_from: dt.date,
+    service_to: dt.date,
+    leg_sign: int,
+) -> list[JournalLine]:
+    """The deferral (`leg_sign` 1) or release (-1) legs of `payment_date`'s prepaid lines under `mapping`."""
+    params = {
+        "tenant_id": tenant,
+        "payment_date": payment_date,
+        "service_from": service_from,
+        "service_to": service_to,
+        "mapping_version_id": mapping.id,
+        "leg_sign": leg_sign,
+    }
+    return [
+        JournalLine(**row, sale_vat_type=mapping.vat_types.get(row["sale_vat_rate"]))
+        for row in conn.execute(sql("journal_prepayments"), params).mappings()
+    ]
+
+
+def deferrals(conn: Connection, tenant: str, day: dt.date, mapping: StoredMapping) -> list[JournalLine]:
+    """The day's lines delivered later wait on customer_prepayments, if the day's mapping says so."""
+    if not mapping.revenue_on_delivery:
+        return []
+    return prepayment_lines(conn, tenant, day, mapping, day + dt.timedelta(days=1), LAST_DAY, 1)
+
+
+def releases(conn: Connection, tenant: str, day: dt.date) -> list[JournalLine]:
+    """Earlier days' prepaid lines delivered on `day`, each under its payment day's mapping version."""
+    out: list[JournalLine] = []
+    params = {"tenant_id": tenant, "local_date": day}
+    for payment_date in conn.execute(sql("journal_release_days"), params).scalars().all():
+        mapping = mapping_for_day(conn, tenant, payment_date)
+        if mapping is not None and mapping.revenue_on_delivery:
+            out += prepayment_lines(conn, tenant, payment_date, mapping, day, day, -1)
+    return out
+
+
 def vat_type_of(line: JournalLine, vat_types: dict[str, int]) -> int | None:
     if line.vat_rate is None:
         return NO_VAT
@@ -82,12 +142,15 @@ def sum_postings(lines: list[JournalLine], vat_types: dict[str, int]) -> tuple[P
     sums: dict[tuple[int, int], int] = defaultdict(int)
     types: dict[tuple[int, int], set[str]] = defaultdict(set)
     rates: dict[tuple[int, int], set[str]] = defaultdict(set)
+    prepaid: dict[tuple[int, int], set[str]] = defaultdict(set)
     for line in lines:
         vat_type = vat_type_of(line, vat_types)
         assert line.account_number is not None and vat_type is not None
         key = (line.account_number, vat_type)
         sums[key] += line.amount_ore
         types[key].add(line.account_type)
+        if line.entry in PREPAID_WORDS:
+            prepaid[key].add(PREPAID_WORDS[line.entry])
         if line.vat_rate is not None:
             rates[key].add(line.vat_rate)
     postings = []
@@ -99,7 +162,7 @@ def sum_postings(lines: list[JournalLine], vat_types: dict[str, int]) -> tuple[P
                 account=key[0],
                 vat_type=key[1],
                 amount_ore=sums[key],
-                description="BookSpot " + ", ".join(describe(t) for t in labels),
+                description="BookSpot " + ", ".join([*(describe(t) for t in labels), *sorted(prepaid[key])]),
                 account_types=tuple(labels),
                 vat_rate=next(iter(rates[key])) if len(rates[key]) == 1 else None,
             )
@@ -136,7 +199,11 @@ def build_day(conn: Connection, tenant: TenantConfig, day: dt.date, version: int
         return journal
     journal.mapping_version_id = mapping.id
     journal.mapping_valid_from = mapping.valid_from
-    journal.lines = journal_lines(conn, tenant.tenant, day, mapping.id)
+    journal.lines = [
+        *journal_lines(conn, tenant.tenant, day, mapping.id),
+        *deferrals(conn, tenant.tenant, day, mapping),
+        *releases(conn, tenant.tenant, day),
+    ]
     journal.missing_account_types = missing_mappings(journal.lines, mapping)
     if journal.missing_account_types:
         journal.status = VoucherStatus.HELD

@@ -21,6 +21,10 @@ class JournalLine:
     vat_ore: int
     payment_method: str
     account_number: int | None
+    sale_vat_rate: str | None = None
+    """Deferral and release legs (VAT type 0): the VAT rate of the sale whose revenue they move."""
+    sale_vat_type: int | None = None
+    """... and its Tripletex VAT type under the payment day's mapping."""
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,9 @@ def run_activation(
     from bookspot_tripletex.load.ids import ResolvedIds
     from bookspot_tripletex.tripletex.activation import check_activation
 
-    report = check_activation(client, mapping.accounts, mapping.vat_types, company_id, voucher_type)
+    report = check_activation(
+        client, mapping.accounts, mapping.vat_types, company_id, voucher_type, mapping.revenue_on_delivery
+    )
     resolved = ResolvedIds(
         report.company_id, dict(report.account_ids), dict(report.vat_type_ids), dict(report.voucher_type_ids)
     )

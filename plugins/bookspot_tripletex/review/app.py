@@ -27,7 +27,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import NoResultFound
 
 from bookspot_tripletex import settings
-from bookspot_tripletex.review import actions, audit, data, guard
+from bookspot_tripletex.review import actions, audit, data, guard, prepayments
 from bookspot_tripletex.review.actions import DAG_ID, ActionRefused
 from bookspot_tripletex.review.guard import Day, IdQuery, RequiredId, TenantPath
 
@@ -302,6 +302,7 @@ def create_app() -> FastAPI:
         with engine().connect() as conn:
             return [c.as_dict() for c in preview_candidate(conn, candidate, body.days)]
 
+    prepayments.add_routes(app, engine, _page, READ)
     return app
 
 

@@ -90,6 +90,7 @@ transaction_lines = Table(
     Column("vat_rate", String(8), nullable=False),
     Column("vat_ore", BigInteger, nullable=False),
     Column("service_date", Date),
+    Index("ix_transaction_lines_service_date", "tenant_id", "service_date"),
 )
 
 quarantine = Table(

@@ -40,7 +40,13 @@ from bookspot_tripletex.feed.source import KEPT_BYTES, JsonLine, UndecodableLine
 from bookspot_tripletex.settings import feed_limits
 from bookspot_tripletex.staging.bulk import EPOCH_DAY, Frame, Writer, day_of, instant, micros, writer_for
 from bookspot_tripletex.staging.limits import raw_json, safe_text, storable, storable_id, storage_violations
-from bookspot_tripletex.staging.schema import pending_corrections, quarantine, vouchers
+from bookspot_tripletex.staging.schema import (
+    mapping_versions,
+    pending_corrections,
+    quarantine,
+    transaction_lines,
+    vouchers,
+)
 from bookspot_tripletex.staging.upsert import insert_ignore
 from bookspot_tripletex.tenants.config import TenantConfig
 from bookspot_tripletex.timeutil import iso_utc
@@ -452,8 +458,10 @@ def _stage_valid(
     replaced = [tx_id for tx_id in fresh_ids if tx_id in existing]
     day_numbers = set(np.unique(fresh.rec["local_day"]).tolist()) | {existing[i].local_day for i in replaced}
     days = {day_of(d) for d in day_numbers}
+    served = _service_days(conn, tenant.tenant, fresh, replaced)
+    days |= set().union(*served.values())
     posted_days = _posted_days(conn, tenant.tenant, days)
-    corrections = _corrections(tenant, fresh, existing, posted_days, now) if posted_days else []
+    corrections = _corrections(tenant, fresh, existing, posted_days, now, served) if posted_days else []
     result.days |= days
     writer.write(fresh, replaced)
     if corrections:
@@ -463,14 +471,53 @@ def _stage_valid(
     result.released += _release(conn, writer, fresh, now)
 
 
+def _service_days(
+    conn: Connection, tenant: str, fresh: Frame, replaced: list[str]
+) -> dict[str, set[dt.date]]:
+    """Revenue on delivery: per transaction, the later service dates of its lines, new and replaced; their
+    days release its prepaid revenue, so a change touches them too. Empty for a tenant without the option."""
+    deferring = conn.execute(
+        select(mapping_versions.c.id)
+        .where(mapping_versions.c.tenant_id == tenant, mapping_versions.c.revenue_on_delivery.is_(True))
+        .limit(1)
+    ).first()
+    if deferring is None:
+        return {}
+    out: dict[str, set[dt.date]] = {}
+    ids, paid = fresh.rec["id"], fresh.rec["local_day"]
+    owners, service = fresh.line["owner"], fresh.line["service_day"]
+    for owner, day in zip(owners.tolist(), service.tolist(), strict=True):
+        if day != NO_DAY and day > paid[owner]:
+            out.setdefault(ids[owner], set()).add(day_of(day))
+    if replaced:
+        rows = conn.execute(
+            select(transaction_lines.c.transaction_id, transaction_lines.c.service_date)
+            .where(
+                transaction_lines.c.tenant_id == tenant,
+                transaction_lines.c.transaction_id.in_(replaced),
+                transaction_lines.c.service_date.is_not(None),
+            )
+            .distinct()
+        )
+        for tx_id, day in rows:
+            out.setdefault(tx_id, set()).add(day)
+    return out
+
+
 def _corrections(
-    tenant: TenantConfig, fresh: Frame, existing: dict[str, Any], posted_days: set[dt.date], now: dt.datetime
+    tenant: TenantConfig,
+    fresh: Frame,
+    existing: dict[str, Any],
+    posted_days: set[dt.date],
+    now: dt.datetime,
+    served: dict[str, set[dt.date]],
 ) -> list[dict[str, Any]]:
     out = []
     rec = fresh.rec
     for tx_id, status, day, raw in zip(rec["id"], rec["status"], rec["local_day"], rec["raw"], strict=True):
         old = existing.get(tx_id)
         touched = {day_of(day)} | ({day_of(old.local_day)} if old is not None else set())
+        touched |= served.get(tx_id, set())
         for touched_day in sorted(touched & posted_days):
             change = "void" if status == "voided" else ("update" if old is not None else "late")
             out.append(

@@ -50,6 +50,7 @@ from bookspot_tripletex.domain import (
     CURRENCY,
     MAX_ORE,
     NAME_LENGTH,
+    PREPAYMENTS,
     SALES_VAT_TYPES,
     TENANT_ID_LENGTH,
     TENANT_ID_PATTERN,
@@ -173,10 +174,31 @@ class MappingVersion:
     valid_from: Date
     accounts: Annotated[dict[AccountType, AccountNumber], Field(min_length=1)]
     vat_types: dict[VatRate, VatType]
+    revenue_on_delivery: StrictBool = False
+    """Prepaid lines wait on `customer_prepayments` until their service date (docs/revenue-on-delivery.md)."""
+
+    @model_validator(mode="after")
+    def _prepayments_account(self) -> MappingVersion:
+        if not self.revenue_on_delivery:
+            return self
+        number = self.accounts.get(PREPAYMENTS)
+        if number is None:
+            raise ValueError(f"revenue_on_delivery needs an account for {PREPAYMENTS} in accounts")
+        shared = sorted(t for t, n in self.accounts.items() if n == number and t != PREPAYMENTS)
+        if shared:
+            raise ValueError(
+                f"accounts.{PREPAYMENTS}: account {number} is also {', '.join(shared)}; with "
+                "revenue_on_delivery the prepayments need an account of their own, so that its balance is "
+                "the open prepayments"
+            )
+        return self
 
     @property
     def content_hash(self) -> str:
-        body = json.dumps({"accounts": self.accounts, "vat_types": self.vat_types}, sort_keys=True)
+        content: dict[str, Any] = {"accounts": self.accounts, "vat_types": self.vat_types}
+        if self.revenue_on_delivery:
+            content["revenue_on_delivery"] = True
+        body = json.dumps(content, sort_keys=True)
         return hashlib.sha256(body.encode()).hexdigest()
 
 

@@ -87,4 +87,10 @@ def diff_versions(conn: Connection, tenant: str, old_id: int, new_id: int) -> li
     known = {v.id for v in list_versions(conn, tenant)}
     if not {old_id, new_id} <= known:
         raise LookupError(f"mapping versions {old_id} and {new_id} are not both {tenant}'s")
-    return diff_mappings(old.accounts, old.vat_types, new.accounts, new.vat_types)
+    changes = diff_mappings(old.accounts, old.vat_types, new.accounts, new.vat_types)
+    if old.revenue_on_delivery != new.revenue_on_delivery:
+        flag = "revenue_on_delivery"
+        changes.append(
+            MappingChange("option", flag, int(old.revenue_on_delivery), int(new.revenue_on_delivery))
+        )
+    return changes

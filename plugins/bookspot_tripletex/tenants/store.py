@@ -25,6 +25,7 @@ class StoredMapping:
     revision: int
     accounts: dict[str, int]
     vat_types: dict[str, int]
+    revenue_on_delivery: bool = False
 
 
 def check_binding(conn: Connection, cfg: TenantConfig) -> None:
@@ -116,6 +117,7 @@ def _insert_version(
             "content_hash": version.content_hash,
             "vat_types": version.vat_types,
             "imported_at": now,
+            "revenue_on_delivery": version.revenue_on_delivery,
         },
     ).scalar_one()
     conn.execute(
@@ -180,7 +182,14 @@ def stored_mapping(conn: Connection, mapping_version_id: int) -> StoredMapping:
             )
         ).all()
     )
-    return StoredMapping(row["id"], row["valid_from"], row["revision"], accounts, dict(row["vat_types"]))
+    return StoredMapping(
+        row["id"],
+        row["valid_from"],
+        row["revision"],
+        accounts,
+        dict(row["vat_types"]),
+        bool(row["revenue_on_delivery"]),
+    )
 
 
 def mapping_in_force(conn: Connection, tenant: str, day: dt.date) -> StoredMapping | None:

@@ -70,6 +70,7 @@ mapping_versions = Table(
     Column("content_hash", String(64), nullable=False),
     Column("vat_types", JSON, nullable=False),
     Column("imported_at", DateTime(timezone=True), nullable=False),
+    Column("revenue_on_delivery", Boolean, nullable=False, server_default=false()),
     UniqueConstraint("tenant_id", "valid_from", "revision", name="uq_mapping_version"),
 )
 

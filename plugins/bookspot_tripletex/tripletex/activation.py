@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from bookspot_tripletex.domain import REVENUE_DEFERRAL
+
 from .client import TripletexClient
 from .errors import AuthError, PermissionDenied, ResultCapExceeded, TripletexError
 
@@ -17,6 +19,7 @@ SUBLEDGERS = {
     "ASSET": "an asset",
 }
 OVERRIDE_PREFIXES = ("product.", "category.")
+SALES_PREFIXES = ("sales.", *OVERRIDE_PREFIXES)
 NO_VAT = 0
 WHO_AM_I_FIELDS = "*,company(id,name)"
 
@@ -78,6 +81,7 @@ def check_activation(
     vat_types: Mapping[str, int],
     expected_company_id: int | None = None,
     voucher_type: str | None = None,
+    revenue_on_delivery: bool = False,
 ) -> ActivationReport:
     """Check the API key and each mapped account against the company's chart and VAT codes.
 
@@ -85,6 +89,8 @@ def check_activation(
     account numbers; `vat_types` maps VAT rates (`25`, `15`, `12`, `0`, `exempt`) to VAT code numbers.
     With `expected_company_id`, a key of another company is refused before anything else is checked.
     `voucher_type`: the tenant file's voucher type name, which must exist in the company.
+    With `revenue_on_delivery` and no `revenue_deferral` account, the sales accounts take the VAT-free
+    deferral and release legs too, so each must also accept VAT code 0.
     """
     report = ActivationReport()
     try:
@@ -152,6 +158,7 @@ def check_activation(
     by_number: dict[int, list[str]] = {}
     for account_type, number in sorted(mapping_accounts.items()):
         by_number.setdefault(int(number), []).append(account_type)
+    vat_free_sales = revenue_on_delivery and REVENUE_DEFERRAL not in mapping_accounts
     for number, types in sorted(by_number.items()):
         account = accounts.get(number)
         if account is None:
@@ -166,7 +173,7 @@ def check_activation(
             continue
         if account.get("id") is not None:
             report.account_ids[number] = int(account["id"])
-        _check_account(report, account, number, types, sales_vat, vat_number_by_id)
+        _check_account(report, account, number, types, sales_vat, vat_number_by_id, vat_free_sales)
     return report
 
 
@@ -222,6 +229,7 @@ def _check_account(
     types: list[str],
     sales_vat: Mapping[str, int],
     vat_number_by_id: Mapping[Any, int],
+    vat_free_sales: bool = False,
 ) -> None:
     label = f"Account {number}" + (f" '{account['name']}'" if account.get("name") else "")
     used_as = ", ".join(types)
@@ -258,6 +266,13 @@ def _check_account(
         return None
 
     for account_type in types:
+        if vat_free_sales and account_type.startswith(SALES_PREFIXES) and (reason := refusal(NO_VAT)):
+            add(
+                f"{label} {reason}, but with revenue on delivery {account_type} also takes the VAT-free "
+                f"deferral and release of prepaid revenue (VAT code 0); map {REVENUE_DEFERRAL} to a revenue "
+                "account that accepts VAT code 0 (e.g. 3090), or lift the lock in Tripletex.",
+                for_types=[account_type],
+            )
         carried = _carried(account_type, sales_vat)
         if carried is None:
             rate = account_type.removeprefix("sales.")

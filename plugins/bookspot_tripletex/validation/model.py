@@ -65,6 +65,8 @@ class Report(BaseModel):
     posted_at: str | None = None
     held_reason: str | None = None
     corrections: list[dict[str, Any]] = Field(default_factory=list)
+    prepayments: list[dict[str, Any]] = Field(default_factory=list)
+    """Revenue on delivery: net deferred and released per leg, account and the sale's VAT type."""
     generated_at: str = ""
     summary: list[str] = Field(default_factory=list)
 
@@ -202,6 +204,35 @@ def _voucher(journal: DayJournal) -> dict[str, Any] | None:
     }
 
 
+PREPAID_LEGS = {"deferral": "deferred", "release": "delivered"}
+
+
+def prepayment_rows(journal: DayJournal) -> list[dict[str, Any]]:
+    """The day's revenue-on-delivery legs summed per (leg, account, sale's VAT type), debit positive."""
+    sums: dict[tuple[str, int | None, str, int | None, str | None], list[int]] = {}
+    for line in journal.lines:
+        if line.entry in PREPAID_LEGS:
+            key = (line.entry, line.account_number, line.account_type, line.sale_vat_type, line.sale_vat_rate)
+            total = sums.setdefault(key, [0, 0])
+            total[0] += line.amount_ore
+            total[1] += 1
+    return [
+        {
+            "leg": PREPAID_LEGS[entry],
+            "account": account,
+            "account_type": account_type,
+            "vat_type": 0,
+            "sale_vat_type": vat_type,
+            "sale_vat_rate": rate_label(rate),
+            "lines": n,
+            "amount": nok(amount),
+        }
+        for (entry, account, account_type, vat_type, rate), (amount, n) in sorted(
+            sums.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0, kv[0][3] or 0, kv[0][2])
+        )
+    ]
+
+
 def report_status(journal: DayJournal, result: ValidationResult | None) -> str:
     """ready only with a voucher, a complete day and a passing validation; empty when there is nothing."""
     if journal.voucher is None:
@@ -253,6 +284,10 @@ def summarise(report: Report) -> list[str]:
         out.append("Missing mappings: " + ", ".join(report.missing_mappings) + ".")
     if report.corrections:
         out.append(f"{len(report.corrections)} correction voucher(s) for this day (listed below).")
+    legs = {row["leg"] for row in report.prepayments}
+    if legs:
+        what = " and ".join(w for w in ("deferred", "delivered") if w in legs)
+        out.append(f"Revenue on delivery: prepaid revenue {what} on this day (listed below).")
     return out
 
 
@@ -293,6 +328,7 @@ def build_report(
         ],
         "missing_mappings": list(journal.missing_account_types),
         "voucher": _voucher(journal),
+        "prepayments": prepayment_rows(journal),
         "generated_at": now_text(),
     }
     if result is not None:

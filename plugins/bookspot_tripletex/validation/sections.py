@@ -206,6 +206,35 @@ def sections(report: dict[str, Any]) -> list[Section]:
                 note="Correction vouchers (version 2 and later) posted for this day after the first.",
             )
         )
+    prepaid = report.get("prepayments") or []
+    if prepaid:
+        out.append(
+            Section(
+                "Revenue on delivery",
+                ["Leg", "Account", "Account type", "VAT type", "Sale's VAT type", "Lines", "Amount (NOK)"],
+                [
+                    [
+                        text(r.get(k))
+                        for k in (
+                            "leg",
+                            "account",
+                            "account_type",
+                            "vat_type",
+                            "sale_vat_type",
+                            "lines",
+                            "amount",
+                        )
+                    ]
+                    for r in prepaid
+                ],
+                (0.8, 0.8, 1.8, 0.7, 1.2, 0.6, 1.2),
+                frozenset({1, 3, 4, 5, 6}),
+                note="Deferred: the net of lines delivered later moves from revenue to customer prepayments "
+                "(its VAT stays on this day). Delivered: the net of earlier payments delivered today moves "
+                "back to revenue, with no VAT. Both legs carry VAT type 0; the sale's VAT type is the one "
+                "its VAT was booked with on the payment day.",
+            )
+        )
     postings = voucher.get("postings") or []
     out.append(
         Section(
