@@ -36,6 +36,8 @@ LOAD_ORDER = (
     "load.state",
     "load.claims",
     "load.ids",
+    "load.periods",
+    "load.approval",
     "load.activation",
     "load.protocol",
     "load.readback",
