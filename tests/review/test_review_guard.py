@@ -233,6 +233,7 @@ def _valid(name: str, versions: list[int]) -> str:
         "tenant": TENANT,
         "day": str(HELD_DAY),
         "end": str(HELD_DAY),
+        "as_of": str(HELD_DAY),
         "date_from": str(POSTED_DAY),
         "date_to": str(HELD_DAY),
         "version": "1",
