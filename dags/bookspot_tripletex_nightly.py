@@ -43,6 +43,12 @@ def _alert_failed_task(context: dict) -> None:
     on_task_failure(context)
 
 
+def _alert_done_task(context: dict) -> None:
+    from bookspot_tripletex.alerts import on_task_success
+
+    on_task_success(context)
+
+
 DEFAULT_ARGS = {
     "owner": "data-team",
     "retries": 3,
@@ -50,6 +56,7 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": True,
     "max_retry_delay": dt.timedelta(minutes=10),
     "on_failure_callback": _alert_failed_task,
+    "on_success_callback": _alert_done_task,
 }
 
 

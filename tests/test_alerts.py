@@ -121,11 +121,13 @@ def test_a_held_day_mails_tenant_day_reason_and_link(smtp_sink: _SmtpSink) -> No
     assert sent == 1 and len(smtp_sink.messages) == 1
     message = email.message_from_bytes(smtp_sink.messages[0])
     subject = str(email.header.make_header(email.header.decode_header(message["Subject"])))
-    assert subject == "BookSpot → Tripletex: fjord-kayak 2026-11-25 held"
+    assert subject == "BookSpot → Tripletex: fjord-kayak 25.11.2026 held"
     assert "accounting@example.test" in message["To"] and "ops@example.test" in message["To"]
     body = _body(message)
     assert (
-        "fjord-kayak" in body and "2026-11-25" in body and "currency must be NOK, got &#x27;EUR&#x27;" in body
+        "fjord-kayak" in body
+        and "<td>25.11.2026</td>" in body
+        and "currency must be NOK, got &#x27;EUR&#x27;" in body
     )
     assert 'href="https://airflow.example.test/bookspot-review/days/fjord-kayak/2026-11-25"' in body
 
@@ -158,7 +160,7 @@ def test_no_channel_means_logged_only(
 ) -> None:
     monkeypatch.delenv("AIRFLOW__BOOKSPOT__ALERT_CHANNEL", raising=False)
     assert alerts.send([alerts.alert("held", TENANT, dt.date(2026, 11, 25), "why")]) == 1
-    assert "ALERT" in caplog.text and "fjord-kayak 2026-11-25 held" in caplog.text
+    assert "ALERT" in caplog.text and "fjord-kayak 25.11.2026 held" in caplog.text
 
 
 def test_smtp_without_recipients_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

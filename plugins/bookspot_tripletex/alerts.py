@@ -1,6 +1,8 @@
-"""Alerts through Airflow notifiers: a held or failed day, a failed reconciliation, a refused activation.
+"""Alerts through Airflow notifiers: a held or failed day, a failed reconciliation, a refused activation,
+and a posted day corrected (its correction vouchers and their net change to the day's sales).
 
-Each alert names the tenant, the day, the reason and the link to the day on the review screen. The
+Each alert names the tenant, the day (as Norwegians write it, "24.11.2026"), the reason and the link to
+the day on the review screen. The
 channel is chosen per deployment in Airflow's config (section `bookspot`, or the environment):
 
 * `AIRFLOW__BOOKSPOT__ALERT_CHANNEL`: `smtp`, `webhook` or `none` (the default: alerts are logged only)
@@ -25,6 +27,8 @@ from typing import Any
 
 from airflow.sdk import BaseNotifier
 
+from bookspot_tripletex.timeutil import day_text
+
 log = logging.getLogger(__name__)
 
 KINDS = {
@@ -32,7 +36,10 @@ KINDS = {
     "failed": "failed",
     "reconciliation": "failed reconciliation",
     "activation": "activation refused",
+    "corrected": "corrected",
 }
+INFORMATIONAL = frozenset({"corrected"})
+"""Kinds that tell what happened rather than ask a person to act."""
 ALERT_STATUSES = frozenset({"held", "failed"})
 SECTION = "bookspot"
 WEBHOOK_TIMEOUT_S = 10
@@ -48,7 +55,7 @@ class Alert:
 
     @property
     def subject(self) -> str:
-        return f"BookSpot → Tripletex: {self.tenant} {self.day.isoformat()} {KINDS.get(self.kind, self.kind)}"
+        return f"BookSpot → Tripletex: {self.tenant} {day_text(self.day)} {KINDS.get(self.kind, self.kind)}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -87,13 +94,15 @@ def alert(kind: str, tenant: str, day: dt.date, reason: str) -> Alert:
 
 def mail_html(alerts: list[Alert]) -> str:
     rows = "".join(
-        f"<tr><td>{html.escape(a.tenant)}</td><td>{a.day.isoformat()}</td><td>{html.escape(KINDS[a.kind])}</td>"
+        f"<tr><td>{html.escape(a.tenant)}</td><td>{day_text(a.day)}</td><td>{html.escape(KINDS[a.kind])}</td>"
         f"<td>{html.escape(a.reason)}</td>"
         f'<td><a href="{html.escape(a.link, quote=True)}">report</a></td></tr>'
         for a in alerts
     )
+    told = all(a.kind in INFORMATIONAL for a in alerts)
+    heading = "These posted tenant-days were corrected:" if told else "These tenant-days need a person:"
     return (
-        "<p>These tenant-days need a person:</p><table border=1 cellpadding=4>"
+        f"<p>{heading}</p><table border=1 cellpadding=4>"
         "<tr><th>Tenant</th><th>Day</th><th>What</th><th>Reason</th><th>Report</th></tr>"
         f"{rows}</table>"
     )
@@ -188,6 +197,35 @@ def day_alerts(conn: Any, day: dt.date, tenants: Iterable[str] | None = None) ->
     return out
 
 
+def corrected_alerts(corrected: Iterable[dict[str, Any]]) -> list[Alert]:
+    """One alert per tenant-day a run corrected (the shard's XCom `corrected_days`: tenant, date, how
+    many correction vouchers, their net change to the day's sales)."""
+    out = []
+    for c in corrected:
+        count = int(c.get("corrections") or 0)
+        if not count:
+            continue
+        reason = f"{count} correction voucher(s) posted to Tripletex" + (
+            f"; the day's sales changed by {c['net']}" if c.get("net") else ""
+        )
+        out.append(alert("corrected", str(c["tenant"]), dt.date.fromisoformat(str(c["date"])), reason))
+    return out
+
+
+def _tell_corrections(ti: Any) -> None:
+    """Send the corrected tenant-days a night task recorded; a channel that fails is logged only."""
+    corrected = ti.xcom_pull(task_ids=ti.task_id, key="corrected_days", map_indexes=ti.map_index) or []
+    try:
+        send(corrected_alerts(corrected))
+    except Exception as exc:
+        log.warning("correction alerts not sent: %s", exc)
+
+
+def on_task_success(context: Any) -> None:
+    """Task callback: the tenant-days the night task corrected."""
+    _tell_corrections(context["ti"])
+
+
 def _context_day(context: Any) -> dt.date:
     """The run's day from a task's context, or from its DagRun in a DAG callback's leaner context."""
     from bookspot_tripletex.tasks import accounting_day
@@ -208,6 +246,7 @@ def on_task_failure(context: Any) -> None:
     """Task callback: the tenant-days a failed night task held, with its error (a refused activation
     is named as such)."""
     ti = context["ti"]
+    _tell_corrections(ti)
     day = _context_day(context)
     held = ti.xcom_pull(task_ids=ti.task_id, key="held_days", map_indexes=ti.map_index) or []
     reason = f"task {ti.task_id} failed: {context.get('exception') or 'no error recorded'}"

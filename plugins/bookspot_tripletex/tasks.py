@@ -144,12 +144,19 @@ def run_shard(shard: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     if ti is not None:
         ti.xcom_push(key="held_days", value=held)
         ti.xcom_push(key="tenant_days", value=[list(td) for td in held_tenant_days])
+    if ti is not None:
+        corrected = [{**o.as_xcom(), **_correction_counts(o)} for o in result.corrected]
+        ti.xcom_push(key="corrected_days", value=corrected[:HELD_XCOM_LIMIT])
     log.info("%s: %s", shard["label"], result.tally())
     if result.to_retry:
         raise ShardRetry(result.problems())
     if result.needs_person:
         raise AirflowFailException(result.problems())
     return {"tenants": len(shard["tenants"]), "summary": result.tally()}
+
+
+def _correction_counts(outcome: Any) -> dict[str, Any]:
+    return {"corrections": outcome.counts.get("corrections"), "net": outcome.counts.get("net")}
 
 
 def extract(tenant_id: str, day: dt.date, now: dt.datetime | None = None) -> dict[str, Any]:

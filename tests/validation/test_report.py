@@ -91,9 +91,11 @@ def test_write_report_and_self_contained_html(cfg, journal, worked, tmp_path) ->
     assert '<span class="badge ready">READY</span>' in page
     for check in worked.checks:
         assert check.name in page
-    for text in ("1646.27", "-1329.00", "Totals per VAT rate", "Totals per payment method", "BookSpot VAT"):
+    nbsp = "\u00a0"
+    for text in (f"1{nbsp}646,27", f"-1{nbsp}329,00", "Totals per VAT rate", "Totals per payment method"):
         assert text in page
-    assert '<td class="num">0.00</td></tr></tfoot>' in page  # the voucher's sum row
+    assert "1646.27" not in page and "BookSpot VAT" in page and "24.11.2026" in page
+    assert '<td class="num">0,00</td></tr></tfoot>' in page  # the voucher's sum row
     assert list(tmp_path.rglob(".*")) == []  # no temporary files left behind
 
 

@@ -16,7 +16,13 @@ from sqlalchemy import Connection, select
 from bookspot_tripletex.domain import VoucherStatus
 from bookspot_tripletex.money import format_nok
 from bookspot_tripletex.staging.schema import quarantine, tenants, vouchers
-from bookspot_tripletex.validation.store import latest_report, render_report, with_current_state
+from bookspot_tripletex.validation.store import (
+    latest_report,
+    render_report,
+    tripletex_link_for,
+    with_current_state,
+)
+from bookspot_tripletex.validation.versions import day_net, day_versions
 
 PROBLEM_STATUSES = frozenset({VoucherStatus.HELD, VoucherStatus.FAILED})
 """A day someone has to look at: held by validation or quarantine, or refused by Tripletex."""
@@ -156,11 +162,25 @@ def report(conn: Connection, tenant: str, day: dt.date, version: int | None = No
     return None if stored is None else with_current_state(conn, stored)
 
 
-def report_html(conn: Connection, tenant: str, day: dt.date, version: int | None = None) -> str | None:
-    """The report rendered from the current state (posted with its number, held and why, corrections)."""
+def report_html(
+    conn: Connection, tenant: str, day: dt.date, version: int | None = None, chart: bool = True
+) -> str | None:
+    """The report rendered from the current state (posted with its number, held and why, corrections);
+    without its chart when the page around it shows one."""
     if _latest_voucher(conn, tenant, day, version) is None or latest_report(conn, tenant, day) is None:
         return None
-    return render_report(conn, tenant, day)[1]
+    return render_report(conn, tenant, day, chart=chart)[1]
+
+
+def versions(conn: Connection, tenant: str, day: dt.date) -> list[dict[str, Any]]:
+    """Every voucher version of the day (the day, its corrections, a re-post) with its Tripletex number,
+    link, date and amounts per account and VAT type (validation/versions.py)."""
+    return day_versions(conn, tenant, day, tripletex_link_for(conn, tenant))
+
+
+def net(conn: Connection, tenant: str, day: dt.date) -> list[dict[str, Any]]:
+    """What the ledger holds for the day now, per account and VAT type."""
+    return day_net(conn, tenant, day)
 
 
 def held_records(conn: Connection, tenant: str, day: dt.date) -> list[dict[str, Any]]:
