@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,8 @@ INFORMATIONAL = frozenset({"corrected"})
 """Kinds that tell what happened rather than ask a person to act."""
 ALERT_STATUSES = frozenset({"held", "failed"})
 SECTION = "bookspot"
+ONE_LINE = re.compile(r"[^\S\u00a0]+")
+"""Runs of white space made one space; the no-break space inside "1 190,00" stays."""
 WEBHOOK_TIMEOUT_S = 10
 
 
@@ -87,9 +90,8 @@ def review_link(tenant: str, day: dt.date) -> str:
 def alert(kind: str, tenant: str, day: dt.date, reason: str) -> Alert:
     if kind not in KINDS:
         raise ValueError(f"unknown alert kind {kind!r}; one of {', '.join(KINDS)}")
-    return Alert(
-        kind, tenant, day, " ".join(str(reason).split()) or "no reason recorded", review_link(tenant, day)
-    )
+    text = ONE_LINE.sub(" ", str(reason)).strip()
+    return Alert(kind, tenant, day, text or "no reason recorded", review_link(tenant, day))
 
 
 def mail_html(alerts: list[Alert]) -> str:
