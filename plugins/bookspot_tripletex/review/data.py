@@ -66,8 +66,11 @@ class DayRow:
 
 
 def _stored_report(conn: Connection, row: Any) -> dict[str, Any] | None:
-    """The latest report stored in staging for a voucher row (its validation, as it was then)."""
+    """The latest report stored in staging for a voucher row (its validation, as it was then); for a
+    correction, the day's report (a correction has none of its own: the day's report lists it)."""
     stored = latest_report(conn, row.tenant_id, row.local_date, row.version)
+    if stored is None and row.version > 1:
+        stored = latest_report(conn, row.tenant_id, row.local_date)
     return None if stored is None else stored.model
 
 
