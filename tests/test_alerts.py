@@ -229,3 +229,22 @@ def test_a_shard_failing_before_any_outcome_alerts_its_planned_tenants(
     }
     alerts.on_task_failure(context)
     assert [(a.kind, a.tenant) for a in sent] == [("failed", "tenant-001"), ("failed", "tenant-002")]
+
+
+def test_a_corrected_day_is_told_with_its_vouchers_and_net_in_norwegian(smtp_sink: _SmtpSink) -> None:
+    from bookspot_tripletex.money import nok_text
+
+    corrected = [
+        {"tenant": TENANT, "date": "2026-11-24", "corrections": 2, "net": f"{nok_text(-119_050)} NOK"}
+    ]
+    assert alerts.corrected_alerts([{**corrected[0], "corrections": 0}]) == []
+    assert alerts.send(alerts.corrected_alerts(corrected)) == 1
+    message = email.message_from_bytes(smtp_sink.messages[0])
+    subject = str(email.header.make_header(email.header.decode_header(message["Subject"])))
+    assert subject == "BookSpot → Tripletex: fjord-kayak 24.11.2026 corrected"
+    body = _body(message)
+    assert "were corrected" in body and "need a person" not in body
+    assert (
+        "2 correction voucher(s) posted to Tripletex; the day&#x27;s sales changed by -1\u00a0190,50 NOK"
+        in body
+    )

@@ -163,6 +163,10 @@ def test_a_corrected_days_page_shows_every_voucher_with_its_number_amounts_and_l
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(tripletex.url))
     link = f"{origin}/execute/voucherMenu?voucherId={second['tripletex_voucher_id']}&contextId={company.id}"
     assert second["tripletex_link"] == link
+    from bookspot_tripletex.review.links import tripletex_voucher_url
+
+    assert tripletex_voucher_url(TENANT, POSTED_DAY) == link  # the task's 'Tripletex' extra link
+    assert tripletex_voucher_url(TENANT, HELD_DAY) == ""
 
     page = client.get(f"/bookspot-review/days/{TENANT}/{POSTED_DAY}", headers=admin).text
     assert 'id="versions"' in page and "24.11.2026" in page
