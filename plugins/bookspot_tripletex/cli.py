@@ -195,13 +195,17 @@ def _force_repost(args: argparse.Namespace) -> int:
 def _reconcile(args: argparse.Namespace) -> int:
     from bookspot_tripletex.load.errors import ReconcileMismatch
     from bookspot_tripletex.load.reconcile import reconcile
+    from bookspot_tripletex.pipeline import refresh_touched
 
     engine, tenant, client = _tenant_and_client(args)
+    since = dt.datetime.now(dt.UTC)
     try:
         result = reconcile(engine, tenant, client, days=args.days, repair=args.repair)
     except ReconcileMismatch as exc:
         print(f"MISMATCH: {exc}", file=sys.stderr)
         return 1
+    finally:
+        refresh_touched(engine, tenant.tenant, since, "reconciled")
     print(
         f"{args.tenant}: {result['vouchers']} voucher(s), {result['from']} to {result['to']}, match staging"
     )

@@ -129,3 +129,50 @@ def test_reconciliation_reverses_a_duplicate_and_finds_a_deleted_voucher(
     live = [v for v in vouchers_in(emulator) if not v.get("reverseVoucher")]
     assert len(live) == 1
     assert _ledger_sums(emulator) == _journal_sums(staging_engine, cfg, day)
+
+
+def test_a_moved_correction_is_reported_with_its_date_and_why(
+    staging_engine, staged_day, emulator, client, example_feed
+) -> None:
+    from bookspot_tripletex import pipeline
+    from bookspot_tripletex.validation.store import latest_report
+
+    cfg, day = staged_day
+    assert pipeline.load_day(staging_engine, cfg.tenant, day, client, "night-1")["outcome"] == "posted"
+    emulator.admin(
+        "PUT", f"companies/{COMPANY_ID}/closed_periods", [{"start": "2026-11-01", "end": "2026-12-01"}]
+    )
+    _void_first_record(staging_engine, cfg, example_feed)
+    loaded = pipeline.load_day(staging_engine, cfg.tenant, day, make_client(emulator), "night-2")
+    assert pipeline.corrections_posted(staging_engine, loaded) == (1, -128_000)
+    with staging_engine.connect() as conn:
+        stored = latest_report(conn, cfg.tenant, day)
+    assert stored is not None and stored.run_id == "night-2:corrected"
+    (correction,) = stored.model["corrections"]
+    assert correction["moved"] and correction["date"] == "2026-12-01" and "closed" in correction["note"]
+    assert correction["changes"] == [{"id": "tx_000001", "change": "voided"}]
+    assert "Dated 01.12.2026 (moved: moved from 2026-11-24 to 2026-12-01" in stored.html
+    assert "the day&#39;s sales changed by -1\u00a0280,00 NOK" in stored.html
+    net = {(r["account"], r["vat_type"]): int(Decimal(r["amount"]) * 100) for r in stored.model["net"]}
+    assert +Counter(net) == _journal_sums(staging_engine, cfg, day) == _ledger_sums(emulator)
+    assert -Counter(net) and sum(net.values()) == 0
+
+
+def test_a_forced_repost_re_renders_the_report(staging_engine, staged_day, emulator, client) -> None:
+    from bookspot_tripletex import pipeline
+    from bookspot_tripletex.validation.store import latest_report
+
+    cfg, day = staged_day
+    post_day(staging_engine, cfg, day, client, "night-1")
+    since = dt.datetime.now(dt.UTC)
+    force_repost(staging_engine, cfg, day, make_client(emulator), "kari", "wrong stripe account")
+    assert pipeline.refresh_touched(staging_engine, cfg.tenant, since, "reposted") == [day]
+    with staging_engine.connect() as conn:
+        stored = latest_report(conn, cfg.tenant, day)
+    (repost,) = stored.model["corrections"]
+    assert (repost["kind"], repost["status"], repost["version"]) == ("repost", "posted", 2)
+    assert "kari" in repost["note"] and repost["tripletex_number"]
+    number = repost["tripletex_number"]
+    assert (
+        f"Forced re-post {repost['external_number']} (version 2, Tripletex voucher {number})" in stored.html
+    )
