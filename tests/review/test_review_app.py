@@ -132,6 +132,7 @@ def test_a_corrected_days_page_shows_every_voucher_with_its_number_amounts_and_l
     api, nights, admin, tripletex, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
     import json
+    from decimal import Decimal
     from urllib.parse import urlsplit
 
     from bookspot_tripletex import pipeline
@@ -139,6 +140,11 @@ def test_a_corrected_days_page_shows_every_voucher_with_its_number_amounts_and_l
     from tripletex_support import make_client
 
     company = tripletex.config.companies[0]
+    client, _ = api
+    (before,) = client.get(
+        f"/bookspot-review/api/days?date_from={POSTED_DAY}&date_to={POSTED_DAY}", headers=admin
+    ).json()
+    first_sales = before["sales"]
     monkeypatch.setenv(
         "AIRFLOW_CONN_TRIPLETEX_FJORD_KAYAK",
         json.dumps({"conn_type": "tripletex", "host": tripletex.url, "login": "c", "password": "e"}),
@@ -154,7 +160,6 @@ def test_a_corrected_days_page_shows_every_voucher_with_its_number_amounts_and_l
     (correction,) = loaded["corrections"]
     assert correction["outcome"] == "posted"
 
-    client, _ = api
     vouchers = client.get(f"/bookspot-review/api/days/{TENANT}/{POSTED_DAY}/vouchers", headers=admin).json()
     first, second = vouchers["versions"]
     assert (first["version"], second["version"]) == (1, 2)
@@ -168,6 +173,11 @@ def test_a_corrected_days_page_shows_every_voucher_with_its_number_amounts_and_l
     assert tripletex_voucher_url(TENANT, POSTED_DAY) == link  # the task's 'Tripletex' extra link
     assert tripletex_voucher_url(TENANT, HELD_DAY) == ""
 
+    (listed,) = client.get(
+        f"/bookspot-review/api/days?date_from={POSTED_DAY}&date_to={POSTED_DAY}", headers=admin
+    ).json()
+    assert (listed["version"], listed["tripletex_number"]) == (2, second["tripletex_number"])
+    assert listed["sales"] == str(Decimal(first_sales) + Decimal("1190.50"))
     page = client.get(f"/bookspot-review/days/{TENANT}/{POSTED_DAY}", headers=admin).text
     assert 'id="versions"' in page and "24.11.2026" in page
     for version in (first, second):

@@ -22,7 +22,7 @@ from bookspot_tripletex.validation.store import (
     tripletex_link_for,
     with_current_state,
 )
-from bookspot_tripletex.validation.versions import day_net, day_versions
+from bookspot_tripletex.validation.versions import day_net, day_versions, sales_ore
 
 PROBLEM_STATUSES = frozenset({VoucherStatus.HELD, VoucherStatus.FAILED})
 """A day someone has to look at: held by validation or quarantine, or refused by Tripletex."""
@@ -90,7 +90,8 @@ def _vat_difference(report: dict[str, Any] | None) -> str | None:
 
 
 def _day_row(row: Any, report: dict[str, Any] | None) -> DayRow:
-    sales = _sales_ore(row.postings)
+    """A correction's postings are a difference: the day's sales then come from the journal it kept."""
+    sales = sales_ore(row.journal) if row.version > 1 and row.journal else _sales_ore(row.postings)
     return DayRow(
         tenant=row.tenant_id,
         tenant_name=row.name,
