@@ -176,3 +176,30 @@ def test_a_forced_repost_re_renders_the_report(staging_engine, staged_day, emula
     assert (
         f"Forced re-post {repost['external_number']} (version 2, Tripletex voucher {number})" in stored.html
     )
+
+
+def test_a_reconciliation_that_reverses_a_duplicate_re_renders_the_report(
+    staging_engine, staged_day, emulator, client
+) -> None:
+    from bookspot_tripletex import pipeline
+    from bookspot_tripletex.tripletex.payload import voucher_payload
+    from bookspot_tripletex.validation.store import latest_report
+
+    cfg, day = staged_day
+    post_day(staging_engine, cfg, day, client, "night-1")
+    with staging_engine.connect() as conn:
+        voucher = as_voucher(get_voucher(conn, cfg.tenant, day))
+    accounts = {
+        n: a["id"] for n, a in client.accounts_by_number([p.account for p in voucher.postings]).items()
+    }
+    vats = {n: v["id"] for n, v in client.vat_types_by_number([p.vat_type for p in voucher.postings]).items()}
+    duplicate = client.post_voucher_once(voucher_payload(voucher, accounts, vats))
+    since = dt.datetime.now(dt.UTC)
+    with pytest.raises(ReconcileMismatch):
+        reconcile(staging_engine, cfg, make_client(emulator), days=7, today=day + dt.timedelta(days=1))
+    assert pipeline.refresh_touched(staging_engine, cfg.tenant, since, "reconciled") == [day]
+    with staging_engine.connect() as conn:
+        stored = latest_report(conn, cfg.tenant, day)
+    assert stored.run_id.startswith("reconciled-")
+    assert stored.model["note"] == f"duplicate voucher {duplicate['id']} reversed by reconciliation"
+    assert f"duplicate voucher {duplicate['id']} reversed by reconciliation" in stored.html

@@ -61,6 +61,8 @@ class Report(BaseModel):
     tripletex_voucher_id: int | None = None
     posted_at: str | None = None
     tripletex_link: str | None = None
+    note: str | None = None
+    """What happened to the voucher since (moved, reversed, a duplicate reversed by reconciliation)."""
     held_reason: str | None = None
     corrections: list[dict[str, Any]] = Field(default_factory=list)
     net: list[dict[str, Any]] = Field(default_factory=list)

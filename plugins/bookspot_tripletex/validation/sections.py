@@ -76,6 +76,7 @@ def _details(report: dict[str, Any]) -> list[list[str]]:
         ("In Tripletex", report.get("tripletex_link")),
         ("Posted at", moment_text(report.get("posted_at")) or None),
         ("Why held", report.get("held_reason")),
+        ("Note", report.get("note")),
         ("Mapping version", mapping_text),
         ("Completed transactions", report.get("transactions")),
         ("Validated at", moment_text(validation.get("validated_at")) or None),

@@ -147,6 +147,7 @@ def current_state(conn: Connection, tenant: str, day: dt.date, version: int = 1)
             state["tripletex_voucher_id"] = entry["tripletex_voucher_id"]
             state["tripletex_link"] = entry["tripletex_link"]
             state["posted_at"] = entry["posted_at"]
+            state["note"] = entry["note"]
             state["held_reason"] = entry["error"] if entry["status"] in ("held", "failed") else None
     if state["corrections"]:
         state["net"] = day_net(conn, tenant, day)
