@@ -17,7 +17,8 @@ Each tenant-day's outcome is logged as one line and kept in staging (`day_outcom
 never stops the others. At the end a shard **fails** naming the tenants that need attention: a transient
 failure (Tripletex 5xx/429, connection errors, a busy voucher) retries the shard (posted days are a no-op
 on re-run); a held or refused day fails it without retries, saying why and what releases it (e.g.
-`python -m bookspot_tripletex release-day …`). Posted, already posted, empty and dry-run days succeed.
+`python -m bookspot_tripletex release-day …`). Posted, corrected (correction vouchers posted for a day
+posted before; alerted), already posted, empty and dry-run days succeed.
 
 A **backfill** or the `day` param re-runs exactly the chosen day(s); posted days stay as they are.
 `dry_run` stops before Tripletex.
