@@ -109,7 +109,7 @@ def test_held_report_lists_quarantine_and_escapes_everything(cfg, held, tmp_path
     failed = {c["name"]: c for c in report["checks"] if c["result"] == "fail"}
     assert "journal_lines.line_vat_matches_rate" in failed
     assert "transaction_id tx_000002" in failed["journal_lines.line_vat_matches_rate"]["observed_text"]
-    assert "vat_diff 0.02" in failed["journal_lines.line_vat_matches_rate"]["observed_text"]
+    assert "vat_diff 0,02" in failed["journal_lines.line_vat_matches_rate"]["observed_text"]
     _, html_path = write_report(report, tmp_path)
     page = html_path.read_text(encoding="utf-8")
     assert "<script" not in page and "<img" not in page

@@ -96,7 +96,7 @@ def method_label(method: str) -> str:
 
 def _value(value: Any, unit: str | None) -> str:
     if unit == "ore" and isinstance(value, int) and not isinstance(value, bool):
-        return f"{format_nok(value)} NOK"
+        return f"{nok_text(value)} NOK"
     return "empty" if value is None else str(value)
 
 
@@ -104,7 +104,7 @@ def _row_text(row: dict[str, Any]) -> str:
     parts = []
     for key, value in row.items():
         if key.endswith("_ore") and isinstance(value, int) and not isinstance(value, bool):
-            parts.append(f"{key.removesuffix('_ore')} {format_nok(value)}")
+            parts.append(f"{key.removesuffix('_ore')} {nok_text(value)}")
         else:
             parts.append(f"{key} {'empty' if value is None else value}")
     return ", ".join(parts)

@@ -116,7 +116,7 @@ def sections(report: dict[str, Any]) -> list[Section]:
             "Warnings",
             ["Warning", "Observed", "Usual range"],
             [
-                [text(w.get("message")), text(w.get("observed")), text(w.get("range"))]
+                [text(w.get("message")), amount(w.get("observed")), text(w.get("range"))]
                 for w in report.get("warnings") or []
             ],
             (4, 1.5, 2.5),
