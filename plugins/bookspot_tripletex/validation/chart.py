@@ -60,8 +60,7 @@ def chart_data(days: list[DayFigures], end_day: dt.date, tenant: str) -> dict[st
             }
         )
     y_ticks = [
-        {"y": round(base - (base - TOP) * f, 1), "text": nok_text(round(top_value * f))}
-        for f in (0, 0.5, 1)
+        {"y": round(base - (base - TOP) * f, 1), "text": nok_text(round(top_value * f))} for f in (0, 0.5, 1)
     ]
     x_ticks = [
         {"x": bar["mid"], "text": f"{d.day:%d.%m}"}
