@@ -53,9 +53,8 @@ def main() -> None:
             tripletex = {
                 "conn_type": "tripletex",
                 "host": server.url,
-                "login": firm.consumer_token,
                 "password": firm.employee_token,
-                "extra": {"company_id": 0},
+                "extra": {"consumer_token": firm.consumer_token, "company_id": 0},
             }
             feed = work / f"{tenant}.jsonl"
             lines = []

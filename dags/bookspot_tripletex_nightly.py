@@ -18,7 +18,13 @@ never stops the others. At the end a shard **fails** naming the tenants that nee
 failure (Tripletex 5xx/429, connection errors, a busy voucher) retries the shard (posted days are a no-op
 on re-run); a held or refused day fails it without retries, saying why and what releases it (e.g.
 `python -m bookspot_tripletex release-day …`). Posted, corrected (correction vouchers posted for a day
-posted before; alerted), already posted, empty and dry-run days succeed.
+posted before), already posted, empty and dry-run days succeed. When the run ends, its callbacks send one
+alert per tenant-day it left held, refused or failed, or corrected, each with that day's own reason and
+its link on the review screen.
+
+A new tenant's first posting days and the first day under a new mapping version **wait for approval**
+(`awaiting_approval`, alerted) on the BookSpot review screen; they fail nothing and hold up no other
+tenant. An approved day is posted by the re-run the approval queues.
 
 A **backfill** or the `day` param re-runs exactly the chosen day(s); posted days stay as they are.
 `dry_run` stops before Tripletex.
@@ -44,20 +50,19 @@ def _alert_failed_task(context: dict) -> None:
     on_task_failure(context)
 
 
-def _alert_done_task(context: dict) -> None:
-    from bookspot_tripletex.alerts import on_task_success
+def _alert_run_end(context: dict) -> None:
+    from bookspot_tripletex.alerts import on_run_end
 
-    on_task_success(context)
+    on_run_end(context)
 
 
 DEFAULT_ARGS = {
     "owner": "data-team",
-    "retries": 3,
+    "retries": int(os.environ.get("BOOKSPOT_TASK_RETRIES", "3")),
     "retry_delay": dt.timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "max_retry_delay": dt.timedelta(minutes=10),
     "on_failure_callback": _alert_failed_task,
-    "on_success_callback": _alert_done_task,
 }
 
 
@@ -68,6 +73,8 @@ DEFAULT_ARGS = {
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
+    on_success_callback=_alert_run_end,
+    on_failure_callback=_alert_run_end,
     doc_md=__doc__,
     tags=["bookspot", "tripletex", "accounting"],
     params={
@@ -107,11 +114,12 @@ def bookspot_tripletex_nightly() -> None:
 
     @task(pool=POOL, map_index_template="{{ shard_label }}")
     def night(shard: dict) -> dict:
+        from bookspot_tripletex.alerts import alert_approvals
         from bookspot_tripletex.tasks import run_shard
 
         context = get_current_context()
         context["shard_label"] = shard["label"]  # type: ignore[typeddict-unknown-key]
-        return run_shard(shard, context)
+        return run_shard(shard, context, notify=alert_approvals)
 
     night.expand(shard=plan())
 

@@ -53,9 +53,8 @@ def tripletex_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, url: str
     conn = {
         "conn_type": "tripletex",
         "host": url,
-        "login": firm.consumer_token,
         "password": firm.employee_token,
-        "extra": {"company_id": 0},
+        "extra": {"consumer_token": firm.consumer_token, "company_id": 0},
     }
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
 
@@ -150,3 +149,16 @@ def counts(engine: Engine, tenant: str | None = None) -> dict[str, int]:
     with engine.connect() as conn:
         out["pending_corrections"] = conn.execute(query).scalar_one()
     return out
+
+
+def put_raw(server: SimulatorServer, account: str, rid: str, updated_at: str, body: str) -> None:
+    """A record served byte for byte as `body` inside an otherwise well-formed page."""
+    _admin(server, "POST", f"accounts/{account}/raw", {"id": rid, "updated_at": updated_at, "body": body})
+
+
+def set_page(
+    server: SimulatorServer, account: str, body: str | None, content_type: str = "text/html"
+) -> None:
+    """Every transactions page of the account answers 200 with this body instead (None: pages again)."""
+    payload = None if body is None else {"status": 200, "content_type": content_type, "body": body}
+    _admin(server, "PUT", f"accounts/{account}/page", payload)

@@ -11,12 +11,13 @@ import socketserver
 import threading
 from collections.abc import Iterator
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from alerts_support import webhook_receiver
 from bookspot_tripletex import alerts, pipeline
 from helpers import setup_tenant, stage
 from review_support import HELD_DAY, TENANT, held_day_records
@@ -84,30 +85,10 @@ def smtp_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[_SmtpSink]:
     sink.server_close()
 
 
-class _HookSink(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.posts.append((dict(self.headers), json.loads(body)))  # type: ignore[attr-defined]
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def webhook_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HookSink)
-    server.posts = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/hooks/bookspot"
-    monkeypatch.setenv(
-        "AIRFLOW_CONN_BOOKSPOT_ALERTS", json.dumps({"conn_type": "http", "host": url, "password": "s3cret"})
-    )
-    monkeypatch.setenv("AIRFLOW__BOOKSPOT__ALERT_CHANNEL", "webhook")
-    yield server
-    server.shutdown()
-    server.server_close()
+    with webhook_receiver(monkeypatch) as server:
+        yield server
 
 
 def _body(message: Message) -> str:
@@ -186,59 +167,128 @@ def test_a_held_day_in_staging_alerts_with_its_quarantine_reason(
     assert "currency" in _body(email.message_from_bytes(smtp_sink.messages[0]))
 
 
-def test_a_failed_shard_alerts_the_tenant_days_it_held(monkeypatch: pytest.MonkeyPatch) -> None:
-    sent: list[alerts.Alert] = []
-    monkeypatch.setattr(alerts, "send", lambda batch: sent.extend(batch))
-    held = [
-        {"tenant": "tenant-001", "date": "2026-11-25", "outcome": "refused"},
-        {"tenant": "tenant-002", "date": "2026-11-24", "outcome": "held"},
+def _outcome(tenant: str, day: dt.date, step: str, outcome: str, reason: str, action: str | None = None):  # type: ignore[no-untyped-def]
+    from bookspot_tripletex.staging.outcomes import DayOutcome, Outcome
+
+    return DayOutcome(tenant, day, step, Outcome(outcome), {}, reason, action)
+
+
+def test_a_run_alerts_each_problem_day_once_with_its_own_reason(staging_engine) -> None:  # type: ignore[no-untyped-def]
+    from bookspot_tripletex.staging.outcomes import record_outcomes
+
+    day = dt.date(2026, 11, 25)
+    with staging_engine.begin() as conn:
+        record_outcomes(
+            conn,
+            "run-1",
+            [
+                _outcome(
+                    "tenant-001",
+                    day,
+                    "validate",
+                    "held",
+                    "1 quarantined record(s):\n  tx_eur: currency",
+                    "release-day",
+                ),
+                _outcome(
+                    "tenant-002", day, "activate", "refused", "The API key does not work.\n" + "x" * 900
+                ),
+                _outcome(
+                    "tenant-003", day, "load", "refused", "Tripletex refused the voucher: account 3000 locked"
+                ),
+                _outcome("tenant-004", day, "extract", "retry", "BookSpot answered 503"),
+                _outcome("tenant-005", day, "load", "error", "unexpected KeyError 'id'"),
+                _outcome("fjord-kayak", day, "load", "posted", ""),
+            ],
+        )
+        record_outcomes(conn, "run-2", [_outcome("tenant-006", day, "validate", "held", "other run")])
+        found = alerts.run_alerts(conn, "run-1")
+    assert [(a.tenant, a.kind) for a in found] == [
+        ("tenant-001", "held"),
+        ("tenant-002", "activation"),
+        ("tenant-003", "refused"),
+        ("tenant-004", "failed"),
+        ("tenant-005", "failed"),
     ]
+    reasons = {a.tenant: a.reason for a in found}
+    assert reasons["tenant-001"] == "1 quarantined record(s): / tx_eur: currency"
+    assert (
+        reasons["tenant-002"].startswith("The API key does not work. / xxx")
+        and len(reasons["tenant-002"]) == 500
+    )
+    assert reasons["tenant-004"] == "BookSpot answered 503"
+    assert all("\n" not in a.reason and a.link.endswith(f"/days/{a.tenant}/2026-11-25") for a in found)
+    assert found[0].action == "release-day" and found[1].action is None
 
-    class TI:
-        task_id, map_index = "night", 0
 
-        def xcom_pull(self, task_ids: str, key: str = "return_value", map_indexes: int | None = None) -> Any:
-            return held if (task_ids, key, map_indexes) == ("night", "held_days", 0) else None
+def test_the_run_callback_sends_the_runs_alerts(
+    staging_engine, staging_url: str, webhook_sink: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from bookspot_tripletex.staging.outcomes import record_outcomes
 
-    context = {"ti": TI(), "params": {"day": "2026-11-25"}, "exception": ValueError("account 3000 inactive")}
-    alerts.on_task_failure(context)
-    assert [(a.kind, a.tenant, a.day) for a in sent] == [
-        ("failed", "tenant-001", dt.date(2026, 11, 25)),
-        ("held", "tenant-002", dt.date(2026, 11, 24)),
+    monkeypatch.setenv("BOOKSPOT_STAGING_URL", staging_url)
+    day = dt.date(2026, 11, 25)
+    with staging_engine.begin() as conn:
+        record_outcomes(conn, "run-9", [_outcome("tenant-001", day, "validate", "held", "why")])
+
+    class Run:
+        run_id = "run-9"
+
+    alerts.on_run_end({"dag_run": Run(), "reason": "task_failure"})
+    ((_, payload),) = webhook_sink.posts  # type: ignore[attr-defined]
+    assert [(a["tenant"], a["kind"], a["reason"]) for a in payload["alerts"]] == [
+        ("tenant-001", "held", "why")
     ]
-    assert "account 3000 inactive" in sent[0].reason
+    alerts.on_run_end({"run_id": "run-without-problems"})
+    assert len(webhook_sink.posts) == 1  # type: ignore[attr-defined]
+
+
+class _TI:
+    task_id, map_index = "night", 1
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value", map_indexes: int | None = None) -> Any:
+        shards = [{"tenants": ["fjord-kayak"]}, {"tenants": ["tenant-001", "tenant-002"]}]
+        return shards if task_ids == "plan" else None
 
 
 def test_a_shard_failing_before_any_outcome_alerts_its_planned_tenants(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+    staging_engine, staging_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from bookspot_tripletex.staging.outcomes import record_outcomes
+
+    monkeypatch.setenv("BOOKSPOT_STAGING_URL", staging_url)
     sent: list[alerts.Alert] = []
     monkeypatch.setattr(alerts, "send", lambda batch: sent.extend(batch))
-
-    class TI:
-        task_id, map_index = "night", 1
-
-        def xcom_pull(self, task_ids: str, key: str = "return_value", map_indexes: int | None = None) -> Any:
-            shards = [{"tenants": ["fjord-kayak"]}, {"tenants": ["tenant-001", "tenant-002"]}]
-            return shards if task_ids == "plan" else None
-
+    with staging_engine.begin() as conn:
+        record_outcomes(
+            conn, "run-3", [_outcome("tenant-002", dt.date(2026, 11, 25), "load", "retry", "503")]
+        )
     context = {
-        "ti": TI(),
+        "ti": _TI(),
+        "run_id": "run-3",
         "params": {"day": "2026-11-25"},
-        "exception": RuntimeError("staging is not migrated"),
+        "exception": RuntimeError("staging is not migrated\nTraceback (most recent call last): ..."),
     }
     alerts.on_task_failure(context)
-    assert [(a.kind, a.tenant) for a in sent] == [("failed", "tenant-001"), ("failed", "tenant-002")]
+    assert [(a.kind, a.tenant) for a in sent] == [("failed", "tenant-001")]
+    assert sent[0].reason == "task night failed before this tenant's days ran: staging is not migrated"
 
 
-def test_a_corrected_day_is_told_with_its_vouchers_and_net_in_norwegian(smtp_sink: _SmtpSink) -> None:
+def test_a_corrected_day_is_told_with_its_vouchers_and_net_in_norwegian(
+    smtp_sink: _SmtpSink, staging_engine
+) -> None:
     from bookspot_tripletex.money import nok_text
+    from bookspot_tripletex.staging.outcomes import DayOutcome, Outcome, record_outcomes
 
-    corrected = [
-        {"tenant": TENANT, "date": "2026-11-24", "corrections": 2, "net": f"{nok_text(-119_050)} NOK"}
-    ]
-    assert alerts.corrected_alerts([{**corrected[0], "corrections": 0}]) == []
-    assert alerts.send(alerts.corrected_alerts(corrected)) == 1
+    day = dt.date(2026, 11, 24)
+    counts = {"voucher": "1-2026", "corrections": 2, "net": f"{nok_text(-119_050)} NOK"}
+    with staging_engine.begin() as conn:
+        record_outcomes(conn, "run-c", [DayOutcome(TENANT, day, "load", Outcome.CORRECTED, counts)])
+        record_outcomes(conn, "run-c", [DayOutcome("tenant-001", day, "load", Outcome.ALREADY_POSTED, {})])
+    with staging_engine.connect() as conn:
+        found = alerts.run_alerts(conn, "run-c")
+    assert [(a.kind, a.tenant) for a in found] == [("corrected", TENANT)]
+    assert alerts.send(found) == 1
     message = email.message_from_bytes(smtp_sink.messages[0])
     subject = str(email.header.make_header(email.header.decode_header(message["Subject"])))
     assert subject == "BookSpot → Tripletex: fjord-kayak 24.11.2026 corrected"

@@ -37,7 +37,8 @@ def test_each_tenant_gets_an_account_a_company_and_connections(tmp_path: Path) -
         assert bookspot["host"] == "http://127.0.0.1:8766"
         assert bookspot["password"] == sim.tokens[tenant.tenant]
         tripletex = connections[tenant.tripletex_conn_id]
-        assert tripletex["login"] == companies[ids[tenant.tenant]].consumer_token
+        assert tripletex["extra"]["consumer_token"] == companies[ids[tenant.tenant]].consumer_token
+        assert "login" not in tripletex
     for name in ("simulator.yaml", "emulator.yaml", "connections.json"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
     for path in files[1:]:

@@ -73,9 +73,8 @@ def _tripletex_connection(company: CompanyConfig, emulator_port: int) -> dict[st
     return {
         "conn_type": "tripletex",
         "host": f"http://127.0.0.1:{emulator_port}/v2",
-        "login": company.consumer_token,
         "password": company.employee_token,
-        "extra": {"company_id": 0},
+        "extra": {"consumer_token": company.consumer_token, "company_id": 0},
     }
 
 

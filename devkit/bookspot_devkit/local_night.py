@@ -30,16 +30,22 @@ class LocalNight:
         return f"http://127.0.0.1:{self.emulator_port}"
 
     def airflow_env(self, staging_url: str) -> dict[str, str]:
-        """What the pipeline's tasks read: staging, reports, and the connections as `AIRFLOW_CONN_*`
-        variables. (The demo's connections file is not used here: Airflow's local-filesystem backend
-        parses every connection of the file on every look-up, seconds each with 2,000 connections.)"""
-        connections = json.loads((self.data / "connections.json").read_text(encoding="utf-8"))
+        """What the pipeline's tasks read: staging and reports. The connections go into Airflow's
+        metadata database (`import_connections`), where production keeps them: environment variables
+        would not hold 20,000 of them (the OS limits a process's environment), and Airflow's
+        local-filesystem backend parses the whole file on every look-up."""
         return {
             "BOOKSPOT_DATA_DIR": str(self.data),
             "BOOKSPOT_STAGING_URL": staging_url,
             "BOOKSPOT_REPORTS_DIR": str(self.data / "reports"),
-            **{f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(conn) for conn_id, conn in connections.items()},
         }
+
+    def import_connections(self, cluster: AirflowCluster, timeout: float = 1800) -> int:
+        """Every tenant's connections into the cluster's metadata database (`airflow connections
+        import`, after `db migrate`); how many."""
+        path = self.data / "connections.json"
+        cluster.cli("connections", "import", "--overwrite", str(path), timeout=timeout)
+        return len(json.loads(path.read_text(encoding="utf-8")))
 
     def start_doubles(self, cluster: AirflowCluster, timeout: float = 300) -> None:
         """The emulator and the simulator as processes of the cluster; returns once both answer."""

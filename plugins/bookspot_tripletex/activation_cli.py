@@ -17,17 +17,22 @@ def run_activation_check(tenant_id: str, staging_url: str | None = None, day: dt
     day = day or dt.date.today()
     with engine.connect() as conn:
         mapping = mapping_for_day(conn, tenant_id, day)
-        company_id = load_tenant(conn, tenant_id).tripletex_company_id
+        tenant = load_tenant(conn, tenant_id)
     if mapping is None:
         print(f"{tenant_id}: no mapping version is in force on {day}")
         return 1
     try:
-        result = run_activation(engine, tenant_id, mapping, tripletex_client(engine, tenant_id), company_id)
+        client = tripletex_client(engine, tenant_id)
+        result = run_activation(
+            engine, tenant_id, mapping, client, tenant.tripletex_company_id, tenant.voucher_type
+        )
     except ActivationFailed as exc:
         print(exc)
         return 1
     print(
-        f"{tenant_id}: the API key works ({result['company']}); every mapped account can take its postings."
+        f"{tenant_id}: the API key works ({result['company']})"
+        + (f", voucher type {tenant.voucher_type!r} exists" if tenant.voucher_type else "")
+        + "; every mapped account can take its postings."
     )
     for warning in result["warnings"]:
         print(f"WARNING: {warning}")

@@ -1,9 +1,15 @@
-"""Alerts through Airflow notifiers: a held or failed day, a failed reconciliation, a refused activation,
-and a posted day corrected (its correction vouchers and their net change to the day's sales).
+"""Alerts through Airflow notifiers: a held, refused or failed day, a failed reconciliation, a refused
+activation, a day waiting for approval (when it starts waiting, and again when it waited longer than its
+limit), and a posted day the run corrected (how many correction vouchers, their net change to the day's
+sales).
 
-Each alert names the tenant, the day (as Norwegians write it, "24.11.2026"), the reason and the link to
-the day on the review screen. The
-channel is chosen per deployment in Airflow's config (section `bookspot`, or the environment):
+Each alert names the tenant, the day (as Norwegians write it, "24.11.2026"), that day's own reason (one
+line), what releases it and the link to the day on the review screen. The nightly DAG's run callbacks
+(`on_run_end`, on success and on failure) send one alert per tenant-day the run left held, refused or
+failed or corrected, read from `day_outcomes`; the task
+failure callback (`on_task_failure`) covers only the tenants of a shard that failed before recording
+any outcome (the task's error, first line). The channel is chosen per deployment in Airflow's config
+(section `bookspot`, or the environment):
 
 * `AIRFLOW__BOOKSPOT__ALERT_CHANNEL`: `smtp`, `webhook` or `none` (the default: alerts are logged only)
 * `AIRFLOW__BOOKSPOT__ALERT_TO` (smtp): comma-separated addresses; `ALERT_FROM` the sender
@@ -34,18 +40,29 @@ log = logging.getLogger(__name__)
 
 KINDS = {
     "held": "held",
+    "refused": "refused",
     "failed": "failed",
     "reconciliation": "failed reconciliation",
     "activation": "activation refused",
+    "approval": "awaiting approval",
+    "approval_overdue": "still awaiting approval",
     "corrected": "corrected",
 }
 INFORMATIONAL = frozenset({"corrected"})
 """Kinds that tell what happened rather than ask a person to act."""
 ALERT_STATUSES = frozenset({"held", "failed"})
 SECTION = "bookspot"
-ONE_LINE = re.compile(r"[^\S\u00a0]+")
-"""Runs of white space made one space; the no-break space inside "1 190,00" stays."""
 WEBHOOK_TIMEOUT_S = 10
+REASON_MAX = 500
+"""An alert's reason is one line of at most this many characters."""
+OUTCOME_KINDS = {
+    "held": "held",
+    "refused": "refused",
+    "retry": "failed",
+    "error": "failed",
+    "corrected": "corrected",
+}
+"""The `day_outcomes` outcomes a run's end alerts on, and the kind of alert each is."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,7 @@ class Alert:
     day: dt.date
     reason: str
     link: str
+    action: str | None = None
 
     @property
     def subject(self) -> str:
@@ -67,6 +85,7 @@ class Alert:
             "day": self.day.isoformat(),
             "reason": self.reason,
             "link": self.link,
+            "action": self.action,
             "subject": self.subject,
         }
 
@@ -87,17 +106,34 @@ def review_link(tenant: str, day: dt.date) -> str:
     return f"{base.rstrip('/')}{URL_PREFIX}/days/{tenant}/{day.isoformat()}"
 
 
-def alert(kind: str, tenant: str, day: dt.date, reason: str) -> Alert:
+SPACES = re.compile(r"[^\S\u00a0]+")
+"""Runs of white space; the no-break space inside "1 190,00" is kept."""
+
+
+def one_line(text: Any, limit: int = REASON_MAX) -> str:
+    """The text's lines joined by ' / ', spaces collapsed, cut at `limit` characters."""
+    lines = [SPACES.sub(" ", part).strip() for part in str(text or "").splitlines()]
+    line = " / ".join(part for part in lines if part)
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def alert(kind: str, tenant: str, day: dt.date, reason: str, action: str | None = None) -> Alert:
     if kind not in KINDS:
         raise ValueError(f"unknown alert kind {kind!r}; one of {', '.join(KINDS)}")
-    text = ONE_LINE.sub(" ", str(reason)).strip()
-    return Alert(kind, tenant, day, text or "no reason recorded", review_link(tenant, day))
+    return Alert(
+        kind,
+        tenant,
+        day,
+        one_line(reason) or "no reason recorded",
+        review_link(tenant, day),
+        one_line(action) or None,
+    )
 
 
 def mail_html(alerts: list[Alert]) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(a.tenant)}</td><td>{day_text(a.day)}</td><td>{html.escape(KINDS[a.kind])}</td>"
-        f"<td>{html.escape(a.reason)}</td>"
+        f"<td>{html.escape(a.reason)}{'<br>' + html.escape(a.action) if a.action else ''}</td>"
         f'<td><a href="{html.escape(a.link, quote=True)}">report</a></td></tr>'
         for a in alerts
     )
@@ -171,6 +207,16 @@ def send(alerts: Iterable[Alert]) -> int:
     return len(batch)
 
 
+def alert_approvals(outcomes: Iterable[Any]) -> int:
+    """Alert the tenant-days that started waiting for approval (`alert` "new") and those waiting longer
+    than their tenant's limit since the last alert ("overdue")."""
+    return send(
+        alert("approval" if o.alert == "new" else "approval_overdue", o.tenant, o.day, o.reason or "")
+        for o in outcomes
+        if getattr(o, "alert", None) in ("new", "overdue")
+    )
+
+
 def day_alerts(conn: Any, day: dt.date, tenants: Iterable[str] | None = None) -> list[Alert]:
     """Alerts for the day's tenant-days left held or failed in staging, with why."""
     from sqlalchemy import select
@@ -199,35 +245,6 @@ def day_alerts(conn: Any, day: dt.date, tenants: Iterable[str] | None = None) ->
     return out
 
 
-def corrected_alerts(corrected: Iterable[dict[str, Any]]) -> list[Alert]:
-    """One alert per tenant-day a run corrected (the shard's XCom `corrected_days`: tenant, date, how
-    many correction vouchers, their net change to the day's sales)."""
-    out = []
-    for c in corrected:
-        count = int(c.get("corrections") or 0)
-        if not count:
-            continue
-        reason = f"{count} correction voucher(s) posted to Tripletex" + (
-            f"; the day's sales changed by {c['net']}" if c.get("net") else ""
-        )
-        out.append(alert("corrected", str(c["tenant"]), dt.date.fromisoformat(str(c["date"])), reason))
-    return out
-
-
-def _tell_corrections(ti: Any) -> None:
-    """Send the corrected tenant-days a night task recorded; a channel that fails is logged only."""
-    corrected = ti.xcom_pull(task_ids=ti.task_id, key="corrected_days", map_indexes=ti.map_index) or []
-    try:
-        send(corrected_alerts(corrected))
-    except Exception as exc:
-        log.warning("correction alerts not sent: %s", exc)
-
-
-def on_task_success(context: Any) -> None:
-    """Task callback: the tenant-days the night task corrected."""
-    _tell_corrections(context["ti"])
-
-
 def _context_day(context: Any) -> dt.date:
     """The run's day from a task's context, or from its DagRun in a DAG callback's leaner context."""
     from bookspot_tripletex.tasks import accounting_day
@@ -244,27 +261,80 @@ def _context_day(context: Any) -> dt.date:
     )
 
 
-def on_task_failure(context: Any) -> None:
-    """Task callback: the tenant-days a failed night task held, with its error (a refused activation
-    is named as such)."""
-    ti = context["ti"]
-    _tell_corrections(ti)
-    day = _context_day(context)
-    held = ti.xcom_pull(task_ids=ti.task_id, key="held_days", map_indexes=ti.map_index) or []
-    reason = f"task {ti.task_id} failed: {context.get('exception') or 'no error recorded'}"
-    if held:
-        send(
-            alert(
-                "held" if h["outcome"] == "held" else "failed",
-                h["tenant"],
-                dt.date.fromisoformat(h["date"]),
-                reason,
-            )
-            for h in held
-        )
+def run_alerts(conn: Any, run_id: str) -> list[Alert]:
+    """One alert per tenant-day the run left held, refused or failed, with that day's reason and action,
+    and one per posted day it corrected."""
+    from bookspot_tripletex.staging.outcomes import run_outcomes
+
+    out = []
+    for row in run_outcomes(conn, run_id, sorted(OUTCOME_KINDS)):
+        kind = OUTCOME_KINDS[row.outcome]
+        if kind == "refused" and row.step == "activate":
+            kind = "activation"
+        reason = corrected_reason(row.counts or {}) if kind == "corrected" else row.reason or row.outcome
+        out.append(alert(kind, row.tenant_id, row.local_date, reason, row.action))
+    return out
+
+
+def corrected_reason(counts: dict[str, Any]) -> str:
+    """A corrected day's alert text from its outcome's counts: how many vouchers, their net."""
+    net = counts.get("net")
+    return f"{int(counts.get('corrections') or 0)} correction voucher(s) posted to Tripletex" + (
+        f"; the day's sales changed by {net}" if net else ""
+    )
+
+
+def _run_id(context: Any) -> str | None:
+    run = context.get("dag_run")
+    return context.get("run_id") or getattr(run, "run_id", None)
+
+
+def on_run_end(context: Any) -> None:
+    """DAG-run callback (success and failure): alert every tenant-day of the run left held, refused or
+    failed, each with its own reason."""
+    from bookspot_tripletex.staging.db import make_engine
+
+    run_id = _run_id(context)
+    if not run_id:
+        log.warning("run callback without a run id: no alerts")
         return
+    engine = make_engine()
+    try:
+        with engine.connect() as conn:
+            found = run_alerts(conn, run_id)
+    finally:
+        engine.dispose()
+    send(found)
+
+
+def _tenants_with_outcomes(run_id: str | None, tenants: list[str]) -> set[str]:
+    if not run_id or not tenants:
+        return set()
+    from bookspot_tripletex.staging.db import make_engine
+    from bookspot_tripletex.staging.outcomes import run_outcomes
+
+    engine = make_engine()
+    try:
+        with engine.connect() as conn:
+            return {row.tenant_id for row in run_outcomes(conn, run_id, tenants=tenants)}
+    finally:
+        engine.dispose()
+
+
+def on_task_failure(context: Any) -> None:
+    """Task callback: the tenants of a failed shard that recorded no outcome in this run (it failed before
+    their days ran), with the first line of the task's error; the run callback alerts every other day."""
+    ti = context["ti"]
+    day = _context_day(context)
     tenants: list[str] = []
     if ti.map_index is not None and ti.map_index >= 0:
         planned = ti.xcom_pull(task_ids="plan") or []
         tenants = list(planned[ti.map_index]["tenants"]) if ti.map_index < len(planned) else []
-    send(alert("failed", t, day, reason) for t in tenants or ["(all tenants)"])
+    error = str(context.get("exception") or "no error recorded").strip().splitlines() or [""]
+    reason = f"task {ti.task_id} failed before this tenant's days ran: {error[0]}"
+    try:
+        done = _tenants_with_outcomes(_run_id(context), tenants)
+    except Exception:  # noqa: BLE001 (staging itself may be why the task failed)
+        log.warning("could not read this run's outcomes from staging", exc_info=True)
+        done = set()
+    send(alert("failed", t, day, reason) for t in (tenants or ["(all tenants)"]) if t not in done)

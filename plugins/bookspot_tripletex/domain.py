@@ -49,10 +49,20 @@ class VoucherStatus(StrEnum):
     POSTED = "posted"
     REVERSED = "reversed"
     """Posted, then reversed by a forced re-post; the day's next version carries it."""
+    AWAITING_APPROVAL = "awaiting_approval"
+    """Validated and ready, but a person approves it first (a new tenant's first days, a new mapping)."""
 
 
 LOCKED_STATUSES = frozenset({VoucherStatus.POSTING, VoucherStatus.POSTED, VoucherStatus.REVERSED})
 """A voucher in these states is never rebuilt: its journal is what was (or is being) posted."""
+
+STATUS_LENGTH = 32
+"""Room for a voucher, report or outcome status in staging (`awaiting_approval` is the longest)."""
+
+APPROVAL_DAYS = 3
+"""A new tenant's first posting days that wait for a person's approval, unless its file says otherwise."""
+APPROVAL_ALERT_HOURS = 24
+"""A day waiting for approval longer than this (the tenant file's `approval_alert_hours`) alerts again."""
 
 CURRENCY = "NOK"
 """The only currency posted: amounts are integer øre everywhere inside the pipeline."""
@@ -73,6 +83,7 @@ MAX_ORE = 10**15
 """The largest amount in øre a staging column takes (BIGINT with room to sum a day)."""
 
 TENANT_ID_LENGTH = 100
+TENANT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 NAME_LENGTH = 200
 TIMEZONE_LENGTH = 64
 CONN_ID_LENGTH = 250

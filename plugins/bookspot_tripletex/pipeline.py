@@ -445,6 +445,7 @@ LOAD_OUTCOMES = {
     "dry_run": Outcome.DRY_RUN,
     "held": Outcome.HELD,
     "failed": Outcome.REFUSED,
+    "awaiting_approval": Outcome.AWAITING_APPROVAL,
 }
 
 
@@ -469,6 +470,13 @@ def _finish_day(
         return DayOutcome(
             tenant, day, "validate", Outcome.HELD, counts, _held_reason(journal, validated), action
         )
+    if validated["status"] == "ready" and not night.dry_run:
+        try:
+            waits = _approval_gate(engine, tenant, day, night, counts)
+        except Exception as exc:
+            return _failed(tenant, day, "approve", exc, counts)
+        if waits is not None:
+            return waits
     step = "activate"
     try:
         postable = validated["status"] in ("ready", "posting") and not night.dry_run
@@ -499,6 +507,40 @@ def _finish_day(
         return _failed(tenant, day, step, exc, counts)
     action = action_for(step, outcome, tenant, day, {**journal, "report": loaded.get("report")})
     return DayOutcome(tenant, day, step, outcome, counts, reason, action)
+
+
+def _approval_gate(
+    engine: Engine, tenant: str, day: dt.date, night: Night, counts: dict[str, Any]
+) -> DayOutcome | None:
+    """None when the day may be posted; else it waits for a person or was rejected (held with the
+    reason). A waiting day's outcome says when to alert: `new` when it starts waiting, `overdue` once it
+    waited longer than the tenant's limit since its last alert (the night task sends them)."""
+    from bookspot_tripletex.load.approval import gate
+    from bookspot_tripletex.triage import action_for
+
+    now = night.now or dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        row = get_voucher(conn, tenant, day)
+        if row is None:
+            raise LookupError(f"{tenant} {day}: no voucher built")
+        found = gate(conn, load_tenant(conn, tenant), row, night.run_id, now)
+    if found.may_post:
+        return None
+    _refresh(engine, tenant, day, night.run_id, found.state)
+    outcome = Outcome.AWAITING_APPROVAL if found.state == "awaiting" else Outcome.HELD
+    reason = found.held_reason if found.state == "rejected" else found.why
+    action = action_for("approve", outcome, tenant, day, {})
+    return DayOutcome(tenant, day, "approve", outcome, counts, reason, action, alert=found.alert)
+
+
+def _refresh(engine: Engine, tenant: str, day: dt.date, run_id: str, event: str) -> None:
+    from bookspot_tripletex.validation.store import refresh_report
+
+    try:
+        with engine.begin() as conn:
+            refresh_report(conn, tenant, day, run_id, event)
+    except LookupError as exc:
+        log.warning("%s %s: report not refreshed: %s", tenant, day, exc)
 
 
 def _has_pending(engine: Engine, tenant: str, day: dt.date) -> bool:
@@ -599,7 +641,7 @@ def _run_batch(engine: Engine, batch: Sequence[str], night: Night, track: _Track
                     _finish_day(engine, tenant, day, journals[(tenant, day)], result, client, night)
                 )
                 track.report(finished[-1])
-        clean = all(o.outcome.done for o in finished)
+        clean = all(o.outcome.done or o.outcome.waiting for o in finished)
         if night.reconcile and not night.dry_run and clean:
             try:
                 reconcile_tenant(engine, tenant, client.get())

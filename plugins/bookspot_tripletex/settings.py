@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 """The installed package: its `sql/` and `expectations/` are the project's top-level folders of that name."""
@@ -28,3 +32,35 @@ def reports_export_dir() -> Path | None:
     live in the staging database only."""
     folder = os.environ.get("BOOKSPOT_REPORTS_DIR")
     return Path(folder).resolve() if folder else None
+
+
+class FeedLimits(BaseSettings):
+    """How much one feed line and one API page may hold; a line over a limit is quarantined, a page over
+    its limit fails that tenant's extract. Read from `BOOKSPOT_FEED_MAX_DEPTH`, `…_MAX_LINE_BYTES` and
+    `…_MAX_PAGE_BYTES`."""
+
+    model_config = SettingsConfigDict(env_prefix="BOOKSPOT_FEED_", frozen=True)
+
+    max_depth: int = Field(32, ge=4, le=512, description="nesting of arrays and objects in one record")
+    max_line_bytes: int = Field(1 << 20, ge=1024, description="bytes of one record's JSON text")
+    max_page_bytes: int = Field(64 << 20, ge=1 << 16, description="bytes of one API page's body")
+
+
+def feed_limits() -> FeedLimits:
+    """The feed limits in force now (read again whenever their environment variables change)."""
+    return _feed_limits(
+        tuple(os.environ.get(f"BOOKSPOT_FEED_{name.upper()}") for name in FeedLimits.model_fields)
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _feed_limits(environment: tuple[str | None, ...]) -> FeedLimits:
+    return FeedLimits()
+
+
+def closed_period_text_match() -> bool:
+    """Whether a refusal whose text names a closed period ("stengt", "closed", "låst periode") is read as
+    one, the fallback when Tripletex's accounting periods could not be read beforehand:
+    `BOOKSPOT_CLOSED_PERIOD_TEXT_MATCH` (default on; `0`, `false`, `no` or `off` turns it off)."""
+    value = os.environ.get("BOOKSPOT_CLOSED_PERIOD_TEXT_MATCH", "1").strip().lower()
+    return value not in ("0", "false", "no", "off")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 
 from bookspot_tripletex import pipeline
 from bookspot_tripletex.staging.db import make_engine
+from bookspot_tripletex.staging.outcomes import DayOutcome
 
 DAG_TZ = ZoneInfo("Europe/Oslo")
 POOL = "tripletex_api"
@@ -123,9 +125,15 @@ def plan(requested: list[str] | None, shard_size: int) -> list[dict[str, Any]]:
     return planned
 
 
-def run_shard(shard: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-    """Every step for the shard's tenants and their days; then fail (naming them) if any need a retry or
-    a person. Posted days stay posted: a retry of the shard is a no-op for them."""
+def run_shard(
+    shard: dict[str, Any],
+    context: dict[str, Any],
+    notify: Callable[[list[DayOutcome]], Any] | None = None,
+) -> dict[str, Any]:
+    """Every step for the shard's tenants and their days; `notify` gets the outcomes (the DAG passes
+    `alerts.alert_approvals`: days that start waiting for approval, or wait too long); then fail (naming
+    them) if any need a retry or a person. Posted days stay posted: a retry of the shard is a no-op for
+    them. A day waiting for approval fails nothing."""
     from airflow.sdk.exceptions import AirflowFailException
 
     night = night_of(context, utcnow())
@@ -144,19 +152,17 @@ def run_shard(shard: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     if ti is not None:
         ti.xcom_push(key="held_days", value=held)
         ti.xcom_push(key="tenant_days", value=[list(td) for td in held_tenant_days])
-    if ti is not None:
-        corrected = [{**o.as_xcom(), **_correction_counts(o)} for o in result.corrected]
-        ti.xcom_push(key="corrected_days", value=corrected[:HELD_XCOM_LIMIT])
     log.info("%s: %s", shard["label"], result.tally())
+    if notify is not None:
+        try:
+            notify(result.outcomes)
+        except Exception as exc:  # an alert failing never fails the shard; the days' outcomes stand
+            log.warning("%s: alerts not sent: %s", shard["label"], exc)
     if result.to_retry:
         raise ShardRetry(result.problems())
     if result.needs_person:
         raise AirflowFailException(result.problems())
     return {"tenants": len(shard["tenants"]), "summary": result.tally()}
-
-
-def _correction_counts(outcome: Any) -> dict[str, Any]:
-    return {"corrections": outcome.counts.get("corrections"), "net": outcome.counts.get("net")}
 
 
 def extract(tenant_id: str, day: dt.date, now: dt.datetime | None = None) -> dict[str, Any]:

@@ -68,6 +68,12 @@ def reason_of(exc: BaseException) -> str:
 def action_for(step: str, outcome: Outcome, tenant: str, day: dt.date, detail: dict[str, Any]) -> str | None:
     """The command or UI action that lets a held or refused day through."""
     again = rerun(tenant, day)
+    if step == "approve":
+        page = f"the BookSpot review screen, day {tenant} {day}"
+        if outcome is Outcome.AWAITING_APPROVAL:
+            return f"approve or reject it on {page} (users who may run the nightly DAG)"
+        if outcome is Outcome.HELD:
+            return f"fix the cause and the next run puts the day up again, or approve it on {page}"
     if outcome is Outcome.HELD:
         if detail.get("quarantined"):
             return (

@@ -43,9 +43,8 @@ def night(
         "tripletex_fjord_kayak": {
             "conn_type": "tripletex",
             "host": tripletex.url,
-            "login": company.consumer_token,
             "password": company.employee_token,
-            "extra": {"company_id": 0},
+            "extra": {"consumer_token": company.consumer_token, "company_id": 0},
         },
         "bookspot_fjord_kayak": {"conn_type": "bookspot", "extra": {"feed_file": str(example_feed)}},
     }

@@ -189,6 +189,61 @@ def test_missed_nights_a_refused_and_a_held_tenant(
     assert all(r.tenant_id != "fjord-kayak" for r in outcomes(engine, again.run_id).values())
 
 
+def test_a_night_alerts_each_held_refused_and_failed_day_once_with_its_own_reason(
+    tenants: Engine,
+    bookspot: SimulatorServer,
+    staging_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """tenant-001 holds a record in euros, tenant-002's key is refused, fjord-kayak's feed is gone: the
+    run's failure callback POSTs one alert per tenant-day to a local webhook, each with its own reason."""
+    from alerts_support import received_alerts, webhook_receiver
+
+    monkeypatch.setenv("BOOKSPOT_TASK_RETRIES", "0")
+    bad = record("tx_eur", "2026-11-21T12:00:00+01:00", account_id="tenant-001")
+    bad["currency"] = "EUR"
+    put_records(bookspot, "tenant-001", [bad])
+    bookspot_connection(
+        monkeypatch,
+        "bookspot_fjord_kayak",
+        bookspot.url,
+        TOKENS["fjord-kayak"],
+        feed_file=str(tmp_path / "gone"),
+    )
+    night = oslo(2026, 11, 22, 1)
+    set_clock(bookspot, night)
+    with webhook_receiver(monkeypatch) as hook:
+        run = run_night(monkeypatch, dt.date(2026, 11, 21), night)
+    assert run.state == "failed"
+    rows = outcomes(tenants, run.run_id)
+    problems = {k: r for k, r in rows.items() if r.outcome in ("held", "refused", "error")}
+    assert {r.outcome for r in problems.values()} == {"held", "refused", "error"}
+    assert {(r.tenant_id, r.outcome) for r in problems.values()} == {
+        ("fjord-kayak", "error"),
+        ("tenant-001", "held"),
+        ("tenant-002", "refused"),
+    }
+    assert rows[("tenant-001", "2026-11-20")].outcome == "posted"
+    sent = received_alerts(hook)
+    assert sorted((a["tenant"], a["day"]) for a in sent) == sorted(problems), "one alert per problem day"
+    kinds = {a["tenant"]: a["kind"] for a in sent}
+    assert kinds == {"fjord-kayak": "failed", "tenant-001": "held", "tenant-002": "activation"}
+    by_tenant = {a["tenant"]: a for a in sent if a["day"] == "2026-11-21"}
+    assert "gone" in by_tenant["fjord-kayak"]["reason"]
+    assert "quarantined" in by_tenant["tenant-001"]["reason"]
+    assert "The API key does not work" in by_tenant["tenant-002"]["reason"]
+    assert "release-day --tenant tenant-001 --date 2026-11-21" in by_tenant["tenant-001"]["action"]
+    for tenant, one in by_tenant.items():
+        others = set(COMPANIES) - {tenant}
+        assert not any(o in one["reason"] for o in others), one["reason"]
+        assert "\n" not in one["reason"] and len(one["reason"]) <= 500
+    for one in sent:
+        assert (
+            one["link"] == f"https://airflow.example.test/bookspot-review/days/{one['tenant']}/{one['day']}"
+        )
+
+
 def test_a_365_day_initial_import_takes_one_run(
     airflow_db: None, tripletex: EmulatorServer, staging_url: str, example_tenant_file: Path,
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -61,6 +61,7 @@ def test_one_night_of_two_tenants_runs_on_both_celery_workers(postgres_url: str,
         env = airflow_env(tmp_path / "airflow", metadata_url, ROOT, executor="CeleryExecutor", extra=extra)
         cluster = stack.enter_context(AirflowCluster(env))
         cluster.cli("db", "migrate", timeout=300)
+        assert night.import_connections(cluster) == 2 * len(TENANTS)
         night.start_doubles(cluster, timeout=120)
         cluster.start_components()
         for name in WORKERS:

@@ -148,3 +148,19 @@ def test_request_log_never_holds_tokens(api_a: Api, emulator: EmulatorServer) ->
     assert api_a.token not in text and api_a.company.employee_token not in text
     assert api_a.company.consumer_token not in text
     assert "/v2/token/session/***" in text
+
+
+def test_calls_are_counted_beyond_the_bounded_log(api_a: Api, emulator: EmulatorServer) -> None:
+    for _ in range(3):
+        assert api_a.request("GET", "/ledger/vatType").status_code == 200
+    counted = {(v["method"], v["path"]): v["count"] for v in api_a.server.admin("GET", "calls")["values"]}
+    assert counted[("GET", "/v2/ledger/vatType")] == 3
+    state = emulator.state
+    for n in range(state.request_log.maxlen + 5):
+        state.log_request({"method": "GET", "path": f"/v2/ledger/voucher/{n}"})
+    assert len(state.request_log) == state.request_log.maxlen
+    calls = api_a.server.admin("GET", "calls")
+    counted = {(v["method"], v["path"]): v["count"] for v in calls["values"]}
+    assert counted[("GET", "/v2/ledger/voucher/:id")] == state.request_log.maxlen + 5
+    api_a.server.admin("DELETE", "requests")
+    assert api_a.server.admin("GET", "calls")["total"] == 0

@@ -32,8 +32,10 @@ from simulator_support import (
     fetch_all,
     new_token,
     oslo,
+    put_raw,
     put_records,
     set_faults,
+    set_page,
     simulator,
     stats,
     tenant_file,
@@ -296,3 +298,74 @@ def test_garbage_from_the_api_is_quarantined_and_the_rest_staged(
     assert rules["g_name"] == ["bad_text"] and rules["g_year"] == ["bad_timestamp"]
     assert rules["g_huge"] == ["out_of_range", "out_of_range"]
     assert "missing_field" in rules["g_empty"] and "no_lines" in rules["g_types"]
+
+
+def test_a_hostile_record_in_a_page_is_quarantined_naming_page_and_record(
+    staged: tuple[Engine, TenantConfig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, cfg = staged
+    token = new_token()
+    updated = oslo(2026, 7, 3, 12)
+    with simulator({TENANT: token}) as server:
+        put_records(server, TENANT, [record("tx_good", updated.isoformat())])
+        later = [(updated + dt.timedelta(seconds=s)).isoformat() for s in (1, 2, 3)]
+        put_raw(server, TENANT, "deep", later[0], "[" * 200_000 + "]" * 200_000)
+        put_raw(server, TENANT, "big", later[1], json.dumps({"id": "big", "pad": "x" * (5 << 20)}))
+        put_raw(server, TENANT, "broken", later[2], '{"id": "broken" oops}')
+        bookspot_connection(monkeypatch, cfg.bookspot_conn_id, server.url, token)
+        result = tasks.extract(TENANT, DAY, now=oslo(2026, 7, 4, 1))
+    assert (result["staged"], result["quarantined"]) == (1, 3)
+    with engine.connect() as conn:
+        reasons = sorted(conn.execute(select(quarantine.c.reason)).scalars())
+    assert any("page 1, record 2: nests 200,000 arrays or objects deep" in r for r in reasons)
+    assert any("page 1, record 3: is 5,242,904 bytes, over the limit of 1,048,576" in r for r in reasons)
+    assert any("page 1, record 4: is not JSON" in r for r in reasons)
+
+
+NOT_PAGES = {
+    "an HTML error page": (
+        "<html><body><h1>502 Bad Gateway</h1></body></html>",
+        "text/html",
+        "is not a page",
+    ),
+    "a truncated body": ('{"data": [{"id": "tx_1", "amount_minor": 12', "application/json", "is not a page"),
+    "a page over the size limit": (
+        '{"data": [], "pad": "' + "z" * 70_000 + '"}',
+        "application/json",
+        "larger than",
+    ),
+}
+
+
+@pytest.mark.parametrize("body, content_type, said", NOT_PAGES.values(), ids=list(NOT_PAGES))
+def test_a_page_that_is_not_a_page_fails_that_tenant_naming_tenant_and_page(
+    staged: tuple[Engine, TenantConfig],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    example_tenant_file: Path,
+    body: str,
+    content_type: str,
+    said: str,
+) -> None:
+    from bookspot_tripletex import pipeline
+
+    engine, cfg = staged
+    monkeypatch.setenv("BOOKSPOT_FEED_MAX_PAGE_BYTES", "65536")
+    other = setup_tenant(engine, tenant_file(example_tenant_file, tmp_path / "o.yaml", "other-shop"))
+    tokens = {TENANT: new_token(), "other-shop": new_token()}
+    updated = oslo(2026, 7, 3, 12).isoformat()
+    with simulator(tokens) as server:
+        put_records(server, TENANT, [record("tx_a", updated)])
+        put_records(server, "other-shop", [record("tx_b", updated, account_id="other-shop")])
+        set_page(server, TENANT, body, content_type)
+        bookspot_connection(monkeypatch, cfg.bookspot_conn_id, server.url, tokens[TENANT])
+        bookspot_connection(monkeypatch, other.bookspot_conn_id, server.url, tokens["other-shop"])
+        night = pipeline.Night("run-1", DAY, dry_run=True, now=oslo(2026, 7, 4, 1))
+        result = pipeline.run_night(engine, [TENANT, "other-shop"], night)
+    by_tenant = {o.tenant: o for o in result.outcomes if o.day == DAY}
+    assert by_tenant["other-shop"].outcome.value == "dry_run"
+    failed = by_tenant[TENANT]
+    assert failed.outcome.value == "refused" and failed.step == "extract"
+    assert f"BookSpot sent page 1 for tenant {TENANT!r}" in failed.reason and said in failed.reason
+    assert counts(engine, TENANT)["transactions"] == 0 and watermark(engine) is None
+    assert counts(engine, "other-shop")["transactions"] == 1

@@ -1,18 +1,19 @@
 """The review screen in a real browser (Debian's Chromium, headless, driven by Playwright) against
 `airflow standalone` with the plugin, on 127.0.0.1 and free ports: log in through Airflow's form, see a
 posted and a held night, read the held day's reason in its report, release it, watch the re-run post
-it, follow the 'Review' link from a task. Screenshots go to the test's output folder."""
+it, follow the 'Review' link from a task; a page of another site (http://localhost:…) cannot act with the
+logged-in admin's session. Screenshots go to the test's output folder."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,73 +23,9 @@ import requests
 from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_devkit.httpserver import free_port
 from review_support import HELD_DAY, POSTED_DAY, TENANT, seed_two_nights, write_feed
+from standalone_support import DAG_ID, RUN_S, STARTUP_S, Standalone, chromium
 
 pytestmark = [pytest.mark.airflow, pytest.mark.browser]
-
-CHROMIUM = Path("/usr/bin/chromium")
-DAG_ID = "bookspot_tripletex_nightly"
-STARTUP_S, RUN_S = 240, 240
-
-
-def _chromium() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if os.environ.get("CI") == "true":
-        pytest.fail("CI needs Debian's chromium for the browser test (scripts/test.sh installs it as root)")
-    pytest.skip("no /usr/bin/chromium: install Debian's chromium package (scripts/test.sh does as root)")
-
-
-class Standalone:
-    """`airflow standalone` in its own process group, with its own home, ports and staging."""
-
-    def __init__(self, home: Path, env: dict[str, str]) -> None:
-        self.home, self.env = home, env
-        self.url = f"http://127.0.0.1:{env['AIRFLOW__API__PORT']}"
-        self.log = home / "standalone.log"
-        airflow = Path(sys.executable).with_name("airflow")
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                [str(airflow), "standalone"],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_until(self, check: Any, timeout: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"airflow standalone exited:\n{self.log.read_text()[-4000:]}")
-            try:
-                found = check()
-            except requests.RequestException:
-                found = None
-            if found:
-                return found
-            time.sleep(1)
-        raise AssertionError(f"timed out waiting for {what}:\n{self.log.read_text()[-4000:]}")
-
-    def password(self) -> str:
-        return json.loads(Path(self.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).read_text())[
-            "admin"
-        ]
-
-    def token(self) -> str:
-        answer = requests.post(
-            f"{self.url}/auth/token", json={"username": "admin", "password": self.password()}, timeout=10
-        )
-        answer.raise_for_status()
-        return str(answer.json()["access_token"])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +37,7 @@ def airflow(
 ) -> Iterator[Standalone]:
     from bookspot_tripletex.staging.db import make_engine, migrate
 
-    _chromium()
+    chromium()
     home = tmp_path_factory.mktemp("standalone")
     staging = f"sqlite:///{home / 'staging.db'}"
     feed = write_feed(example_feed, home / "feed.jsonl")
@@ -135,9 +72,8 @@ def airflow(
             {
                 "conn_type": "tripletex",
                 "host": tripletex.url,
-                "login": company.consumer_token,
                 "password": company.employee_token,
-                "extra": {"company_id": 0},
+                "extra": {"consumer_token": company.consumer_token, "company_id": 0},
             }
         ),
         "AIRFLOW_CONN_BOOKSPOT_FJORD_KAYAK": json.dumps(
@@ -218,12 +154,88 @@ def test_the_pages_and_their_api_refuse_a_client_not_logged_in(airflow: Standalo
     assert refused.status_code in (401, 403)
 
 
+def _log_in(page: Any, airflow: Standalone) -> None:
+    page.goto(f"{airflow.url}/auth/login")
+    page.locator("input[type=password]").wait_for()
+    page.locator("input:not([type=password])").first.fill("admin")
+    page.locator("input[type=password]").fill(airflow.password())
+    page.locator("input[type=password]").press("Enter")
+    page.wait_for_url(lambda url: "/auth/login" not in url, timeout=30_000)
+
+
+def _other_site(target: str) -> tuple[ThreadingHTTPServer, str]:
+    """Another site's pages (served on localhost, not 127.0.0.1): a form that posts itself to `target`,
+    and a script that POSTs to it with the review screen's header."""
+    pages = {
+        "/form.html": f'''<form id="f" method="post" action="{target}" enctype="text/plain">
+<input name="reason" value="forged"></form><script>document.getElementById("f").submit()</script>''',
+        "/fetch.html": f'''<p id="out">waiting</p><script>
+fetch("{target}", {{method: "POST", credentials: "include", headers: {{"X-BookSpot-Review": "1"}}}})
+  .then(r => document.getElementById("out").textContent = "answered " + r.status)
+  .catch(e => document.getElementById("out").textContent = "blocked");
+</script>''',
+    }
+
+    class Pages(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            body = pages.get(self.path, "").encode()
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Pages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://localhost:{server.server_address[1]}"
+
+
+def test_a_page_of_another_site_cannot_act_with_the_admins_session(airflow: Standalone, shots: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    headers = {"Authorization": f"Bearer {airflow.token()}"}
+    runs_url = f"{airflow.url}/api/v2/dags/{DAG_ID}/dagRuns"
+    audit_url = f"{airflow.url}/api/v2/eventLogs"
+
+    def runs() -> int:
+        return int(requests.get(runs_url, headers=headers, timeout=10).json()["total_entries"])
+
+    def audited() -> int:
+        answer = requests.get(audit_url, params={"event": "bookspot_rerun_day"}, headers=headers, timeout=10)
+        return int(answer.json()["total_entries"])
+
+    before = (runs(), audited())
+    target = f"{airflow.url}/bookspot-review/api/days/{TENANT}/{HELD_DAY}/rerun"
+    server, other = _other_site(target)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(chromium()), args=["--no-sandbox"])
+            page = browser.new_page()
+            _log_in(page, airflow)
+            with page.expect_response(target) as answer:
+                page.goto(f"{other}/form.html")
+            forged = answer.value
+            page.screenshot(path=shots / "00-cross-site-form.png")
+            assert forged.status == 403, (forged.status, forged.text())
+            assert "cross-site request refused" in forged.text()
+            page.goto(f"{other}/fetch.html")
+            expect(page.locator("#out")).not_to_have_text("waiting", timeout=15_000)
+            assert page.locator("#out").inner_text() in ("blocked", "answered 403")
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (runs(), audited()) == before
+
+
 def test_review_release_and_rerun_in_the_browser(airflow: Standalone, shots: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     started = time.monotonic()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(_chromium()), args=["--no-sandbox"])
+        browser = pw.chromium.launch(executable_path=str(chromium()), args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{airflow.url}/bookspot-review/")
         expect(page.get_by_text("Log in first")).to_be_visible()

@@ -301,9 +301,10 @@ def test_serve_cli(tmp_path: Path) -> None:
         ready = process.stderr.readline()
         assert f"http://127.0.0.1:{port}" in ready and "fjord-kayak" in ready
         url = f"http://127.0.0.1:{port}/v1/accounts/fjord-kayak/transactions"
-        response = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+        headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
+        response = requests.get(url, headers=headers, timeout=30)
         assert response.status_code == 200 and response.json()["data"]
     finally:
         process.send_signal(signal.SIGINT)
-        _, rest = process.communicate(timeout=10)
+        _, rest = process.communicate(timeout=60)
     assert process.returncode == 0 and token not in ready + rest

@@ -133,7 +133,7 @@ def test_duplicate_keys_are_refused(example_tenant_file: Path, tmp_path: Path) -
         load_tenant_file(path)
     message = str(info.value)
     assert message.startswith(f"{path}: not valid YAML") and "duplicate key 'sales.25'" in message
-    assert "line 19" in message
+    assert f"line {text.splitlines().index('      sales.15: 3001') + 2}" in message
     path.write_text(text + "currency: NOK\n")
     with pytest.raises(TenantConfigError, match="duplicate key 'currency'"):
         load_tenant_file(path)
@@ -191,3 +191,37 @@ def test_values_at_the_column_limits_import_exactly(staging_engine, example: dic
         organization = conn.execute(select(tenants.c.organization_number)).scalar_one()
     assert (stored.name, stored.tripletex_conn_id, stored.tripletex_company_id) == (name, conn_id, 2**63 - 1)
     assert accounts[product] == 9999 and organization == "999010016"
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u2066", "\u200f", "\u061c"])
+def test_bidi_controls_are_refused_naming_the_field(example: dict[str, Any], control: str) -> None:
+    code = f"U+{ord(control):04X}"
+    name = refused(changed(example, name=f"Fjord {control}Kayak AS"))
+    assert name.startswith("fjord-kayak.yaml: name:") and "bidirectional" in name and code in name
+    voucher_type = refused(changed(example, voucher_type=f"Dagsoppgjør{control}"))
+    assert "voucher_type" in voucher_type and code in voucher_type
+    mapping = copy.deepcopy(example)
+    mapping["mappings"][0]["accounts"][f"product.kayak{control}"] = 3000
+    assert code in refused(mapping) and "product.kayak" in refused(mapping)
+
+
+def test_approval_defaults_and_limits(example: dict[str, Any]) -> None:
+    gated = {k: v for k, v in example.items() if not k.startswith("approval_")}
+    cfg = parse_tenant(gated, "fjord-kayak.yaml")
+    assert (cfg.approval_days, cfg.approval_new_mapping, cfg.approval_alert_hours) == (3, True, 24)
+    assert refused(changed(example, approval_days=-1)).endswith(
+        "approval_days: Input should be greater than or equal to 0"
+    )
+    assert refused(changed(example, approval_days="3")).endswith("approval_days: must be a whole number")
+    assert refused(changed(example, approval_alert_hours=0)).startswith(
+        "fjord-kayak.yaml: approval_alert_hours"
+    )
+    assert refused(changed(example, approval_new_mapping="no")).endswith("must be true or false")
+
+
+def test_approval_settings_are_stored(staging_engine, example: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    cfg = parse_tenant(changed(example, approval_days=5, approval_alert_hours=6), "t.yaml")
+    with staging_engine.begin() as conn:
+        import_tenant(conn, cfg)
+        stored = load_tenant(conn, cfg.tenant)
+    assert (stored.approval_days, stored.approval_new_mapping, stored.approval_alert_hours) == (5, False, 6)

@@ -71,9 +71,8 @@ def test_get_conn_builds_a_cached_client(monkeypatch):
         monkeypatch,
         "tx_unit",
         host="https://api-test.tripletex.tech/v2",
-        login=CONSUMER,
         password=EMPLOYEE,
-        extra={"company_id": 42},
+        extra={"consumer_token": CONSUMER, "company_id": 42},
     )
     hook = TripletexHook("tx_unit", timeout=7)
     client = hook.get_conn()
@@ -88,13 +87,22 @@ def test_get_conn_builds_a_cached_client(monkeypatch):
 
 
 def test_missing_tokens_are_a_clear_error(monkeypatch):
-    connection(monkeypatch, "tx_empty", host="https://tripletex.no/v2", login=CONSUMER)
+    connection(monkeypatch, "tx_empty", host="https://tripletex.no/v2", extra={"consumer_token": CONSUMER})
     ok, message = TripletexHook("tx_empty").test_connection()
     assert not ok and "employee token as password" in message
+    connection(monkeypatch, "tx_no_consumer", host="https://tripletex.no/v2", password=EMPLOYEE)
+    ok, message = TripletexHook("tx_no_consumer").test_connection()
+    assert not ok and "'consumer_token'" in message and EMPLOYEE not in message
 
 
 def test_hook_against_the_emulator(monkeypatch, emulator):
-    connection(monkeypatch, "tripletex_default", host=emulator.url, login=CONSUMER, password=EMPLOYEE)
+    connection(
+        monkeypatch,
+        "tripletex_default",
+        host=emulator.url,
+        password=EMPLOYEE,
+        extra={"consumer_token": CONSUMER},
+    )
     hook = TripletexHook()
     assert hook.get_conn().who_am_i()["companyId"] == 3003
     ok, message = hook.test_connection()
@@ -103,11 +111,36 @@ def test_hook_against_the_emulator(monkeypatch, emulator):
 
 
 def test_test_connection_reports_a_refused_key_without_the_key(monkeypatch, emulator):
-    connection(monkeypatch, "tx_bad", host=emulator.url, login=CONSUMER, password="revoked-employee-token")
+    connection(
+        monkeypatch,
+        "tx_bad",
+        host=emulator.url,
+        password="revoked-employee-token",
+        extra={"consumer_token": CONSUMER},
+    )
     ok, message = TripletexHook("tx_bad").test_connection()
     assert not ok
     assert "refused the consumer or employee token" in message
     assert "revoked-employee-token" not in message and CONSUMER not in message
+
+
+def test_a_connection_with_the_consumer_token_as_login_still_works_and_says_to_move_it(
+    monkeypatch, emulator, caplog
+):
+    connection(monkeypatch, "tx_legacy", host=emulator.url, login=CONSUMER, password=EMPLOYEE)
+    with caplog.at_level("WARNING", logger="bookspot_tripletex.tripletex.hook"):
+        assert TripletexHook("tx_legacy").get_conn().who_am_i()["companyId"] == 3003
+    assert "tx_legacy" in caplog.text and "move it to the extra 'consumer_token'" in caplog.text
+    assert CONSUMER not in caplog.text
+    connection(
+        monkeypatch,
+        "tx_both",
+        host=emulator.url,
+        login="stale",
+        password=EMPLOYEE,
+        extra={"consumer_token": CONSUMER},
+    )
+    assert TripletexHook("tx_both").get_conn().who_am_i()["companyId"] == 3003
 
 
 def test_ui_field_behaviour_matches_airflows_schema():
@@ -155,3 +188,5 @@ def test_providers_manager_registers_the_connection_type():
     assert manager._field_behaviours["tripletex"]["relabeling"]["password"] == "Employee token (API key)"
     widget = manager._connection_form_widgets["extra__tripletex__company_id"]
     assert widget.field["value"] == 0 and not widget.is_sensitive
+    assert manager._connection_form_widgets["extra__tripletex__consumer_token"].is_sensitive
+    assert "login" in manager._field_behaviours["tripletex"]["hidden_fields"]

@@ -106,8 +106,16 @@ def register_admin(app: FastAPI, state: EmulatorState) -> None:
 
     @app.delete("/_emulator/requests")
     async def clear_requests() -> Response:
-        state.request_log.clear()
+        state.clear_requests()
         return Response(status_code=204)
+
+    @app.get("/_emulator/calls")
+    async def call_counts() -> Response:
+        """Every /v2 call since the last reset or clear, counted (the request log keeps only the last)."""
+        with state.lock:
+            counts = sorted(state.call_counts.items())
+        values = [{"method": m, "path": p, "count": n} for (m, p), n in counts]
+        return _json({"values": values, "total": sum(n for _, n in counts)})
 
     @app.get("/_emulator/companies")
     async def companies() -> Response:

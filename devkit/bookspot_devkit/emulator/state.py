@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 import secrets
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -47,6 +48,9 @@ VOUCHER_TYPE_NAMES = (
 
 
 FIRST_ID = 195_000_001
+
+
+_ID = re.compile(r"/\d+")
 
 
 class IdSequence:
@@ -196,6 +200,10 @@ class Company:
     def closed_on(self, day: date) -> bool:
         return any(p.contains(day) for p in self.closed_periods)
 
+    def closed_between(self, start: date, end: date) -> bool:
+        """Whether any day from `start` up to `end` is closed (the accounting period shows closed)."""
+        return any(p.start < end and start < p.end for p in self.closed_periods)
+
     def vat_enabled(self, vat: VatTypeDef) -> bool:
         return vat.number not in self.disabled_vat_numbers
 
@@ -260,6 +268,9 @@ class EmulatorState:
         self.clock = Clock(config.today)
         self.vat_types: dict[int, VatTypeDef] = {v.id: v for v in VAT_TYPES}
         self.request_log: deque[dict[str, Any]] = deque(maxlen=10_000)
+        self.call_counts: Counter[tuple[str, str]] = Counter()
+        """Every /v2 call since the last reset, by method and path with ids as `:id`; unbounded, unlike
+        the log of the last requests."""
         self.rate_limiter = RateLimiter(config.rate_limit, self.clock)
         self.faults = FaultInjector(config.faults)
         self.store: StateStore | None = None
@@ -285,6 +296,7 @@ class EmulatorState:
             self.clock.reset(self.config.today)
             self.rate_limiter = RateLimiter(self.config.rate_limit, self.clock)
             self.request_log.clear()
+            self.call_counts.clear()
             self.faults.configure(self.config.faults)
             self.committed_at.clear()
             self._build()
@@ -382,6 +394,13 @@ class EmulatorState:
 
     def log_request(self, entry: dict[str, Any]) -> None:
         self.request_log.append(entry)
+        with self.lock:
+            self.call_counts[(entry["method"], _ID.sub("/:id", entry["path"]))] += 1
+
+    def clear_requests(self) -> None:
+        with self.lock:
+            self.request_log.clear()
+            self.call_counts.clear()
 
 
 def rate_key(session: Session | None, consumer_token: str = "", employee_token: str = "") -> tuple[str, str]:

@@ -208,7 +208,7 @@ def accounting_periods(base: str, company: Company, today: date) -> list[dict[st
                     "number": month,
                     "start": start.isoformat(),
                     "end": end.isoformat(),
-                    "isClosed": company.closed_on(start),
+                    "isClosed": company.closed_between(start, end),
                 }
             )
     return out

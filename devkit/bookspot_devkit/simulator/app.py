@@ -161,6 +161,7 @@ class Simulation:
         self._now_us = _NO_CLOCK if now is None else _instant_us(now)
         self._seq = 0
         self._encode = json_encoder()
+        self._overrides: dict[str, tuple[int, str, bytes]] = {}
         self._lock = threading.Lock()
         self._requests: Counter[int] = Counter()
 
@@ -209,6 +210,27 @@ class Simulation:
         with self._lock:
             self._seq += 1
             account.add(_Version(epoch_us, rid, self._seq, self._encode(record)))
+
+    def put_raw(self, account_id: str, rid: str, updated_at: str, body: bytes) -> None:
+        """Add a record as raw bytes, served as they are inside a page (hostile input for tests)."""
+        epoch_us = parse_instant(updated_at, "updated_at")
+        account = self._account(account_id)
+        with self._lock:
+            self._seq += 1
+            account.add(_Version(epoch_us, rid, self._seq, body))
+
+    def set_page_override(self, account_id: str, override: tuple[int, str, bytes] | None) -> None:
+        """Answer the account's transaction pages with (status, content type, body) instead; None stops."""
+        self._account(account_id)
+        with self._lock:
+            if override is None:
+                self._overrides.pop(account_id, None)
+            else:
+                self._overrides[account_id] = override
+
+    def page_override(self, account_id: str) -> tuple[int, str, bytes] | None:
+        with self._lock:
+            return self._overrides.get(account_id)
 
     def count(self, account_id: str) -> int:
         """How many records (current versions) the account has now."""
@@ -358,6 +380,11 @@ def create_app(sim: Simulation) -> FastAPI:
             if fault is not None:
                 raise fault
             sim.authorise(account_id, request.headers.get("authorization"))
+            override = sim.page_override(account_id)
+            if override is not None:
+                code, content_type, raw = override
+                status = code
+                return Response(raw, code, media_type=content_type)
             try:
                 start, end, limit, cursor = _query(request)
                 bodies, next_cursor = sim.page(account_id, start, end, limit, cursor)
@@ -429,6 +456,39 @@ def create_app(sim: Simulation) -> FastAPI:
         except ValueError as exc:
             raise ApiError(400, "bad_request", str(exc)) from None
         return {"stored": len(records)}
+
+    @app.post("/_sim/accounts/{account_id}/raw")
+    async def put_raw(account_id: str, request: Request) -> dict[str, Any]:
+        """`{"id", "updated_at", "body"}`: the body text is served as the record, byte for byte."""
+        admin(request)
+        value = await body(request)
+        if not isinstance(value, dict) or not all(
+            isinstance(value.get(k), str) for k in ("id", "updated_at", "body")
+        ):
+            raise ApiError(400, "bad_request", "body must be an object with string id, updated_at and body")
+        try:
+            sim.put_raw(
+                account_id, value["id"], value["updated_at"], value["body"].encode("utf-8", "surrogateescape")
+            )
+        except ValueError as exc:
+            raise ApiError(400, "bad_request", str(exc)) from None
+        return {"stored": 1}
+
+    @app.put("/_sim/accounts/{account_id}/page")
+    async def put_page_override(account_id: str, request: Request) -> dict[str, Any]:
+        """`{"status", "content_type", "body"}` answers every page of the account; `null` stops it."""
+        admin(request)
+        value = await body(request)
+        if value is None:
+            sim.set_page_override(account_id, None)
+            return {"override": None}
+        if not isinstance(value, dict) or not isinstance(value.get("body"), str):
+            raise ApiError(400, "bad_request", "body must be null or an object with a string body")
+        status, content_type = value.get("status", 200), value.get("content_type", "text/html")
+        if not isinstance(status, int) or not 200 <= status <= 599 or not isinstance(content_type, str):
+            raise ApiError(400, "bad_request", "status must be an HTTP status and content_type a string")
+        sim.set_page_override(account_id, (status, content_type, value["body"].encode("utf-8")))
+        return {"override": {"status": status, "content_type": content_type}}
 
     @app.get("/_sim/stats")
     async def get_stats(request: Request) -> dict[str, Any]:

@@ -9,11 +9,14 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator
+from itertools import count
 from typing import Any, NamedTuple
 
 import requests
 
 from ..retry import Retryable, RetryPolicy, server_wait
+from ..settings import feed_limits
+from .page import PageError, parse_page
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +138,8 @@ class BookSpotClient:
         """Every record changed in [updated_from, updated_to), page after page, in BookSpot's order."""
         cursor: str | None = None
         seen: set[str] = set()
-        while True:
-            page = self.fetch_page(updated_from, updated_to, limit=limit, cursor=cursor)
+        for number in count(1):
+            page = self.fetch_page(updated_from, updated_to, limit=limit, cursor=cursor, page=number)
             yield from page.records
             if page.next_cursor is None:
                 return
@@ -152,8 +155,10 @@ class BookSpotClient:
         *,
         limit: int = MAX_LIMIT,
         cursor: str | None = None,
+        page: int = 1,
     ) -> Page:
-        """One page, retried on 429, 5xx and transport errors under the client's `RetryPolicy`."""
+        """One page (the `page`-th of the window, as messages name it), retried on 429, 5xx and transport
+        errors under the client's `RetryPolicy`. A body that is not a page raises BookSpotProtocolError."""
         if not 1 <= limit <= MAX_LIMIT:
             raise ValueError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
         params = {
@@ -167,7 +172,7 @@ class BookSpotClient:
 
         def attempt() -> Page:
             attempts[0] += 1
-            return self._get(params)
+            return self._get(params, page)
 
         try:
             return self.retry.call(
@@ -182,34 +187,61 @@ class BookSpotClient:
             error.args = (f"{error.args[0]}; gave up after {attempts[0]} attempts",)
             raise
 
-    def _get(self, params: dict[str, str]) -> Page:
+    def _get(self, params: dict[str, str], page: int) -> Page:
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
         try:
-            response = self._session.get(self.url, params=params, headers=headers, timeout=self.timeout)
+            response = self._session.get(
+                self.url, params=params, headers=headers, timeout=self.timeout, stream=True
+            )
         except requests.Timeout:
             raise BookSpotConnectionError(
-                f"BookSpot did not answer within {self.timeout} s for {self._who()} at {self.base_url}"
+                f"BookSpot did not answer within {self.timeout} s for {self._who()} at {self.base_url} "
+                f"(page {page})"
             ) from None
         except requests.RequestException as exc:
             raise BookSpotConnectionError(
-                f"could not reach BookSpot at {self.base_url} for {self._who()}: {type(exc).__name__}"
+                f"could not reach BookSpot at {self.base_url} for {self._who()} (page {page}): "
+                f"{type(exc).__name__}"
             ) from None
-        if response.status_code == 200:
-            return self._page(response)
-        raise self._error(response)
+        with response:
+            if response.status_code == 200:
+                return self._page(response, page)
+            raise self._error(response)
 
-    def _page(self, response: requests.Response) -> Page:
+    def _body(self, response: requests.Response, page: int, limit: int) -> bytes:
+        """The page's body, read no further than `limit` bytes."""
+        too_big = BookSpotProtocolError(
+            f"BookSpot sent page {page} for {self._who()} larger than {limit:,} bytes "
+            "(BOOKSPOT_FEED_MAX_PAGE_BYTES)"
+        )
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise too_big
+        chunks: list[bytes] = []
+        size = 0
         try:
-            body = response.json()
-        except ValueError:
-            raise BookSpotProtocolError(f"BookSpot sent a body that is not JSON for {self._who()}") from None
-        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-            raise BookSpotProtocolError(f"BookSpot sent a page without a `data` list for {self._who()}")
-        cursor = body.get("next_cursor")
-        if cursor is not None and (not isinstance(cursor, str) or not cursor):
-            raise BookSpotProtocolError(f"BookSpot sent an invalid next_cursor for {self._who()}")
-        log.debug("BookSpot page for %s: %d records, more: %s", self._who(), len(body["data"]), bool(cursor))
-        return Page(body["data"], cursor)
+            for chunk in response.iter_content(1 << 16):
+                size += len(chunk)
+                if size > limit:
+                    raise too_big
+                chunks.append(chunk)
+        except requests.RequestException as exc:
+            raise BookSpotConnectionError(
+                f"BookSpot broke off page {page} for {self._who()} after {size:,} bytes: {type(exc).__name__}"
+            ) from None
+        return b"".join(chunks)
+
+    def _page(self, response: requests.Response, page: int) -> Page:
+        limits = feed_limits()
+        body = self._body(response, page, limits.max_page_bytes)
+        try:
+            records, cursor = parse_page(body, limits, page, response.headers.get("Content-Type"))
+        except PageError as exc:
+            raise BookSpotProtocolError(f"BookSpot sent page {page} for {self._who()} that {exc}") from None
+        log.debug(
+            "BookSpot page %d for %s: %d records, more: %s", page, self._who(), len(records), bool(cursor)
+        )
+        return Page(records, cursor)
 
     def _error(self, response: requests.Response) -> BookSpotError:
         status = response.status_code

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Iterator
 from itertools import count, repeat
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
+
+from bookspot_tripletex.feed.nesting import max_depth
+from bookspot_tripletex.settings import FeedLimits, feed_limits
 
 
 class TransactionSource(Protocol):
@@ -16,13 +20,65 @@ class TransactionSource(Protocol):
     def iter_records(self, updated_from: dt.datetime, updated_to: dt.datetime) -> Iterator[Any]: ...
 
 
-class UndecodableLine:
-    """A line of a JSON Lines file that is not JSON; kept so it can be quarantined whole."""
+KEPT_BYTES = 64 << 10
+"""Of a line over the size limit, quarantine keeps this many bytes (its hash covers the whole line)."""
 
-    def __init__(self, line_no: int, text: str, error: str) -> None:
+
+class UndecodableLine:
+    """A feed line (or an API record) that is not JSON, or that exceeds a limit; kept so it can be
+    quarantined. `rule` is the stable code (`not_json`, `too_large`, `too_deep`), `reason` the sentence."""
+
+    def __init__(
+        self,
+        line_no: int,
+        text: str,
+        error: str,
+        rule: str = "not_json",
+        digest: str | None = None,
+        where: str | None = None,
+    ) -> None:
+        self.where = where or f"line {line_no}"
+        """Where the feed had it: a file's line, or an API page's record."""
         self.line_no = line_no
         self.text = text
         self.error = error
+        self.rule = rule
+        self.digest = digest
+        """SHA-256 of the whole line when `text` keeps only part of it."""
+
+    @property
+    def reason(self) -> str:
+        return f"is not JSON ({self.error})" if self.rule == "not_json" else self.error
+
+
+def over_limits(
+    line_no: int, data: bytes, limits: FeedLimits, where: str | None = None, depth: int | None = None
+) -> UndecodableLine | None:
+    """The line as an UndecodableLine if it is larger or nests deeper than the limits allow, else None
+    (`depth`, when the caller measured it already)."""
+    if len(data) > limits.max_line_bytes:
+        kept = data[:KEPT_BYTES].decode("utf-8", errors="replace")
+        return UndecodableLine(
+            line_no,
+            kept,
+            f"is {len(data):,} bytes, over the limit of {limits.max_line_bytes:,} "
+            f"(BOOKSPOT_FEED_MAX_LINE_BYTES); the first {KEPT_BYTES:,} bytes are kept",
+            "too_large",
+            hashlib.sha256(data).hexdigest(),
+            where,
+        )
+    depth = max_depth(data) if depth is None else depth
+    if depth > limits.max_depth:
+        text = data.decode("utf-8", errors="replace").rstrip("\r\n")
+        return UndecodableLine(
+            line_no,
+            text,
+            f"nests {depth:,} arrays or objects deep, over the limit of {limits.max_depth} "
+            "(BOOKSPOT_FEED_MAX_DEPTH)",
+            "too_deep",
+            where=where,
+        )
+    return None
 
 
 class JsonLine(NamedTuple):
@@ -33,7 +89,11 @@ class JsonLine(NamedTuple):
     data: bytes
 
     def decoded(self) -> Any:
-        """The line's JSON value, or an UndecodableLine saying why it has none."""
+        """The line's JSON value, or an UndecodableLine saying why it has none (not UTF-8, not JSON,
+        over a limit of `settings.feed_limits`)."""
+        refused = over_limits(self.line_no, self.data.rstrip(b"\r\n"), feed_limits())
+        if refused is not None:
+            return refused
         try:
             return json.loads(self.data.decode("utf-8"))
         except UnicodeDecodeError as exc:

@@ -32,15 +32,23 @@ def passed_activation(engine: Engine, tenant_id: str, mapping_version_id: int) -
 
 
 def run_activation(
-    engine: Engine, tenant_id: str, mapping: StoredMapping, client: Any, company_id: int | None = None
+    engine: Engine,
+    tenant_id: str,
+    mapping: StoredMapping,
+    client: Any,
+    company_id: int | None = None,
+    voucher_type: str | None = None,
 ) -> dict[str, Any]:
-    """Check the key and every mapped account; record the outcome and the ids it resolved (load posts
-    with them); raise ActivationFailed on errors. `company_id`: the tenant's Tripletex company, if known."""
+    """Check the key, the voucher type and every mapped account; record the outcome and the ids it
+    resolved (load posts with them); raise ActivationFailed on errors. `company_id`: the tenant's
+    Tripletex company, if known; `voucher_type`: the tenant file's voucher type, if any."""
     from bookspot_tripletex.load.ids import ResolvedIds
     from bookspot_tripletex.tripletex.activation import check_activation
 
-    report = check_activation(client, mapping.accounts, mapping.vat_types, company_id)
-    resolved = ResolvedIds(report.company_id, dict(report.account_ids), dict(report.vat_type_ids))
+    report = check_activation(client, mapping.accounts, mapping.vat_types, company_id, voucher_type)
+    resolved = ResolvedIds(
+        report.company_id, dict(report.account_ids), dict(report.vat_type_ids), dict(report.voucher_type_ids)
+    )
     problems = [
         {
             "severity": p.severity,
@@ -74,10 +82,12 @@ def ensure_activated(engine: Engine, tenant_id: str, day: dt.date, client: Any) 
 
     with engine.connect() as conn:
         mapping = mapping_for_day(conn, tenant_id, day)
-        company_id = load_tenant(conn, tenant_id).tripletex_company_id
+        tenant = load_tenant(conn, tenant_id)
     if mapping is None:
         return {"status": "no_mapping"}
     done = passed_activation(engine, tenant_id, mapping.id)
     if done is not None:
         return {"status": "already_activated", **done}
-    return run_activation(engine, tenant_id, mapping, client, company_id)
+    return run_activation(
+        engine, tenant_id, mapping, client, tenant.tripletex_company_id, tenant.voucher_type
+    )

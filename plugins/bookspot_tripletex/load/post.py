@@ -1,7 +1,8 @@
 """Post a tenant-day's validated voucher to Tripletex exactly once, with typed outcomes.
 
 `post_day` returns an outcome: posted / already_posted / found_existing / held / failed / empty /
-dry_run. It raises `DayRefused` (no retry can help: fail the task with the reason), `VoucherBusy`
+dry_run / awaiting_approval (a person approves it first, `load/approval.py`). It raises `DayRefused`
+(no retry can help: fail the task with the reason), `VoucherBusy`
 (another run holds the claim; retry) and lets transient errors (rate limits, unclear answers, a lost
 claim) propagate for the task's retries.
 """
@@ -31,8 +32,11 @@ __all__ = ["DayRefused", "Outcome", "VoucherBusy", "post_day", "post_row", "summ
 MOVABLE = ("correction", "repost")
 """Kinds of voucher a closed period moves to the first open date; the day itself is refused instead."""
 POSTED_OR_REVERSED = (VoucherStatus.POSTED, VoucherStatus.REVERSED)
-Outcome = Literal["posted", "already_posted", "found_existing", "held", "failed", "empty", "dry_run"]
+Outcome = Literal[
+    "posted", "already_posted", "found_existing", "held", "failed", "empty", "dry_run", "awaiting_approval"
+]
 NOT_POSTABLE: dict[str, Outcome] = {
+    VoucherStatus.AWAITING_APPROVAL: "awaiting_approval",
     VoucherStatus.HELD: "held",
     VoucherStatus.FAILED: "failed",
     VoucherStatus.EMPTY: "empty",
@@ -209,6 +213,8 @@ def _post_claimed(
     refreshed = False
     moved = 0
     row = _as_before(current, before)
+    if row.kind in MOVABLE:
+        row = _to_open_period(engine, claim, client, row)
     while True:
         voucher = as_voucher(row)
         ids = resolved_ids(
@@ -260,15 +266,38 @@ def _as_before(row: VoucherRow, before: VoucherRow) -> VoucherRow:
 
 
 def first_open_after(day: dt.date) -> dt.date:
-    """The next month's first day: Tripletex closes periods by month (or longer)."""
+    """The next month's first day: the fallback guess when Tripletex refused the date as closed and its
+    periods could not be read (they are read first, `load/periods.py`)."""
     return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
 
 
-def _move(engine: Engine, claim: claims.Claim, row: VoucherRow, reason: str) -> VoucherRow:
+def _to_open_period(engine: Engine, claim: claims.Claim, client: Any, row: VoucherRow) -> VoucherRow:
+    """A correction dated in a closed accounting period (as Tripletex's periods say) moves to the first
+    open date before it is sent; when the periods cannot be read, Tripletex's refusal decides."""
+    from bookspot_tripletex.load.periods import open_date
+
+    found = open_date(client, row.effective_date)
+    if found is None or not found.moved:
+        return row
+    return _move(
+        engine, claim, row, "read from Tripletex's accounting periods", found.day, found.note(row.date)
+    )
+
+
+def _move(
+    engine: Engine,
+    claim: claims.Claim,
+    row: VoucherRow,
+    reason: str,
+    target: dt.date | None = None,
+    note: str | None = None,
+) -> VoucherRow:
     from dataclasses import replace
 
-    target = first_open_after(row.effective_date)
-    note = f"moved from {row.date.isoformat()} to {target.isoformat()}: the period is closed in Tripletex"
+    target = target or first_open_after(row.effective_date)
+    note = note or (
+        f"moved from {row.date.isoformat()} to {target.isoformat()}: the period is closed in Tripletex"
+    )
     log.warning("%s: %s (%s)", row.external_number, note, reason)
     with engine.begin() as conn:
         claims.fenced(

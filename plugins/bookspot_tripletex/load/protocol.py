@@ -79,6 +79,12 @@ def unclear(exc: Exception) -> bool:
 
 
 def is_closed_period(exc: TripletexError) -> bool:
+    """The fallback reading of a refusal as a closed period, by words in Tripletex's error text (the
+    periods themselves are read first, `load/periods.py`); off with BOOKSPOT_CLOSED_PERIOD_TEXT_MATCH=0."""
+    from bookspot_tripletex.settings import closed_period_text_match
+
+    if not closed_period_text_match():
+        return False
     text = " ".join([exc.message or "", *(str(m.get("message", "")) for m in exc.validation_messages)])
     return isinstance(exc, ValidationError) and any(w in text.lower() for w in CLOSED_WORDS)
 

@@ -1,7 +1,8 @@
-"""What a person may do from the review screen: release a held day, re-run a tenant-day.
+"""What a person may do from the review screen: release a held day, re-run a tenant-day, approve or
+reject a day waiting for approval.
 
-Both act only through the pipeline's own functions (`staging.release`) and Airflow's own models
-(`trigger_dag`), on behalf of the Airflow user the request was authenticated as.
+They act only through the pipeline's own functions (`staging.release`, `load.approval`) and Airflow's
+own models (`trigger_dag`), on behalf of the Airflow user the request was authenticated as.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from bookspot_tripletex.staging.release import release_day
+from bookspot_tripletex.staging.release import WHO_LENGTH, release_day
 
 DAG_ID = "bookspot_tripletex_nightly"
-RELEASED_BY_MAX = 200
+RELEASED_BY_MAX = WHO_LENGTH
 
 
 class ActionRefused(ValueError):
@@ -47,6 +48,19 @@ def release(
             "is corrected at the source or in its mapping and re-run"
         )
     return Released(tenant, day, count, released_by)
+
+
+def decide(
+    conn: Connection, tenant: str, day: dt.date, user: str, approve: bool, reason: str
+) -> dict[str, Any]:
+    """Approve or reject the day's open approval request; who, when and why are kept with it."""
+    from bookspot_tripletex.load.approval import DecisionRefused
+    from bookspot_tripletex.load.approval import decide as record_decision
+
+    try:
+        return record_decision(conn, tenant, day, user, approve, reason).as_dict()
+    except DecisionRefused as exc:
+        raise ActionRefused(str(exc)) from exc
 
 
 def rerun_conf(tenant: str, day: dt.date) -> dict[str, Any]:

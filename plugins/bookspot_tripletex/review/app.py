@@ -1,7 +1,9 @@
 """The review screen: a FastAPI app the Airflow API server mounts (plugin `bookspot_review`).
 
 Every page and every JSON endpoint needs an Airflow login (the UI's `_token` cookie or a Bearer JWT):
-reading needs read access to the nightly DAG's runs, releasing and re-running the right to run it.
+reading needs read access to the nightly DAG's runs; releasing, re-running, approving and rejecting
+the right to run it. Parameters, cross-site requests and security headers are checked in
+`review.guard`; actions are written to Airflow's audit log (`review.audit`) once they have happened.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import get_user, requires_access_dag
-from airflow.api_fastapi.logging.decorators import action_logging
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -27,8 +28,9 @@ from sqlalchemy.exc import NoResultFound
 
 from bookspot_tripletex import settings
 from bookspot_tripletex.money import nok_text
-from bookspot_tripletex.review import actions, data
+from bookspot_tripletex.review import actions, audit, data, guard
 from bookspot_tripletex.review.actions import DAG_ID, ActionRefused
+from bookspot_tripletex.review.guard import Day, IdQuery, RequiredId, TenantPath
 from bookspot_tripletex.timeutil import day_text, moment_text
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -51,26 +53,31 @@ def engine() -> Engine:
 
 READ = Depends(requires_access_dag("GET", DagAccessEntity.RUN, param_dag_id=DAG_ID))
 RUN = Depends(requires_access_dag("POST", DagAccessEntity.RUN, param_dag_id=DAG_ID))
+SAME_SITE = Depends(guard.same_site)
 UserDep = Annotated[BaseUser, Depends(get_user)]
 
 
 class ReleaseBody(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: guard.Text = Field(min_length=1, max_length=500)
     rerun: bool = True
+
+
+class DecisionBody(BaseModel):
+    reason: guard.Text = Field("", max_length=500, description="required to reject; kept with the decision")
 
 
 class PreviewBody(BaseModel):
     tenant_file: str = Field(min_length=1, max_length=200_000, description="the candidate tenant YAML")
-    days: list[dt.date] = Field(min_length=1, max_length=MAX_PREVIEW_DAYS)
+    days: list[Day] = Field(min_length=1, max_length=MAX_PREVIEW_DAYS)
 
 
 def _filters(
     problems: bool = False,
     tenant: Annotated[list[str] | None, Query()] = None,
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
+    date_from: Day | None = None,
+    date_to: Day | None = None,
 ) -> data.Filters:
-    return data.Filters(problems, tuple(t for t in tenant or [] if t), date_from, date_to)
+    return data.Filters(problems, guard.tenant_ids(tenant), date_from, date_to)
 
 
 def _base(request: Request) -> str:
@@ -94,6 +101,7 @@ def _http_error(request: Request, exc: HTTPException) -> Response:
 
 def create_app() -> FastAPI:
     app = FastAPI(title="BookSpot review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(guard.SecurityHeaders)
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
 
     def _day_or_404(tenant: str, day: dt.date) -> data.DayRow:
@@ -115,7 +123,7 @@ def create_app() -> FastAPI:
             return [r.as_dict() for r in data.day_rows(conn, filters)]
 
     @app.get("/days/{tenant}/{day}", response_class=HTMLResponse, dependencies=[READ])
-    def day_page(request: Request, tenant: str, day: dt.date, user: UserDep) -> Any:
+    def day_page(request: Request, tenant: TenantPath, day: Day, user: UserDep) -> Any:
         row = _day_or_404(tenant, day)
         with engine().connect() as conn:
             held = data.held_records(conn, tenant, day)
@@ -124,6 +132,8 @@ def create_app() -> FastAPI:
         may_run = get_auth_manager().is_authorized_dag(
             method="POST", access_entity=DagAccessEntity.RUN, details=DagDetails(id=DAG_ID), user=user
         )
+        with engine().connect() as conn:
+            approvals = data.approval_history(conn, tenant, day)
         return _page(
             request,
             "day.html",
@@ -131,19 +141,20 @@ def create_app() -> FastAPI:
             held=held,
             chart=chart,
             may_run=may_run,
+            approvals=approvals,
             versions=versions,
             net=net,
         )
 
     @app.get("/api/days/{tenant}/{day}/vouchers", dependencies=[READ])
-    def day_vouchers(tenant: str, day: dt.date) -> dict[str, Any]:
+    def day_vouchers(tenant: TenantPath, day: Day) -> dict[str, Any]:
         _day_or_404(tenant, day)
         with engine().connect() as conn:
             return {"versions": data.versions(conn, tenant, day), "net": data.net(conn, tenant, day)}
 
     @app.get("/reports/{tenant}/{day}", response_class=HTMLResponse, dependencies=[READ])
     def report_page(
-        tenant: str, day: dt.date, version: int | None = None, chart: bool = True
+        tenant: TenantPath, day: Day, version: IdQuery = None, chart: bool = True
     ) -> HTMLResponse:
         with engine().connect() as conn:
             page = data.report_html(conn, tenant, day, version, chart=chart)
@@ -152,7 +163,7 @@ def create_app() -> FastAPI:
         return HTMLResponse(page)
 
     @app.get("/api/reports/{tenant}/{day}", dependencies=[READ])
-    def report_json(tenant: str, day: dt.date, version: int | None = None) -> dict[str, Any]:
+    def report_json(tenant: TenantPath, day: Day, version: IdQuery = None) -> dict[str, Any]:
         with engine().connect() as conn:
             found = data.report(conn, tenant, day, version)
         if found is None:
@@ -160,18 +171,18 @@ def create_app() -> FastAPI:
         return found
 
     @app.get("/tenants/{tenant}/chart.svg", dependencies=[READ])
-    def chart_svg(tenant: str, end: dt.date | None = None, weeks: int = Query(6, ge=1, le=26)) -> Response:
+    def chart_svg(tenant: TenantPath, end: Day | None = None, weeks: int = Query(6, ge=1, le=26)) -> Response:
         with engine().connect() as conn:
             svg = _chart(conn, tenant, end or dt.date.today(), weeks)
         return Response(svg, media_type="image/svg+xml")
 
     @app.post(
         "/api/days/{tenant}/{day}/release",
-        dependencies=[RUN, Depends(action_logging(event="bookspot_release_day"))],
+        dependencies=[RUN, SAME_SITE],
     )
     def release(
-        tenant: str,
-        day: dt.date,
+        tenant: TenantPath,
+        day: Day,
         body: ReleaseBody,
         user: UserDep,
         session: SessionDep,
@@ -182,27 +193,81 @@ def create_app() -> FastAPI:
                 done = actions.release(conn, tenant, day, user.get_name(), body.reason, row.status)
         except ActionRefused as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
         out: dict[str, Any] = {"released_records": done.records, "released_by": done.released_by}
         if body.rerun:
             try:
                 out["run_id"] = actions.trigger_rerun(tenant, day, user.get_name(), session=session)
             except ActionRefused as exc:
                 out["run_error"] = str(exc)
+        audit.record(
+            session,
+            "bookspot_release_day",
+            user,
+            tenant,
+            day,
+            out.get("run_id"),
+            reason=body.reason,
+            rerun=body.rerun,
+            released_records=done.records,
+        )
         return out
 
     @app.post(
         "/api/days/{tenant}/{day}/rerun",
-        dependencies=[RUN, Depends(action_logging(event="bookspot_rerun_day"))],
+        dependencies=[RUN, SAME_SITE],
     )
-    def rerun(tenant: str, day: dt.date, user: UserDep, session: SessionDep) -> dict[str, Any]:
+    def rerun(tenant: TenantPath, day: Day, user: UserDep, session: SessionDep) -> dict[str, Any]:
         _day_or_404(tenant, day)
         try:
-            return {"run_id": actions.trigger_rerun(tenant, day, user.get_name(), session=session)}
+            run_id = actions.trigger_rerun(tenant, day, user.get_name(), session=session)
         except ActionRefused as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        audit.record(session, "bookspot_rerun_day", user, tenant, day, run_id)
+        return {"run_id": run_id}
+
+    @app.get("/api/approvals", dependencies=[READ])
+    def approvals_json(tenant: Annotated[list[str] | None, Query()] = None) -> list[dict[str, Any]]:
+        with engine().connect() as conn:
+            return data.awaiting_approval(conn, tuple(t for t in tenant or [] if t))
+
+    def _decide(
+        tenant: str, day: dt.date, body: DecisionBody, user: BaseUser, session: Any, approve: bool
+    ) -> Any:
+        _day_or_404(tenant, day)
+        try:
+            with engine().begin() as conn:
+                out = actions.decide(conn, tenant, day, user.get_name(), approve, body.reason)
+        except ActionRefused as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        except ValueError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+        if approve:
+            try:
+                out["run_id"] = actions.trigger_rerun(tenant, day, user.get_name(), session=session)
+            except ActionRefused as exc:
+                out["run_error"] = str(exc)
+        event = "bookspot_approve_day" if approve else "bookspot_reject_day"
+        audit.record(session, event, user, tenant, day, out.get("run_id"), reason=body.reason)
+        return out
+
+    @app.post("/api/days/{tenant}/{day}/approve", dependencies=[RUN, SAME_SITE])
+    def approve(
+        tenant: TenantPath, day: Day, body: DecisionBody, user: UserDep, session: SessionDep
+    ) -> dict[str, Any]:
+        return _decide(tenant, day, body, user, session, approve=True)
+
+    @app.post("/api/days/{tenant}/{day}/reject", dependencies=[RUN, SAME_SITE])
+    def reject(
+        tenant: TenantPath, day: Day, body: DecisionBody, user: UserDep, session: SessionDep
+    ) -> dict[str, Any]:
+        if not body.reason.strip():
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "say why the day is rejected")
+        return _decide(tenant, day, body, user, session, approve=False)
 
     @app.get("/tenants/{tenant}/mappings", response_class=HTMLResponse, dependencies=[READ])
-    def mappings_page(request: Request, tenant: str, old: int | None = None, new: int | None = None) -> Any:
+    def mappings_page(request: Request, tenant: TenantPath, old: IdQuery = None, new: IdQuery = None) -> Any:
         from bookspot_tripletex.journal.mapping_preview import versions_in_use
         from bookspot_tripletex.tenants.diff import diff_versions
 
@@ -212,20 +277,23 @@ def create_app() -> FastAPI:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, f"{tenant}: no mapping versions")
             if old is None and len(versions) > 1:
                 old, new = versions[-2].id, versions[-1].id
-            changes = diff_versions(conn, tenant, old, new) if old and new else []
+            try:
+                changes = diff_versions(conn, tenant, old, new) if old and new else []
+            except (LookupError, NoResultFound) as exc:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
         return _page(
             request, "mappings.html", tenant=tenant, versions=versions, old=old, new=new, changes=changes
         )
 
     @app.get("/api/tenants/{tenant}/mappings", dependencies=[READ])
-    def mappings_json(tenant: str) -> list[dict[str, Any]]:
+    def mappings_json(tenant: TenantPath) -> list[dict[str, Any]]:
         from bookspot_tripletex.journal.mapping_preview import versions_in_use
 
         with engine().connect() as conn:
             return [v.as_dict() for v in versions_in_use(conn, tenant)]
 
     @app.get("/api/tenants/{tenant}/mappings/diff", dependencies=[READ])
-    def mappings_diff(tenant: str, old: int, new: int) -> list[dict[str, Any]]:
+    def mappings_diff(tenant: TenantPath, old: RequiredId, new: RequiredId) -> list[dict[str, Any]]:
         from bookspot_tripletex.tenants.diff import diff_versions
 
         with engine().connect() as conn:
@@ -234,8 +302,8 @@ def create_app() -> FastAPI:
             except (LookupError, NoResultFound) as exc:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
 
-    @app.post("/api/tenants/{tenant}/mappings/preview", dependencies=[READ])
-    def mappings_preview(tenant: str, body: PreviewBody) -> list[dict[str, Any]]:
+    @app.post("/api/tenants/{tenant}/mappings/preview", dependencies=[READ, SAME_SITE])
+    def mappings_preview(tenant: TenantPath, body: PreviewBody) -> list[dict[str, Any]]:
         from bookspot_tripletex.journal.mapping_preview import preview_candidate
         from bookspot_tripletex.tenants.config import TenantConfigError, parse_tenant
 

@@ -24,8 +24,9 @@ from bookspot_tripletex.validation.store import (
 )
 from bookspot_tripletex.validation.versions import day_net, day_versions, sales_ore
 
-PROBLEM_STATUSES = frozenset({VoucherStatus.HELD, VoucherStatus.FAILED})
-"""A day someone has to look at: held by validation or quarantine, or refused by Tripletex."""
+PROBLEM_STATUSES = frozenset({VoucherStatus.HELD, VoucherStatus.FAILED, VoucherStatus.AWAITING_APPROVAL})
+"""A day someone has to look at: held by validation or quarantine, refused by Tripletex, or waiting for
+a person's approval."""
 DEFAULT_LIMIT = 500
 
 
@@ -197,3 +198,19 @@ def held_records(conn: Connection, tenant: str, day: dt.date) -> list[dict[str, 
         .order_by(quarantine.c.id)
     ).mappings()
     return [dict(r) for r in rows]
+
+
+def approval_history(conn: Connection, tenant: str, day: dt.date) -> list[dict[str, Any]]:
+    """The day's approval requests, oldest first, with who decided, when and why."""
+    from bookspot_tripletex.load.approval import requests_of
+
+    return [r.as_dict() for r in requests_of(conn, tenant, day)]
+
+
+def awaiting_approval(conn: Connection, tenants: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Every tenant-day waiting for approval, longest waiting first."""
+    from bookspot_tripletex.load.approval import awaiting
+
+    return [
+        {"tenant": r.tenant, "date": r.day.isoformat(), **r.as_dict()} for r in awaiting(conn, list(tenants))
+    ]

@@ -23,6 +23,7 @@ class Outcome(StrEnum):
     ALREADY_POSTED = "already_posted"
     EMPTY = "empty"
     DRY_RUN = "dry_run"
+    AWAITING_APPROVAL = "awaiting_approval"
     HELD = "held"
     REFUSED = "refused"
     RETRY = "retry"
@@ -40,10 +41,18 @@ class Outcome(StrEnum):
     def retryable(self) -> bool:
         return self in RETRYABLE
 
+    @property
+    def waiting(self) -> bool:
+        return self in WAITING
+
 
 DONE = frozenset({Outcome.POSTED, Outcome.CORRECTED, Outcome.ALREADY_POSTED, Outcome.EMPTY, Outcome.DRY_RUN})
 NEEDS_PERSON = frozenset({Outcome.HELD, Outcome.REFUSED})
 """A person must act (the row's `action` says how) before the day can be posted."""
+WAITING = frozenset({Outcome.AWAITING_APPROVAL})
+"""Ready, waiting for a person's approval (load/approval.py): not a failure, neither of its shard nor of
+its run; each run finds it still waiting and alerts again once it has waited longer than the tenant's
+limit."""
 RETRYABLE = frozenset({Outcome.RETRY, Outcome.ERROR})
 """Transient (Tripletex 5xx/429, connection errors, a busy voucher) or unexpected: the run retries."""
 
@@ -57,12 +66,14 @@ class DayOutcome:
     counts: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
     action: str | None = None
+    alert: str | None = None
+    """A waiting day's alert to send (`new`, `overdue`); not stored."""
 
     def line(self) -> str:
         """One readable log line: tenant, day, outcome, counts, and the reason when there is one."""
         counts = ", ".join(f"{k} {v}" for k, v in self.counts.items() if v not in (None, [], {}))
         text = f"{self.tenant} {self.day}: {self.outcome.value}"
-        if self.outcome.needs_person or self.outcome.retryable:
+        if self.outcome.needs_person or self.outcome.retryable or self.outcome.waiting:
             text += f" at {self.step}"
         if counts:
             text += f" ({counts})"
@@ -112,4 +123,19 @@ def latest_outcomes(
     query = select(day_outcomes).join(newest_ids, day_outcomes.c.id == newest_ids.c.id)
     if outcomes is not None:
         query = query.where(day_outcomes.c.outcome.in_(list(outcomes)))
+    return list(conn.execute(query.order_by(day_outcomes.c.tenant_id, day_outcomes.c.local_date)).all())
+
+
+def run_outcomes(
+    conn: Connection,
+    run_id: str,
+    outcomes: Iterable[str] | None = None,
+    tenants: Iterable[str] | None = None,
+) -> list[Any]:
+    """The rows one run wrote (its latest attempt's), optionally only some outcomes or tenants."""
+    query = select(day_outcomes).where(day_outcomes.c.run_id == run_id)
+    if outcomes is not None:
+        query = query.where(day_outcomes.c.outcome.in_(list(outcomes)))
+    if tenants is not None:
+        query = query.where(day_outcomes.c.tenant_id.in_(list(tenants)))
     return list(conn.execute(query.order_by(day_outcomes.c.tenant_id, day_outcomes.c.local_date)).all())

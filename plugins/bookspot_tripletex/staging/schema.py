@@ -22,11 +22,12 @@ from sqlalchemy import (
     text,
 )
 
-from bookspot_tripletex.domain import TENANT_ID_LENGTH
+from bookspot_tripletex.domain import STATUS_LENGTH, TENANT_ID_LENGTH
 from bookspot_tripletex.tenants.tables import mapping_accounts, mapping_versions, metadata, tenants
 
 __all__ = [
     "activations",
+    "approvals",
     "extract_watermarks",
     "mapping_accounts",
     "mapping_versions",
@@ -125,7 +126,7 @@ vouchers = Table(
     Column("version", Integer, nullable=False),
     Column("external_number", String(70), nullable=False, unique=True),
     Column("mapping_version_id", Integer, ForeignKey("mapping_versions.id")),
-    Column("status", String(16), nullable=False),
+    Column("status", String(STATUS_LENGTH), nullable=False),
     Column("postings", JSON),
     Column("journal", JSON),
     Column("validation", JSON),
@@ -158,7 +159,7 @@ reports = Table(
     Column("local_date", Date, nullable=False),
     Column("version", Integer, nullable=False),
     Column("run_id", String(250), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("status", String(STATUS_LENGTH), nullable=False),
     Column("model", JSON, nullable=False),
     Column("html", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -210,7 +211,7 @@ day_outcomes = Table(
     Column("local_date", Date, nullable=False),
     Column("run_id", String(250), nullable=False),
     Column("step", String(16), nullable=False),
-    Column("outcome", String(16), nullable=False),
+    Column("outcome", String(STATUS_LENGTH), nullable=False),
     Column("counts", JSON, nullable=False),
     Column("reason", Text),
     Column("action", Text),
@@ -221,9 +222,35 @@ day_outcomes = Table(
 """What each run did with each tenant-day, one row per (tenant, day, run), the latest attempt of the run
 winning (written by `staging/outcomes.py`; read by the review screen and alerts).
 
-`step` is the step the day reached or stopped at (extract, journal, validate, activate, load, reconcile).
+`step` is the step the day reached or stopped at (extract, journal, validate, approve, activate, load,
+reconcile).
 `outcome` is one of `staging.outcomes.Outcome`: posted, corrected, already_posted, empty, dry_run
-(done); held, refused (a person must act: `reason` says why, `action` what releases it); retry, error
-(the run retries). `counts` holds transactions, postings, quarantined and, once posted, the Tripletex
-voucher number; a corrected day also the correction vouchers posted and their net change to its sales.
+(done); awaiting_approval (ready, a person approves it first: step `approve`); held, refused (a person
+must act: `reason` says why, `action` what releases it); retry, error (the run retries). `counts` holds
+transactions, postings, quarantined and, once posted, the Tripletex voucher number; a corrected day
+also the correction vouchers posted and their net change to its sales.
 The latest row of a tenant-day (`recorded_at`) is where it stands."""
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(TENANT_ID_LENGTH), ForeignKey("tenants.tenant_id"), nullable=False),
+    Column("local_date", Date, nullable=False),
+    Column("mapping_version_id", Integer, ForeignKey("mapping_versions.id")),
+    Column("digest", String(64), nullable=False),
+    Column("why", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("requested_by_run", String(250), nullable=False),
+    Column("alerted_at", DateTime(timezone=True)),
+    Column("alerts", Integer, nullable=False, server_default=text("0")),
+    Column("decided_by", String(200)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_reason", Text),
+    Index("ix_approvals_tenant_day", "tenant_id", "local_date"),
+)
+"""The approval gate's audit table (`load/approval.py`): one row per request that a tenant-day wait for
+a person, what it waits for (`why`) and the voucher it shows (`digest` of its postings and mapping);
+`status` is awaiting, approved, rejected or superseded (the day changed before anyone decided), with
+who decided, when and why. Rows are never deleted."""

@@ -35,7 +35,9 @@ from bookspot_tripletex.feed.model import (
     columns_of,
     parse_record,
 )
-from bookspot_tripletex.feed.source import JsonLine, UndecodableLine, decoded
+from bookspot_tripletex.feed.nesting import max_depth
+from bookspot_tripletex.feed.source import KEPT_BYTES, JsonLine, UndecodableLine, decoded
+from bookspot_tripletex.settings import feed_limits
 from bookspot_tripletex.staging.bulk import EPOCH_DAY, Frame, Writer, day_of, instant, micros, writer_for
 from bookspot_tripletex.staging.limits import raw_json, safe_text, storable, storable_id, storage_violations
 from bookspot_tripletex.staging.schema import pending_corrections, quarantine, vouchers
@@ -49,8 +51,6 @@ RECORD_KEYS = frozenset(spec.key for spec in RECORD_FIELDS)
 LINE_KEYS = frozenset(LineRecord.__struct_fields__)
 _decode = msgspec.json.Decoder(TransactionRecord).decode
 _encode = msgspec.json.encode
-_DECODE_ERRORS = (msgspec.ValidationError, msgspec.DecodeError)
-_ENCODE_ERRORS = (msgspec.EncodeError, UnicodeEncodeError, TypeError, ValueError, OverflowError)
 
 
 @dataclass
@@ -100,7 +100,7 @@ def _quarantine_row(tenant: TenantConfig, raw: Any, error: InvalidRecord, now: d
         "reason": safe_text(str(error)),
         "rules": error.rules,
         "raw": text,
-        "raw_hash": hashlib.sha256(text.encode()).hexdigest(),
+        "raw_hash": getattr(raw, "digest", None) or hashlib.sha256(text.encode()).hexdigest(),
         "received_at": now,
     }
 
@@ -118,13 +118,37 @@ def _local_date_of(value: Any, tenant: TenantConfig) -> dt.date | None:
         return None
 
 
+def _decoded_or_unreadable(item: Any) -> Any:
+    """The item decoded; an UndecodableLine if decoding it failed in a way nobody foresaw."""
+    try:
+        return decoded(item)
+    except Exception as exc:  # noqa: BLE001  (one line's failure is that line's quarantine reason)
+        line_no = item.line_no if type(item) is JsonLine else 0
+        text = (
+            item.data[:KEPT_BYTES].decode("utf-8", errors="replace") if type(item) is JsonLine else repr(item)
+        )
+        return UndecodableLine(
+            line_no, text, f"could not be decoded: {type(exc).__name__}: {exc}", "unreadable"
+        )
+
+
 def check_record(raw: Any, tenant: TenantConfig) -> Transaction:
-    """Parse and check one raw record for this tenant; raises InvalidRecord naming the reason."""
+    """Parse and check one raw record for this tenant; raises InvalidRecord naming the reason. Any other
+    exception while checking it becomes an InvalidRecord too, so that one record never stops a page."""
     raw = decoded(raw)
     if isinstance(raw, UndecodableLine):
-        raise InvalidRecord(
-            None, [Violation(f"line {raw.line_no}", "not_json", f"is not JSON ({raw.error})")]
-        )
+        raise InvalidRecord(None, [Violation(raw.where, raw.rule, raw.reason)])
+    try:
+        return _check_decoded(raw, tenant)
+    except InvalidRecord:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        record_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+        reason = f"could not be checked: {type(exc).__name__}: {str(exc)[:300]}"
+        raise InvalidRecord(record_id, [Violation("record", "unreadable", reason)]) from exc
+
+
+def _check_decoded(raw: Any, tenant: TenantConfig) -> Transaction:
     tx = parse_record(raw, tenant.currency)
     if tx.account_id != tenant.tenant:
         raise InvalidRecord(
@@ -237,20 +261,28 @@ def _prepare(tenant: TenantConfig, chunk: list[Any], now: dt.datetime) -> _Prepa
     fast_raw: list[bytes] = []
     fast_items: list[Any] = []
     slow: list[Any] = []
+    limits = feed_limits()
+    max_line, deepest = limits.max_line_bytes, limits.max_depth
     for item in chunk:
         if type(item) is JsonLine:
+            data = item.data
+            if len(data) > max_line or (
+                data.count(b"{") + data.count(b"[") > deepest and max_depth(data) > deepest
+            ):
+                slow.append(item)
+                continue
             try:
                 fast.append(_decode(item.data))
-            except _DECODE_ERRORS:
+            except Exception:  # noqa: BLE001  (whatever the fast decoder refuses, the strict checker names)
                 slow.append(item)
                 continue
             fast_items.append(item)
             fast_raw.append(item.data.rstrip(b"\r\n"))
             continue
-        record = _schema_record(item)
         try:
+            record = _schema_record(item)
             text = None if record is None else _encode(item)
-        except _ENCODE_ERRORS:
+        except Exception:  # noqa: BLE001  (as above: the strict checker decides and names the reason)
             text = None
         if text is None:
             slow.append(item)
@@ -266,10 +298,11 @@ def _prepare(tenant: TenantConfig, chunk: list[Any], now: dt.datetime) -> _Prepa
     accepted: list[Transaction] = []
     accepted_raw: list[bytes] = []
     for item in slow:
+        raw = _decoded_or_unreadable(item)
         try:
-            accepted.append(check_record(item, tenant))
+            accepted.append(check_record(raw, tenant))
         except InvalidRecord as error:
-            row = _quarantine_row(tenant, decoded(item), error, now)
+            row = _quarantine_row(tenant, raw, error, now)
             out.bad.append(row)
             if row["local_date"] is not None:
                 out.days.add(row["local_date"])

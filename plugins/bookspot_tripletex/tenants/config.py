@@ -44,12 +44,15 @@ from bookspot_tripletex.domain import (
     ACCOUNT_NUMBERS,
     ACCOUNT_TYPE,
     ACCOUNT_TYPE_LENGTH,
+    APPROVAL_ALERT_HOURS,
+    APPROVAL_DAYS,
     CONN_ID_LENGTH,
     CURRENCY,
     MAX_ORE,
     NAME_LENGTH,
     SALES_VAT_TYPES,
     TENANT_ID_LENGTH,
+    TENANT_ID_PATTERN,
     TIMEZONE_LENGTH,
     VAT_RATES,
     VOUCHER_TYPE_LENGTH,
@@ -58,16 +61,26 @@ from bookspot_tripletex.domain import (
 from bookspot_tripletex.money import parse_nok
 
 MAX_COMPANY_ID = 2**63 - 1
+MAX_APPROVAL_DAYS = 366
+MAX_APPROVAL_ALERT_HOURS = 24 * 31
 
 
 class TenantConfigError(ValueError):
     """A tenant file that cannot be used; the message names the file and the field."""
 
 
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Unicode bidirectional controls: shown on a page, they reorder the text around them."""
+
+
 def _storable(value: str) -> str:
-    """Text both databases store as written: no NUL, no control characters, no lone surrogates."""
+    """Text both databases store as written and pages show as written: no NUL, no control characters,
+    no bidirectional controls, no lone surrogates."""
     if any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise ValueError("must not contain control characters")
+    bidi = sorted({f"U+{ord(c):04X}" for c in value if c in BIDI_CONTROLS})
+    if bidi:
+        raise ValueError(f"must not contain Unicode bidirectional control characters ({', '.join(bidi)})")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -141,7 +154,7 @@ def _sales_vat_type(value: int) -> int:
 
 
 Date = Annotated[dt.date, BeforeValidator(_date), Field(strict=True)]
-TenantId = _text(TENANT_ID_LENGTH, r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+TenantId = _text(TENANT_ID_LENGTH, TENANT_ID_PATTERN)
 Name = _text(NAME_LENGTH)
 TimeZone = Annotated[_text(TIMEZONE_LENGTH), AfterValidator(_timezone)]
 ConnId = _text(CONN_ID_LENGTH)
@@ -189,6 +202,14 @@ class TenantFile(BaseModel):
     vat_tolerance_nok: Annotated[int, BeforeValidator(_tolerance)] = 100
     """Read as NOK from the file ("1.00"), held as øre."""
     attach_report: StrictBool = False
+    approval_days: Annotated[StrictInt, Field(ge=0, le=MAX_APPROVAL_DAYS)] = APPROVAL_DAYS
+    """The tenant's first posting days that wait for a person's approval (0: none)."""
+    approval_new_mapping: StrictBool = True
+    """The first day posted under a new mapping version waits for approval too."""
+    approval_alert_hours: Annotated[StrictInt, Field(ge=1, le=MAX_APPROVAL_ALERT_HOURS)] = (
+        APPROVAL_ALERT_HOURS
+    )
+    """A day waiting longer than this alerts again (at each run that finds it still waiting)."""
     mappings: Annotated[tuple[MappingVersion, ...], Field(min_length=1)]
 
     @field_validator("currency", mode="before")
@@ -235,6 +256,9 @@ class TenantConfig:
     shares_company_with: tuple[str, ...] = ()
     mappings: tuple[MappingVersion, ...] = ()
     attach_report: bool = False
+    approval_days: int = APPROVAL_DAYS
+    approval_new_mapping: bool = True
+    approval_alert_hours: int = APPROVAL_ALERT_HOURS
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

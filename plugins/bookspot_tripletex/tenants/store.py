@@ -73,6 +73,9 @@ def import_tenant(conn: Connection, cfg: TenantConfig, now: dt.datetime | None =
         "tripletex_company_id": cfg.tripletex_company_id,
         "organization_number": cfg.organization_number,
         "shares_company_with": sorted(cfg.shares_company_with),
+        "approval_days": cfg.approval_days,
+        "approval_new_mapping": cfg.approval_new_mapping,
+        "approval_alert_hours": cfg.approval_alert_hours,
         "updated_at": now,
     }
     known = conn.execute(select(tenants.c.tenant_id).where(tenants.c.tenant_id == cfg.tenant)).first()
@@ -148,6 +151,9 @@ def load_tenant(conn: Connection, tenant: str) -> TenantConfig:
         tripletex_company_id=row["tripletex_company_id"],
         organization_number=row["organization_number"],
         shares_company_with=tuple(row["shares_company_with"] or ()),
+        approval_days=row["approval_days"],
+        approval_new_mapping=row["approval_new_mapping"],
+        approval_alert_hours=row["approval_alert_hours"],
     )
 
 

@@ -20,10 +20,14 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     false,
+    text,
+    true,
 )
 
 from bookspot_tripletex.domain import (
     ACCOUNT_TYPE_LENGTH,
+    APPROVAL_ALERT_HOURS,
+    APPROVAL_DAYS,
     CONN_ID_LENGTH,
     NAME_LENGTH,
     TENANT_ID_LENGTH,
@@ -51,6 +55,9 @@ tenants = Table(
     Column("tripletex_company_id", BigInteger),
     Column("organization_number", String(9)),
     Column("shares_company_with", JSON),
+    Column("approval_days", Integer, nullable=False, server_default=text(str(APPROVAL_DAYS))),
+    Column("approval_new_mapping", Boolean, nullable=False, server_default=true()),
+    Column("approval_alert_hours", Integer, nullable=False, server_default=text(str(APPROVAL_ALERT_HOURS))),
 )
 
 mapping_versions = Table(

@@ -1,4 +1,5 @@
-"""Activation check: does the API key work, and can every mapped account take the postings it will get."""
+"""Activation check: does the API key work, does the tenant's voucher type exist, and can every mapped
+account take the postings it will get."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class ActivationReport:
     problems: list[Problem] = field(default_factory=list)
     account_ids: dict[int, int] = field(default_factory=dict)
     vat_type_ids: dict[int, int] = field(default_factory=dict)
+    voucher_type_ids: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -75,12 +77,14 @@ def check_activation(
     mapping_accounts: Mapping[str, int],
     vat_types: Mapping[str, int],
     expected_company_id: int | None = None,
+    voucher_type: str | None = None,
 ) -> ActivationReport:
     """Check the API key and each mapped account against the company's chart and VAT codes.
 
     `mapping_accounts` maps account types (`sales.25`, `settlement.stripe`, `product.kayak`, ...) to
     account numbers; `vat_types` maps VAT rates (`25`, `15`, `12`, `0`, `exempt`) to VAT code numbers.
     With `expected_company_id`, a key of another company is refused before anything else is checked.
+    `voucher_type`: the tenant file's voucher type name, which must exist in the company.
     """
     report = ActivationReport()
     try:
@@ -113,6 +117,7 @@ def check_activation(
     try:
         all_vat_types = list(client.iter_vat_types())
         chart, whole_chart = _chart(client, mapping_accounts.values())
+        found_type = client.voucher_type_by_name(voucher_type) if voucher_type else None
     except PermissionDenied as exc:
         report.problems.append(
             Problem(
@@ -122,6 +127,15 @@ def check_activation(
         )
         return report
 
+    if voucher_type and (found_type is None or found_type.get("id") is None):
+        report.problems.append(
+            Problem(
+                f"Voucher type {voucher_type!r} (voucher_type in the tenant file) does not exist in your "
+                "Tripletex company; create it in Tripletex or correct the tenant file."
+            )
+        )
+    elif voucher_type and found_type is not None:
+        report.voucher_type_ids[voucher_type] = int(found_type["id"])
     vat_by_number = {n: vt for vt in all_vat_types if (n := _int(vt.get("number"))) is not None}
     vat_number_by_id = {vt.get("id"): n for n, vt in vat_by_number.items()}
     if whole_chart:

@@ -183,6 +183,16 @@ class TripletexClient:
                 return voucher_type
         return None
 
+    def accounting_periods(self, start_from: datetime.date, start_to: datetime.date) -> list[dict]:
+        """The company's accounting periods starting from `start_from` up to, not including, `start_to`:
+        id, start, end (exclusive) and isClosed."""
+        params = {
+            "startFrom": start_from.isoformat(),
+            "startTo": start_to.isoformat(),
+            "fields": "id,start,end,isClosed",
+        }
+        return list(self._iter_list("/ledger/accountingPeriod", params))
+
     def list_vouchers(
         self, date_from: datetime.date, date_to: datetime.date, fields: str | None = None
     ) -> list[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -12,16 +13,19 @@ from bookspot_tripletex.connection_form import extra_field, ui_field_behaviour
 from ..retry import RetryPolicy
 from .client import TripletexClient
 from .errors import TripletexError
-from .provider import CONN_TYPE, ENVIRONMENTS, UI_FIELD_BEHAVIOUR
+from .provider import CONN_TYPE, CONSUMER_TOKEN_FIELD, ENVIRONMENTS, UI_FIELD_BEHAVIOUR
 
+log = logging.getLogger(__name__)
 WHO_AM_I_FIELDS = "*,company(id,name),employee(id,firstName,lastName)"
 
 
 class TripletexHook(BaseHook):
     """Tripletex API v2 for one company.
 
-    Connection: host = base URL (or extra `environment`: production / test), login = consumer token,
-    password = employee token (the customer's API key), extra `company_id` (default 0).
+    Connection: host = base URL (or extra `environment`: production / test), extra `consumer_token` =
+    the consumer token, password = employee token (the customer's API key), extra `company_id` (default
+    0). Both tokens are where Airflow masks them (the password, an extra whose name holds "token"); an
+    older connection with the consumer token as login still works, with a warning to move it.
     """
 
     conn_name_attr = "tripletex_conn_id"
@@ -47,15 +51,16 @@ class TripletexHook(BaseHook):
         """The client for this connection, created on first use and reused."""
         if self._client is None:
             conn = self.get_connection(self.tripletex_conn_id)
-            if not conn.login or not conn.password:
+            consumer = consumer_token(self.tripletex_conn_id, conn.login, conn.extra_dejson)
+            if not consumer or not conn.password:
                 raise ValueError(
-                    f"connection {self.tripletex_conn_id!r} needs the consumer token as login "
-                    "and the employee token as password"
+                    f"connection {self.tripletex_conn_id!r} needs the consumer token in the extra "
+                    f"{CONSUMER_TOKEN_FIELD!r} and the employee token as password"
                 )
-            _mask(conn.login)
+            _mask(consumer)
             self._client = TripletexClient(
                 base_url=base_url(conn.host, conn.schema, conn.port, conn.extra_dejson),
-                consumer_token=conn.login,
+                consumer_token=consumer,
                 employee_token=conn.password,
                 company_id=company_id(conn.extra_dejson),
                 timeout=self.timeout,
@@ -88,6 +93,23 @@ class TripletexHook(BaseHook):
 
 def _extra(extra: dict[str, Any], name: str) -> Any:
     return extra_field(extra, CONN_TYPE, name)
+
+
+def consumer_token(conn_id: str, login: str | None, extra: dict[str, Any]) -> str | None:
+    """The consumer token from the extra `consumer_token`; from `login` for a connection made before
+    (Airflow shows `login` in clear, so that one is logged as to be moved)."""
+    value = _extra(extra, CONSUMER_TOKEN_FIELD)
+    if value:
+        return str(value)
+    if login:
+        log.warning(
+            "connection %r keeps the Tripletex consumer token as login, which Airflow shows in clear: "
+            "move it to the extra %r (the form's Consumer token field) and empty the login",
+            conn_id,
+            CONSUMER_TOKEN_FIELD,
+        )
+        return login
+    return None
 
 
 def base_url(host: str | None, schema: str | None, port: int | None, extra: dict[str, Any]) -> str:

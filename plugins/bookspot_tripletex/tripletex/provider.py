@@ -16,7 +16,15 @@ ENVIRONMENTS = {
     "test": "https://api-test.tripletex.tech/v2",
 }
 
+CONSUMER_TOKEN_FIELD = "consumer_token"
+"""The extra holding the consumer token: Airflow masks extras whose name holds "token" (API, logs, UI)."""
+
 CONN_FIELDS: dict[str, dict[str, Any]] = {
+    CONSUMER_TOKEN_FIELD: {
+        "label": "Consumer token",
+        "schema": {"type": ["string", "null"], "format": "password", "default": None},
+        "description": "The consumer token Tripletex issued to BookSpot (kept masked, like the password).",
+    },
     "environment": {
         "label": "Environment",
         "schema": {"type": "string", "enum": ["production", "test"], "default": "production"},
@@ -31,15 +39,14 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "port", "extra"],
+    "hidden-fields": ["schema", "port", "login", "extra"],
     "relabeling": {
         "host": "Base URL",
-        "login": "Consumer token",
         "password": "Employee token (API key)",
     },
     "placeholders": {
         "host": "https://tripletex.no/v2 (leave empty to use Environment)",
-        "login": "Consumer token Tripletex issued to BookSpot",
+        CONSUMER_TOKEN_FIELD: "Consumer token Tripletex issued to BookSpot",
         "password": "The API key the customer created for BookSpot in Tripletex",
         "company_id": "0",
     },

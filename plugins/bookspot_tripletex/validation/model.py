@@ -27,6 +27,10 @@ REPORT_FORMAT = 2
 LISTED_FAILURES = 10
 STATUS_TEXT = {
     "ready": "Ready: the voucher passed every check and will be posted to Tripletex.",
+    "awaiting_approval": (
+        "Awaiting approval: the voucher passed every check; a person approves it on the review screen "
+        "before it is posted to Tripletex."
+    ),
     "held": "Held: nothing is posted for this day until the problems below are resolved.",
     "empty": "Empty: no completed transactions on this day, so nothing is posted.",
     "posting": "Posting: the voucher is being sent to Tripletex.",
@@ -224,7 +228,7 @@ def _status_line(report: Report) -> str:
 def summarise(report: Report) -> list[str]:
     """The report's summary lines, from its own fields (so a refreshed report is summed up again)."""
     out = [_status_line(report)]
-    if report.held_reason and report.status in ("held", "failed"):
+    if report.held_reason and report.status in ("held", "failed", "awaiting_approval"):
         out.append(f"Why: {report.held_reason}")
     n = report.transactions
     out.append(f"{n} completed transaction{'s' if n != 1 else ''} on {day_text(report.date)}.")
@@ -312,7 +316,12 @@ def build_report(
         "totals": _totals(journal, result),
         "vat_derivation": _vat_derivation(journal, tenant, result),
         "quarantined": [
-            {"id": q.get("id"), "reason": q.get("reason"), "rules": q.get("rules", []), "raw": q.get("raw")}
+            {
+                "id": q.get("id"),
+                "reason": q.get("reason"),
+                "rules": q.get("rules", []),
+                "raw": _raw_shown(q.get("raw")),
+            }
             for q in journal.quarantined
         ],
         "missing_mappings": list(journal.missing_account_types),
@@ -333,3 +342,13 @@ def finish(report: Report) -> dict[str, Any]:
     """The report with its summary written, as JSON-ready data."""
     report.summary = summarise(report)
     return report.as_json()
+
+
+RAW_CHARS = 4000
+"""Of a quarantined record's raw text, a report keeps this much (staging keeps what it received)."""
+
+
+def _raw_shown(raw: Any) -> Any:
+    if isinstance(raw, str) and len(raw) > RAW_CHARS:
+        return f"{raw[:RAW_CHARS]} ... (cut: {len(raw):,} characters in all, kept in staging)"
+    return raw

@@ -29,10 +29,11 @@ def latin1(value: Any) -> str:
 
 def _pdf_raw(raw: str) -> str:
     """A raw record compact and cut short: a table row cannot run over a page."""
-    try:
-        raw = json.dumps(json.loads(raw), ensure_ascii=False, separators=(", ", ": "))
-    except ValueError:
-        pass
+    if len(raw) <= PDF_RAW_CHARS * 4:
+        try:
+            raw = json.dumps(json.loads(raw), ensure_ascii=False, separators=(", ", ": "))
+        except (ValueError, RecursionError):
+            pass
     if len(raw) <= PDF_RAW_CHARS:
         return raw
     return raw[:PDF_RAW_CHARS] + " ... (cut; the HTML report has it all)"

@@ -52,7 +52,7 @@ def _raw_text(raw: Any) -> str:
     if isinstance(raw, str):
         try:
             return json.dumps(json.loads(raw), indent=2, ensure_ascii=False)
-        except ValueError:
+        except (ValueError, RecursionError):
             return raw
     return json.dumps(raw, indent=2, ensure_ascii=False, default=str)
 
@@ -75,7 +75,10 @@ def _details(report: dict[str, Any]) -> list[list[str]]:
         ("Tripletex voucher id", report.get("tripletex_voucher_id")),
         ("In Tripletex", report.get("tripletex_link")),
         ("Posted at", moment_text(report.get("posted_at")) or None),
-        ("Why held", report.get("held_reason")),
+        (
+            "Why waiting" if report.get("status") == "awaiting_approval" else "Why held",
+            report.get("held_reason"),
+        ),
         ("Note", report.get("note")),
         ("Mapping version", mapping_text),
         ("Completed transactions", report.get("transactions")),

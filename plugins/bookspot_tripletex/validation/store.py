@@ -27,6 +27,7 @@ from bookspot_tripletex.validation.versions import Link, day_net, day_versions, 
 LIVE_STATUSES = frozenset(
     {
         VoucherStatus.READY,
+        VoucherStatus.AWAITING_APPROVAL,
         VoucherStatus.HELD,
         VoucherStatus.EMPTY,
         VoucherStatus.POSTING,
@@ -35,6 +36,8 @@ LIVE_STATUSES = frozenset(
     }
 )
 """Voucher states a report shows as they are; `draft`/`built` keep the status the report was made with."""
+EXPLAINED_STATUSES = ("held", "failed", "awaiting_approval")
+"""States whose reason (the voucher row's `error`) the report shows."""
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,8 @@ def current_state(conn: Connection, tenant: str, day: dt.date, version: int = 1)
             state["tripletex_link"] = entry["tripletex_link"]
             state["posted_at"] = entry["posted_at"]
             state["note"] = entry["note"]
-            state["held_reason"] = entry["error"] if entry["status"] in ("held", "failed") else None
+            held = entry["status"] in ("held", "failed", "awaiting_approval")
+            state["held_reason"] = entry["error"] if held else None
     if state["corrections"]:
         state["net"] = day_net(conn, tenant, day)
         transactions = latest_transactions(conn, tenant, day)

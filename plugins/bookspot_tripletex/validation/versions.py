@@ -117,6 +117,7 @@ def day_versions(
                 else None
             ),
             "date": date.isoformat(),
+            "posting_date": row.posting_date.isoformat() if row.posting_date else None,
             "moved": date != row.local_date,
             "note": row.note,
             "posted_at": _iso(row.posted_at),
