@@ -184,7 +184,7 @@ def test_a_corrected_days_page_shows_every_voucher_with_its_number_amounts_and_l
         assert f">{version['tripletex_number']}</a>" in page
     assert f'href="{link.replace("&", "&amp;")}"' in page
     assert "1\u00a0190,50" in page and "-1\u00a0190,50" in page and "1190.50" not in page
-    assert "added tx_late" in page and 'id="net"' in page
+    assert "added <bdi>tx_late</bdi>" in page and 'id="net"' in page
     assert page.count("<svg") == 1 and "?chart=false" in page
     embedded = client.get(f"/bookspot-review/reports/{TENANT}/{POSTED_DAY}?chart=false", headers=admin).text
     alone = client.get(f"/bookspot-review/reports/{TENANT}/{POSTED_DAY}", headers=admin).text

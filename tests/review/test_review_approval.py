@@ -257,7 +257,7 @@ def test_a_rejected_day_is_held_with_its_reason(
         "the till shows less",
     )
     page = client.get(f"/bookspot-review/days/{NEW}/{SECOND}", headers=admin).text
-    assert "Rejected by admin" in page and "the till shows less" in page
+    assert "Rejected by <bdi>admin</bdi>" in page and "the till shows less" in page
 
     held = run_night(monkeypatch, SECOND, oslo(2026, 11, 26, 2), tenants=[NEW], day=str(SECOND))
     assert held.state == "failed", "a rejected day is held: its shard fails, naming it"
