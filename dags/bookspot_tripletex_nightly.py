@@ -17,9 +17,10 @@ Each tenant-day's outcome is logged as one line and kept in staging (`day_outcom
 never stops the others. At the end a shard **fails** naming the tenants that need attention: a transient
 failure (Tripletex 5xx/429, connection errors, a busy voucher) retries the shard (posted days are a no-op
 on re-run); a held or refused day fails it without retries, saying why and what releases it (e.g.
-`python -m bookspot_tripletex release-day …`). Posted, already posted, empty and dry-run days succeed.
-When the run ends, its callbacks send one alert per tenant-day it left held, refused or failed, each with
-that day's own reason and its link on the review screen.
+`python -m bookspot_tripletex release-day …`). Posted, corrected (correction vouchers posted for a day
+posted before), already posted, empty and dry-run days succeed. When the run ends, its callbacks send one
+alert per tenant-day it left held, refused or failed, or corrected, each with that day's own reason and
+its link on the review screen.
 
 A new tenant's first posting days and the first day under a new mapping version **wait for approval**
 (`awaiting_approval`, alerted) on the BookSpot review screen; they fail nothing and hold up no other

@@ -1,5 +1,6 @@
 """Airflow plugin: the BookSpot review screen on the API server, its navigation entry, and the
-'Review' link on the nightly DAG's tasks. Thin on purpose: the app is built on its first request."""
+'Review' and 'Tripletex' links on the nightly DAG's tasks. Thin on purpose: the app is built on its
+first request."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
-from bookspot_tripletex.review.links import URL_PREFIX, ReviewLink
+from bookspot_tripletex.review.links import URL_PREFIX, ReviewLink, TripletexLink
 
 
 class _ReviewApp:
@@ -36,4 +37,4 @@ class BookSpotReviewPlugin(AirflowPlugin):
             "category": "browse",
         }
     ]
-    global_operator_extra_links = [ReviewLink()]
+    global_operator_extra_links = [ReviewLink(), TripletexLink()]

@@ -102,11 +102,13 @@ def test_a_held_day_mails_tenant_day_reason_and_link(smtp_sink: _SmtpSink) -> No
     assert sent == 1 and len(smtp_sink.messages) == 1
     message = email.message_from_bytes(smtp_sink.messages[0])
     subject = str(email.header.make_header(email.header.decode_header(message["Subject"])))
-    assert subject == "BookSpot → Tripletex: fjord-kayak 2026-11-25 held"
+    assert subject == "BookSpot → Tripletex: fjord-kayak 25.11.2026 held"
     assert "accounting@example.test" in message["To"] and "ops@example.test" in message["To"]
     body = _body(message)
     assert (
-        "fjord-kayak" in body and "2026-11-25" in body and "currency must be NOK, got &#x27;EUR&#x27;" in body
+        "fjord-kayak" in body
+        and "<td>25.11.2026</td>" in body
+        and "currency must be NOK, got &#x27;EUR&#x27;" in body
     )
     assert 'href="https://airflow.example.test/bookspot-review/days/fjord-kayak/2026-11-25"' in body
 
@@ -139,7 +141,7 @@ def test_no_channel_means_logged_only(
 ) -> None:
     monkeypatch.delenv("AIRFLOW__BOOKSPOT__ALERT_CHANNEL", raising=False)
     assert alerts.send([alerts.alert("held", TENANT, dt.date(2026, 11, 25), "why")]) == 1
-    assert "ALERT" in caplog.text and "fjord-kayak 2026-11-25 held" in caplog.text
+    assert "ALERT" in caplog.text and "fjord-kayak 25.11.2026 held" in caplog.text
 
 
 def test_smtp_without_recipients_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -270,3 +272,29 @@ def test_a_shard_failing_before_any_outcome_alerts_its_planned_tenants(
     alerts.on_task_failure(context)
     assert [(a.kind, a.tenant) for a in sent] == [("failed", "tenant-001")]
     assert sent[0].reason == "task night failed before this tenant's days ran: staging is not migrated"
+
+
+def test_a_corrected_day_is_told_with_its_vouchers_and_net_in_norwegian(
+    smtp_sink: _SmtpSink, staging_engine
+) -> None:
+    from bookspot_tripletex.money import nok_text
+    from bookspot_tripletex.staging.outcomes import DayOutcome, Outcome, record_outcomes
+
+    day = dt.date(2026, 11, 24)
+    counts = {"voucher": "1-2026", "corrections": 2, "net": f"{nok_text(-119_050)} NOK"}
+    with staging_engine.begin() as conn:
+        record_outcomes(conn, "run-c", [DayOutcome(TENANT, day, "load", Outcome.CORRECTED, counts)])
+        record_outcomes(conn, "run-c", [DayOutcome("tenant-001", day, "load", Outcome.ALREADY_POSTED, {})])
+    with staging_engine.connect() as conn:
+        found = alerts.run_alerts(conn, "run-c")
+    assert [(a.kind, a.tenant) for a in found] == [("corrected", TENANT)]
+    assert alerts.send(found) == 1
+    message = email.message_from_bytes(smtp_sink.messages[0])
+    subject = str(email.header.make_header(email.header.decode_header(message["Subject"])))
+    assert subject == "BookSpot → Tripletex: fjord-kayak 24.11.2026 corrected"
+    body = _body(message)
+    assert "were corrected" in body and "need a person" not in body
+    assert (
+        "2 correction voucher(s) posted to Tripletex; the day&#x27;s sales changed by -1\u00a0190,50 NOK"
+        in body
+    )

@@ -43,3 +43,28 @@ def test_nok_edge_is_exact_and_refuses_floats() -> None:
         parse_nok("1.005")
     with pytest.raises(TypeError):
         ore_to_decimal(1.0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("amount", "expected"),
+    [
+        (119_050, "1\u00a0190,50"),
+        ("1190.00", "1\u00a0190,00"),
+        (Decimal("-1234567.89"), "-1\u00a0234\u00a0567,89"),
+        (5, "0,05"),
+        ("0.00", "0,00"),
+        (None, ""),
+        ("not compared", "not compared"),
+    ],
+)
+def test_nok_text_reads_as_norwegian(amount: object, expected: str) -> None:
+    from bookspot_tripletex.money import nok_text
+
+    assert nok_text(amount) == expected  # type: ignore[arg-type]
+
+
+def test_nok_text_refuses_floats() -> None:
+    from bookspot_tripletex.money import nok_text
+
+    with pytest.raises(TypeError):
+        nok_text(1190.5)  # type: ignore[arg-type]

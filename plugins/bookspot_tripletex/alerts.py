@@ -1,10 +1,12 @@
 """Alerts through Airflow notifiers: a held, refused or failed day, a failed reconciliation, a refused
 activation, a day waiting for approval (when it starts waiting, and again when it waited longer than its
-limit).
+limit), and a posted day the run corrected (how many correction vouchers, their net change to the day's
+sales).
 
-Each alert names the tenant, the day, that day's own reason (one line), what releases it and the link to
-the day on the review screen. The nightly DAG's run callbacks (`on_run_end`, on success and on failure)
-send one alert per tenant-day the run left held, refused or failed, read from `day_outcomes`; the task
+Each alert names the tenant, the day (as Norwegians write it, "24.11.2026"), that day's own reason (one
+line), what releases it and the link to the day on the review screen. The nightly DAG's run callbacks
+(`on_run_end`, on success and on failure) send one alert per tenant-day the run left held, refused or
+failed or corrected, read from `day_outcomes`; the task
 failure callback (`on_task_failure`) covers only the tenants of a shard that failed before recording
 any outcome (the task's error, first line). The channel is chosen per deployment in Airflow's config
 (section `bookspot`, or the environment):
@@ -25,11 +27,14 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from airflow.sdk import BaseNotifier
+
+from bookspot_tripletex.timeutil import day_text
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +46,22 @@ KINDS = {
     "activation": "activation refused",
     "approval": "awaiting approval",
     "approval_overdue": "still awaiting approval",
+    "corrected": "corrected",
 }
+INFORMATIONAL = frozenset({"corrected"})
+"""Kinds that tell what happened rather than ask a person to act."""
 ALERT_STATUSES = frozenset({"held", "failed"})
 SECTION = "bookspot"
 WEBHOOK_TIMEOUT_S = 10
 REASON_MAX = 500
 """An alert's reason is one line of at most this many characters."""
-OUTCOME_KINDS = {"held": "held", "refused": "refused", "retry": "failed", "error": "failed"}
+OUTCOME_KINDS = {
+    "held": "held",
+    "refused": "refused",
+    "retry": "failed",
+    "error": "failed",
+    "corrected": "corrected",
+}
 """The `day_outcomes` outcomes a run's end alerts on, and the kind of alert each is."""
 
 
@@ -62,7 +76,7 @@ class Alert:
 
     @property
     def subject(self) -> str:
-        return f"BookSpot → Tripletex: {self.tenant} {self.day.isoformat()} {KINDS.get(self.kind, self.kind)}"
+        return f"BookSpot → Tripletex: {self.tenant} {day_text(self.day)} {KINDS.get(self.kind, self.kind)}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -92,9 +106,13 @@ def review_link(tenant: str, day: dt.date) -> str:
     return f"{base.rstrip('/')}{URL_PREFIX}/days/{tenant}/{day.isoformat()}"
 
 
+SPACES = re.compile(r"[^\S\u00a0]+")
+"""Runs of white space; the no-break space inside "1 190,00" is kept."""
+
+
 def one_line(text: Any, limit: int = REASON_MAX) -> str:
     """The text's lines joined by ' / ', spaces collapsed, cut at `limit` characters."""
-    lines = [" ".join(part.split()) for part in str(text or "").splitlines()]
+    lines = [SPACES.sub(" ", part).strip() for part in str(text or "").splitlines()]
     line = " / ".join(part for part in lines if part)
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
@@ -114,13 +132,15 @@ def alert(kind: str, tenant: str, day: dt.date, reason: str, action: str | None 
 
 def mail_html(alerts: list[Alert]) -> str:
     rows = "".join(
-        f"<tr><td>{html.escape(a.tenant)}</td><td>{a.day.isoformat()}</td><td>{html.escape(KINDS[a.kind])}</td>"
+        f"<tr><td>{html.escape(a.tenant)}</td><td>{day_text(a.day)}</td><td>{html.escape(KINDS[a.kind])}</td>"
         f"<td>{html.escape(a.reason)}{'<br>' + html.escape(a.action) if a.action else ''}</td>"
         f'<td><a href="{html.escape(a.link, quote=True)}">report</a></td></tr>'
         for a in alerts
     )
+    told = all(a.kind in INFORMATIONAL for a in alerts)
+    heading = "These posted tenant-days were corrected:" if told else "These tenant-days need a person:"
     return (
-        "<p>These tenant-days need a person:</p><table border=1 cellpadding=4>"
+        f"<p>{heading}</p><table border=1 cellpadding=4>"
         "<tr><th>Tenant</th><th>Day</th><th>What</th><th>Reason</th><th>Report</th></tr>"
         f"{rows}</table>"
     )
@@ -242,7 +262,8 @@ def _context_day(context: Any) -> dt.date:
 
 
 def run_alerts(conn: Any, run_id: str) -> list[Alert]:
-    """One alert per tenant-day the run left held, refused or failed, with that day's reason and action."""
+    """One alert per tenant-day the run left held, refused or failed, with that day's reason and action,
+    and one per posted day it corrected."""
     from bookspot_tripletex.staging.outcomes import run_outcomes
 
     out = []
@@ -250,8 +271,17 @@ def run_alerts(conn: Any, run_id: str) -> list[Alert]:
         kind = OUTCOME_KINDS[row.outcome]
         if kind == "refused" and row.step == "activate":
             kind = "activation"
-        out.append(alert(kind, row.tenant_id, row.local_date, row.reason or row.outcome, row.action))
+        reason = corrected_reason(row.counts or {}) if kind == "corrected" else row.reason or row.outcome
+        out.append(alert(kind, row.tenant_id, row.local_date, reason, row.action))
     return out
+
+
+def corrected_reason(counts: dict[str, Any]) -> str:
+    """A corrected day's alert text from its outcome's counts: how many vouchers, their net."""
+    net = counts.get("net")
+    return f"{int(counts.get('corrections') or 0)} correction voucher(s) posted to Tripletex" + (
+        f"; the day's sales changed by {net}" if net else ""
+    )
 
 
 def _run_id(context: Any) -> str | None:

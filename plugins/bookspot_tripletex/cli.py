@@ -179,9 +179,14 @@ def _tenant_and_client(args: argparse.Namespace):  # type: ignore[no-untyped-def
 
 def _force_repost(args: argparse.Namespace) -> int:
     from bookspot_tripletex.load.corrections import force_repost
+    from bookspot_tripletex.pipeline import refresh_touched
 
     engine, tenant, client = _tenant_and_client(args)
-    result = force_repost(engine, tenant, dt.date.fromisoformat(args.date), client, args.by, args.reason)
+    since = dt.datetime.now(dt.UTC)
+    try:
+        result = force_repost(engine, tenant, dt.date.fromisoformat(args.date), client, args.by, args.reason)
+    finally:
+        refresh_touched(engine, tenant.tenant, since, "reposted")
     json.dump(result, sys.stdout, indent=2, ensure_ascii=False, default=str)
     print()
     return 0
@@ -190,8 +195,10 @@ def _force_repost(args: argparse.Namespace) -> int:
 def _reconcile(args: argparse.Namespace) -> int:
     from bookspot_tripletex.load.errors import ReconcileMismatch
     from bookspot_tripletex.load.reconcile import reconcile
+    from bookspot_tripletex.pipeline import refresh_touched
 
     engine, tenant, client = _tenant_and_client(args)
+    since = dt.datetime.now(dt.UTC)
     try:
         result = reconcile(engine, tenant, client, days=args.days, repair=args.repair)
     except ReconcileMismatch as exc:
@@ -202,6 +209,8 @@ def _reconcile(args: argparse.Namespace) -> int:
         if exc.result:
             print(_reconciled_line(args.tenant, exc.result), file=sys.stderr)
         return 1
+    finally:
+        refresh_touched(engine, tenant.tenant, since, "reconciled")
     print(_reconciled_line(args.tenant, result) + "; each day in the ledger once, as its journal says")
     return 0
 

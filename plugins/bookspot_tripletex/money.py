@@ -1,4 +1,4 @@
-"""Money as integer øre: rounding, VAT arithmetic and the Decimal/NOK edge."""
+"""Money as integer øre: rounding, VAT arithmetic, the Decimal/NOK edge and NOK as Norwegians read it."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from decimal import Decimal
 
 ORE_PER_NOK = 100
 _CENT = Decimal("0.01")
+LOCALE = "nb_NO"
+NOK_PATTERN = "#,##0.00"
 
 
 def div_round_half_up(numerator: int, denominator: int) -> int:
@@ -36,6 +38,27 @@ def ore_to_decimal(ore: int) -> Decimal:
 def format_nok(ore: int) -> str:
     """Øre as a decimal NOK string, e.g. 164627 -> '1646.27'."""
     return str(ore_to_decimal(ore))
+
+
+def nok_text(amount: int | str | Decimal | None) -> str:
+    """An amount as Norwegians read it (Babel, nb-NO): øre 119000 or "1190.00" -> "1 190,00" (the group
+    separator a no-break space). Text that is not an amount is returned as it is; None as ""."""
+    from babel.numbers import format_decimal
+
+    if amount is None:
+        return ""
+    if isinstance(amount, bool) or isinstance(amount, float):
+        raise TypeError(f"not an amount: {amount!r}")
+    if isinstance(amount, int):
+        value = ore_to_decimal(amount)
+    else:
+        try:
+            value = Decimal(str(amount).strip())
+        except ArithmeticError:
+            return str(amount)
+        if not value.is_finite():
+            return str(amount)
+    return format_decimal(value, format=NOK_PATTERN, locale=LOCALE)
 
 
 def parse_nok(value: str | int | Decimal) -> int:

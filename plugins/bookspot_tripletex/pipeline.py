@@ -26,6 +26,7 @@ from bookspot_tripletex.load.state import (
     save_journal,
     set_report,
 )
+from bookspot_tripletex.money import nok_text
 from bookspot_tripletex.staging.outcomes import DayOutcome, Outcome
 from bookspot_tripletex.staging.stage import stage_records
 from bookspot_tripletex.tenants.config import TenantConfig
@@ -230,7 +231,59 @@ def reconcile_tenant(engine: Engine, tenant_id: str, client: Any) -> dict[str, A
 
     with engine.connect() as conn:
         tenant = load_tenant(conn, tenant_id)
-    return reconcile(engine, tenant, client)
+    since = dt.datetime.now(dt.UTC)
+    try:
+        return reconcile(engine, tenant, client)
+    finally:
+        refresh_touched(engine, tenant_id, since, "reconciled")
+
+
+def refresh_touched(engine: Engine, tenant_id: str, since: dt.datetime, event: str) -> list[dt.date]:
+    """Render again the stored report of every day of the tenant whose vouchers changed since `since`
+    (a correction, a reversal, a re-post, a note of reconciliation); a day without a report is skipped."""
+    from sqlalchemy import select
+
+    from bookspot_tripletex.staging.schema import vouchers
+    from bookspot_tripletex.validation.store import refresh_report
+
+    with engine.connect() as conn:
+        days = sorted(
+            set(
+                conn.execute(
+                    select(vouchers.c.local_date).where(
+                        vouchers.c.tenant_id == tenant_id, vouchers.c.updated_at >= since
+                    )
+                ).scalars()
+            )
+        )
+    for day in days:
+        try:
+            with engine.begin() as conn:
+                refresh_report(conn, tenant_id, day, None, event)
+        except Exception as exc:  # the ledger is right either way; the next refresh catches up
+            log.warning("%s %s: report not refreshed: %s", tenant_id, day, exc)
+    return days
+
+
+def corrections_posted(engine: Engine, loaded: dict[str, Any]) -> tuple[int, int | None]:
+    """How many of a load's correction vouchers reached Tripletex, and the net change they made to the
+    day's sales in øre (None when a journal it needs was not kept)."""
+    from bookspot_tripletex.money import parse_nok
+    from bookspot_tripletex.validation.versions import day_versions
+
+    done = {
+        int(c["version"])
+        for c in loaded.get("corrections") or []
+        if c.get("outcome") in ("posted", "found_existing")
+    }
+    if not done:
+        return 0, None
+    with engine.connect() as conn:
+        versions = day_versions(conn, loaded["tenant"], dt.date.fromisoformat(loaded["date"]))
+    changes = [v["sales_change"] for v in versions if v["version"] in done]
+    if any(c is None for c in changes):
+        return len(done), None
+    return len(done), sum(parse_nok(c) for c in changes)
 
 
 def load_day(
@@ -244,12 +297,14 @@ def load_day(
     with engine.begin() as conn:
         tenant = load_tenant(conn, tenant_id)
     result = post_day(engine, tenant, day, client, claimant, dry_run=dry_run)
-    if result["outcome"] == "posted":
+    corrected = any(c.get("outcome") in ("posted", "found_existing") for c in result.get("corrections") or [])
+    if result["outcome"] == "posted" or corrected:
         from bookspot_tripletex.validation.store import refresh_report
 
+        event = "posted" if result["outcome"] == "posted" else "corrected"
         try:
             with engine.begin() as conn:
-                refresh_report(conn, tenant_id, day, claimant, "posted")
+                refresh_report(conn, tenant_id, day, claimant, event)
         except LookupError as exc:  # posted either way; the report catches up on the next refresh
             log.warning("%s %s: report not refreshed: %s", tenant_id, day, exc)
     if result["outcome"] == "posted" and tenant.attach_report and client is not None:
@@ -311,8 +366,15 @@ class NightResult:
         chosen = list(self.outcomes if outcomes is None else outcomes)
         counts = Counter(o.outcome.value for o in chosen)
         transactions = sum(int(o.counts.get("transactions") or 0) for o in chosen)
+        corrections = sum(int(o.counts.get("corrections") or 0) for o in chosen)
         parts = ", ".join(f"{n} {name}" for name, n in sorted(counts.items())) or "nothing due"
-        return f"{len(chosen)} tenant-day(s): {parts}; {transactions} transaction(s)"
+        text = f"{len(chosen)} tenant-day(s): {parts}; {transactions} transaction(s)"
+        return text + (f"; {corrections} correction voucher(s)" if corrections else "")
+
+    @property
+    def corrected(self) -> list[DayOutcome]:
+        """The tenant-days this run posted correction vouchers for."""
+        return [o for o in self.outcomes if o.counts.get("corrections")]
 
     @property
     def needs_person(self) -> list[DayOutcome]:
@@ -433,6 +495,12 @@ def _finish_day(
         outcome = LOAD_OUTCOMES.get(loaded["outcome"], Outcome.ERROR)
         if loaded.get("tripletex_number"):
             counts["voucher"] = loaded["tripletex_number"]
+        corrections, net = corrections_posted(engine, loaded)
+        if corrections:
+            counts["corrections"] = corrections
+            counts["net"] = None if net is None else f"{nok_text(net)} NOK"
+            if outcome is Outcome.ALREADY_POSTED:
+                outcome = Outcome.CORRECTED
         if loaded["outcome"] == "found_existing":
             counts["found_in_tripletex"] = True
         reason = None if outcome.done else (loaded.get("error") or f"voucher is {loaded['outcome']}")

@@ -126,3 +126,67 @@ def test_rerun_of_an_unknown_day_is_404(api, nights, admin) -> None:  # type: ig
     assert (
         client.post(f"/bookspot-review/api/days/{TENANT}/{missing}/rerun", headers=admin).status_code == 404
     )
+
+
+def test_a_corrected_days_page_shows_every_voucher_with_its_number_amounts_and_link(
+    api, nights, admin, tripletex, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+    from decimal import Decimal
+    from urllib.parse import urlsplit
+
+    from bookspot_tripletex import pipeline
+    from helpers import record, stage
+    from tripletex_support import make_client
+
+    company = tripletex.config.companies[0]
+    client, _ = api
+    (before,) = client.get(
+        f"/bookspot-review/api/days?date_from={POSTED_DAY}&date_to={POSTED_DAY}", headers=admin
+    ).json()
+    first_sales = before["sales"]
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TRIPLETEX_FJORD_KAYAK",
+        json.dumps({"conn_type": "tripletex", "host": tripletex.url, "login": "c", "password": "e"}),
+    )
+    with nights.connect() as conn:
+        from bookspot_tripletex.tenants.store import load_tenant
+
+        cfg = load_tenant(conn, TENANT)
+    late = record("tx_late", "2026-11-24T19:00:00+01:00", [("activity", 119_050, "25")])
+    late["updated_at"] = "2026-11-25T09:00:00+01:00"
+    stage(nights, cfg, [late])
+    loaded = pipeline.load_day(nights, TENANT, POSTED_DAY, make_client(tripletex), "review-test")
+    (correction,) = loaded["corrections"]
+    assert correction["outcome"] == "posted"
+
+    vouchers = client.get(f"/bookspot-review/api/days/{TENANT}/{POSTED_DAY}/vouchers", headers=admin).json()
+    first, second = vouchers["versions"]
+    assert (first["version"], second["version"]) == (1, 2)
+    assert second["tripletex_number"] == correction["tripletex_number"]
+    assert second["changes"] == [{"id": "tx_late", "change": "added"}] and second["sales_change"] == "1190.50"
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(tripletex.url))
+    link = f"{origin}/execute/voucherMenu?voucherId={second['tripletex_voucher_id']}&contextId={company.id}"
+    assert second["tripletex_link"] == link
+    from bookspot_tripletex.review.links import tripletex_voucher_url
+
+    assert tripletex_voucher_url(TENANT, POSTED_DAY) == link  # the task's 'Tripletex' extra link
+    assert tripletex_voucher_url(TENANT, HELD_DAY) == ""
+
+    (listed,) = client.get(
+        f"/bookspot-review/api/days?date_from={POSTED_DAY}&date_to={POSTED_DAY}", headers=admin
+    ).json()
+    assert (listed["version"], listed["tripletex_number"]) == (2, second["tripletex_number"])
+    assert listed["sales"] == str(Decimal(first_sales) + Decimal("1190.50"))
+    page = client.get(f"/bookspot-review/days/{TENANT}/{POSTED_DAY}", headers=admin).text
+    assert 'id="versions"' in page and "24.11.2026" in page
+    for version in (first, second):
+        assert f">{version['tripletex_number']}</a>" in page
+    assert f'href="{link.replace("&", "&amp;")}"' in page
+    assert "1\u00a0190,50" in page and "-1\u00a0190,50" in page and "1190.50" not in page
+    assert "added <bdi>tx_late</bdi>" in page and 'id="net"' in page
+    assert page.count("<svg") == 1 and "?chart=false" in page
+    embedded = client.get(f"/bookspot-review/reports/{TENANT}/{POSTED_DAY}?chart=false", headers=admin).text
+    alone = client.get(f"/bookspot-review/reports/{TENANT}/{POSTED_DAY}", headers=admin).text
+    assert "<svg" not in embedded and alone.count("<svg") == 1
+    assert f"Tripletex voucher {second['tripletex_number']}" in embedded and "tx_late" in embedded

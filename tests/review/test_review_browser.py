@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -44,6 +45,7 @@ def airflow(
     engine = make_engine(staging)
     migrate(engine)
     seed_two_nights(engine, example_tenant_file, feed, tripletex, home / "reports")
+    correct_posted_day(engine, tripletex)
     engine.dispose()
     company = tripletex.config.companies[0]
     root = Path(__file__).resolve().parents[2]
@@ -112,6 +114,22 @@ def airflow(
         yield server
     finally:
         server.stop()
+
+
+def correct_posted_day(engine: Any, tripletex: EmulatorServer) -> None:
+    """A sale of 1 190,50 NOK arrives late for the posted day: its correction voucher is posted."""
+    from bookspot_tripletex import pipeline
+    from bookspot_tripletex.tenants.store import load_tenant
+    from helpers import record, stage
+    from tripletex_support import make_client
+
+    with engine.connect() as conn:
+        cfg = load_tenant(conn, TENANT)
+    late = record("tx_late", f"{POSTED_DAY}T19:00:00+01:00", [("activity", 119_050, "25")])
+    late["updated_at"] = f"{HELD_DAY}T09:00:00+01:00"
+    stage(engine, cfg, [late])
+    loaded = pipeline.load_day(engine, TENANT, POSTED_DAY, make_client(tripletex), "seed-correction")
+    assert [c["outcome"] for c in loaded["corrections"]] == ["posted"]
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +254,18 @@ def test_review_release_and_rerun_in_the_browser(airflow: Standalone, shots: Pat
         assert rows.count() == 2
         page.screenshot(path=shots / "03-nights.png", full_page=True)
 
+        page.locator(f'tr[data-day="{POSTED_DAY}"] a').first.click()
+        versions = page.locator("#versions tbody tr[data-version]")
+        expect(versions).to_have_count(2)
+        expect(versions.nth(1).locator("td.tripletex a")).to_have_attribute(
+            "href", re.compile(r"/execute/voucherMenu\?voucherId=\d+&contextId=\d+$")
+        )
+        expect(versions.nth(1)).to_contain_text("1\u00a0190,50")
+        expect(versions.nth(1)).to_contain_text("added tx_late")
+        expect(page.locator("svg")).to_have_count(1)
+        expect(page.frame_locator("iframe#report").locator("svg")).to_have_count(0)
+        page.screenshot(path=shots / "03b-corrected-day.png", full_page=True)
+
         page.goto(f"{airflow.url}/plugin/bookspot-review")
         frame = page.frame_locator("iframe").first
         expect(frame.locator(f'tr[data-day="{HELD_DAY}"]')).to_be_visible(timeout=30_000)
@@ -280,6 +310,15 @@ def test_review_release_and_rerun_in_the_browser(airflow: Standalone, shots: Pat
             timeout=10,
         ).json()["extra_links"]
         assert links["Review"] == f"/bookspot-review/days/{TENANT}/{HELD_DAY}"
+        posted = requests.get(
+            f"{airflow.url}/bookspot-review/api/days/{TENANT}/{HELD_DAY}/vouchers",
+            headers=headers,
+            timeout=10,
+        ).json()["versions"]
+        assert (
+            links["Tripletex"] == posted[0]["tripletex_link"]
+            and "/execute/voucherMenu?" in links["Tripletex"]
+        )
         page.goto(f"{airflow.url}/dags/{DAG_ID}/runs/{run_id}/tasks/night/mapped/0")
         page.get_by_role("link", name="Details", exact=True).click()
         link = page.get_by_role("link", name="Review", exact=True)

@@ -129,3 +129,46 @@ def test_the_cli_lists_diffs_and_previews(
     assert json.loads(capsys.readouterr().out)["changes"] == [
         {"kind": "account", "key": "sales.25", "old": 3000, "new": 3010, "change": "changed"}
     ]
+
+
+def test_mappings_list_counts_days_not_vouchers(
+    posted_day,
+    staging_url: str,
+    tripletex: EmulatorServer,
+    example_tenant_file: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # type: ignore[no-untyped-def]
+    """Two days posted with version 1 and a correction each: 4 vouchers, 2 days; a version imported
+    afterwards was never used and says so."""
+    engine, client = posted_day, make_client(tripletex)
+    pipeline.journal_day(engine, TENANT, NEXT)
+    pipeline.validate_day(engine, TENANT, NEXT, tmp_path)
+    assert pipeline.load_day(engine, TENANT, NEXT, client, "t")["outcome"] == "posted"
+    cfg = setup_tenant(engine, later_version_file(example_tenant_file, tmp_path / "later.yaml"))
+    stage(
+        engine,
+        cfg,
+        [
+            record("tx_late_1", "2026-11-24T18:00:00+01:00", updated_at="2026-11-25T09:00:00+01:00"),
+            record("tx_late_2", "2026-11-25T18:00:00+01:00", updated_at="2026-11-26T09:00:00+01:00"),
+        ],
+    )
+    for day in (POSTED, NEXT):
+        loaded = pipeline.load_day(engine, TENANT, day, client, "t2")
+        assert [c["outcome"] for c in loaded["corrections"]] == ["posted"]
+    assert cli.main(["mappings", "list", "--tenant", TENANT, "--staging-url", staging_url]) == 0
+    first, later = json.loads(capsys.readouterr().out)
+    assert (first["posted_days"], first["posted_vouchers"]) == (2, 4)
+    assert first["usage"] == "2 days posted (4 vouchers)"
+    assert (later["posted_days"], later["posted_vouchers"]) == (0, 0)
+    assert later["usage"].startswith("never used")
+
+
+def later_version_file(example: Path, path: Path) -> Path:
+    """The example tenant file with a second version from a day after both posted days."""
+    data = yaml.safe_load(example.read_text(encoding="utf-8"))
+    first = data["mappings"][0]
+    data["mappings"].append({**first, "valid_from": dt.date(2026, 12, 1)})
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path

@@ -34,7 +34,7 @@ def test_a_day_far_above_the_range_warns_without_holding(staging_engine, example
     warning = stored.model["warnings"][0]
     assert warning["check"] == "sales_in_range" and warning["observed"] == "17850.00"
     assert "far above" in warning["message"] and "42 days with sales" in warning["message"]
-    assert "Warning (does not hold the day): Sales of 17850.00 NOK are far above" in stored.html
+    assert "Warning (does not hold the day): Sales of 17\u00a0850,00 NOK are far above" in stored.html
 
 
 def test_a_day_far_below_the_range_warns(staging_engine, example_tenant_file) -> None:
@@ -85,7 +85,7 @@ def test_chart_marks_held_corrected_and_empty_days(staging_engine, example_tenan
     groups = [g for g in root.iter("g") if g.find("title") is not None]
     titles = [g.find("title").text for g in groups]
     assert len(groups) == 42
-    assert titles[-1].startswith("Tue 2026-11-24: sales 595.00 NOK, VAT 119.00 NOK (ready")
+    assert titles[-1].startswith("Tue 24.11.2026: sales 595,00 NOK, VAT 119,00 NOK (ready")
     assert "(no sales)" in titles[-4] and "(held)" in titles[-2] and "corrected" in titles[-3]
     assert sum(1 for c in root.iter("circle") if c.get("fill") == "#cf222e") == 2  # the day and the legend
     assert sum(1 for p in root.iter("path") if p.get("fill") == "#bf8700") == 2

@@ -91,9 +91,11 @@ def test_write_report_and_self_contained_html(cfg, journal, worked, tmp_path) ->
     assert '<span class="badge ready">READY</span>' in page
     for check in worked.checks:
         assert check.name in page
-    for text in ("1646.27", "-1329.00", "Totals per VAT rate", "Totals per payment method", "BookSpot VAT"):
+    nbsp = "\u00a0"
+    for text in (f"1{nbsp}646,27", f"-1{nbsp}329,00", "Totals per VAT rate", "Totals per payment method"):
         assert text in page
-    assert '<td class="num">0.00</td></tr></tfoot>' in page  # the voucher's sum row
+    assert "1646.27" not in page and "BookSpot VAT" in page and "24.11.2026" in page
+    assert '<td class="num">0,00</td></tr></tfoot>' in page  # the voucher's sum row
     assert list(tmp_path.rglob(".*")) == []  # no temporary files left behind
 
 
@@ -107,7 +109,7 @@ def test_held_report_lists_quarantine_and_escapes_everything(cfg, held, tmp_path
     failed = {c["name"]: c for c in report["checks"] if c["result"] == "fail"}
     assert "journal_lines.line_vat_matches_rate" in failed
     assert "transaction_id tx_000002" in failed["journal_lines.line_vat_matches_rate"]["observed_text"]
-    assert "vat_diff 0.02" in failed["journal_lines.line_vat_matches_rate"]["observed_text"]
+    assert "vat_diff 0,02" in failed["journal_lines.line_vat_matches_rate"]["observed_text"]
     _, html_path = write_report(report, tmp_path)
     page = html_path.read_text(encoding="utf-8")
     assert "<script" not in page and "<img" not in page

@@ -127,7 +127,7 @@ def test_vat_derivation_against_tolerance(conn, cfg, tolerance: int, passes: boo
     check = result.check("vat_derivation.within_tolerance")
     assert result.check("journal_lines.line_vat_matches_rate").passed
     assert check.passed is passes
-    assert check.expected == f"|BookSpot VAT - Tripletex VAT| at most {tolerance / 100:.2f} NOK per rate"
+    assert check.expected == f"|BookSpot VAT - Tripletex VAT| at most 0,0{tolerance} NOK per rate"
     row = next(r for r in result.vat_derivation if r["vat_rate"] == "12")
     assert (row["bookspot_vat_ore"], row["tripletex_vat_ore"], row["diff_ore"]) == (-11251, -11250, -1)
     if not passes:

@@ -107,21 +107,21 @@ def test_refresh_shows_why_a_day_is_held_and_its_corrections(
         stored = refresh_report(conn, TENANT, DAY)
     assert stored.status == "held" and stored.run_id.startswith("refresh-")
     assert stored.model["held_reason"] == "reconciliation: <b>sum differs</b> in Tripletex"
-    assert stored.model["corrections"] == [
-        {
-            "version": 2,
-            "status": "posted",
-            "external_number": "bookspot:fjord-kayak:2026-11-24:v2",
-            "tripletex_number": "77",
-            "tripletex_voucher_id": 7007,
-            "posted_at": None,
-            "posting_date": None,
-            "note": None,
-            "error": None,
-        }
-    ]
+    (correction,) = stored.model["corrections"]
+    assert {k: correction[k] for k in ("version", "status", "external_number", "tripletex_number")} == {
+        "version": 2,
+        "status": "posted",
+        "external_number": "bookspot:fjord-kayak:2026-11-24:v2",
+        "tripletex_number": "77",
+    }
+    assert correction["tripletex_voucher_id"] == 7007 and correction["date"] == "2026-11-24"
+    assert {(p["account"], p["vat_type"]): p["amount"] for p in correction["postings"]}[
+        (1580, 0)
+    ] == "1646.27"
     assert "Why: reconciliation: &lt;b&gt;sum differs&lt;/b&gt; in Tripletex" in stored.html
-    assert "<h2>Corrections</h2>" in stored.html and "bookspot:fjord-kayak:2026-11-24:v2" in stored.html
+    assert "<h2>Correction bookspot:fjord-kayak:2026-11-24:v2 (version 2, Tripletex voucher 77)</h2>" in (
+        stored.html
+    )
     assert "<b>" not in stored.html
 
 

@@ -18,6 +18,7 @@ from .errors import ApiError
 from .faults import FaultMiddleware
 from .routes import register_ledger_routes, register_token_routes
 from .state import EmulatorState, Session, new_request_id, rate_key
+from .ui import register_ui
 from .web import TOKEN_CREATE, charge, error_response
 
 
@@ -141,4 +142,5 @@ def create_app(state: EmulatorState) -> FastAPI:
     register_token_routes(app, state)
     register_ledger_routes(app, state)
     register_admin(app, state)
+    register_ui(app, state)
     return app

@@ -21,15 +21,23 @@ from bookspot_tripletex.tenants.store import StoredMapping, import_tenant, store
 
 
 def versions_in_use(conn: Connection, tenant: str) -> list[VersionInfo]:
-    """The tenant's mapping versions with how many days were posted with each."""
-    posted = dict(
-        conn.execute(
-            select(vouchers.c.mapping_version_id, func.count())
-            .where(vouchers.c.tenant_id == tenant, vouchers.c.status == VoucherStatus.POSTED)
-            .group_by(vouchers.c.mapping_version_id)
-        ).all()
-    )
-    return list_versions(conn, tenant, posted)
+    """The tenant's mapping versions with how many days (a day and its corrections once) and how many
+    vouchers were posted with each; a voucher reversed later was posted too."""
+    rows = conn.execute(
+        select(
+            vouchers.c.mapping_version_id,
+            func.count(vouchers.c.local_date.distinct()),
+            func.count(),
+        )
+        .where(
+            vouchers.c.tenant_id == tenant,
+            vouchers.c.status.in_([VoucherStatus.POSTED, VoucherStatus.REVERSED]),
+        )
+        .group_by(vouchers.c.mapping_version_id)
+    ).all()
+    days = {version: int(n) for version, n, _ in rows}
+    count = {version: int(n) for version, _, n in rows}
+    return list_versions(conn, tenant, days, count)
 
 
 @dataclass

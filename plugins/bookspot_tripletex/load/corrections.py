@@ -4,8 +4,9 @@ A record changed after its day was posted (update, void, late arrival) leaves a 
 row. The correction voucher of that day is the journal built now, with the mapping version the day was
 posted with, minus everything posted for the day so far (the day and its earlier corrections), per
 account and VAT type. It is its own voucher (version 2, 3, ... with its own externalVoucherNumber),
-posted by the same protocol; a closed period moves it to the first open date. A forced re-post
-reverses the day's live vouchers and posts the whole journal again.
+posted by the same protocol; a closed period moves it to the first open date. Its row keeps the journal
+it was built from, so the report can name the records that changed since the version before. A forced
+re-post reverses the day's live vouchers and posts the whole journal again.
 """
 
 from __future__ import annotations
@@ -109,6 +110,7 @@ def build_correction(
             status=VoucherStatus.READY,
             kind=kind,
             postings=[p.as_record() for p in postings],
+            journal=journal.as_record(),
             validation={"success": True, "checks": ["balance"]},
             note=note,
             updated_at=now,

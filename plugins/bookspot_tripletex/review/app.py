@@ -27,11 +27,14 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import NoResultFound
 
 from bookspot_tripletex import settings
+from bookspot_tripletex.money import nok_text
 from bookspot_tripletex.review import actions, audit, data, guard, prepayments
 from bookspot_tripletex.review.actions import DAG_ID, ActionRefused
 from bookspot_tripletex.review.guard import Day, IdQuery, RequiredId, TenantPath
+from bookspot_tripletex.timeutil import day_text, moment_text
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.filters.update(nok=nok_text, day=day_text, moment=moment_text)
 MAX_PREVIEW_DAYS = 31
 
 
@@ -125,6 +128,7 @@ def create_app() -> FastAPI:
         with engine().connect() as conn:
             held = data.held_records(conn, tenant, day)
             chart = _chart(conn, tenant, day)
+            versions, net = data.versions(conn, tenant, day), data.net(conn, tenant, day)
         may_run = get_auth_manager().is_authorized_dag(
             method="POST", access_entity=DagAccessEntity.RUN, details=DagDetails(id=DAG_ID), user=user
         )
@@ -138,12 +142,22 @@ def create_app() -> FastAPI:
             chart=chart,
             may_run=may_run,
             approvals=approvals,
+            versions=versions,
+            net=net,
         )
 
-    @app.get("/reports/{tenant}/{day}", response_class=HTMLResponse, dependencies=[READ])
-    def report_page(tenant: TenantPath, day: Day, version: IdQuery = None) -> HTMLResponse:
+    @app.get("/api/days/{tenant}/{day}/vouchers", dependencies=[READ])
+    def day_vouchers(tenant: TenantPath, day: Day) -> dict[str, Any]:
+        _day_or_404(tenant, day)
         with engine().connect() as conn:
-            page = data.report_html(conn, tenant, day, version)
+            return {"versions": data.versions(conn, tenant, day), "net": data.net(conn, tenant, day)}
+
+    @app.get("/reports/{tenant}/{day}", response_class=HTMLResponse, dependencies=[READ])
+    def report_page(
+        tenant: TenantPath, day: Day, version: IdQuery = None, chart: bool = True
+    ) -> HTMLResponse:
+        with engine().connect() as conn:
+            page = data.report_html(conn, tenant, day, version, chart=chart)
         if page is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"{tenant} {day}: no report")
         return HTMLResponse(page)

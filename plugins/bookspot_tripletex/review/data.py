@@ -16,7 +16,13 @@ from sqlalchemy import Connection, select
 from bookspot_tripletex.domain import VoucherStatus
 from bookspot_tripletex.money import format_nok
 from bookspot_tripletex.staging.schema import quarantine, tenants, vouchers
-from bookspot_tripletex.validation.store import latest_report, render_report, with_current_state
+from bookspot_tripletex.validation.store import (
+    latest_report,
+    render_report,
+    tripletex_link_for,
+    with_current_state,
+)
+from bookspot_tripletex.validation.versions import day_net, day_versions, sales_ore
 
 PROBLEM_STATUSES = frozenset({VoucherStatus.HELD, VoucherStatus.FAILED, VoucherStatus.AWAITING_APPROVAL})
 """A day someone has to look at: held by validation or quarantine, refused by Tripletex, or waiting for
@@ -61,8 +67,11 @@ class DayRow:
 
 
 def _stored_report(conn: Connection, row: Any) -> dict[str, Any] | None:
-    """The latest report stored in staging for a voucher row (its validation, as it was then)."""
+    """The latest report stored in staging for a voucher row (its validation, as it was then); for a
+    correction, the day's report (a correction has none of its own: the day's report lists it)."""
     stored = latest_report(conn, row.tenant_id, row.local_date, row.version)
+    if stored is None and row.version > 1:
+        stored = latest_report(conn, row.tenant_id, row.local_date)
     return None if stored is None else stored.model
 
 
@@ -82,7 +91,8 @@ def _vat_difference(report: dict[str, Any] | None) -> str | None:
 
 
 def _day_row(row: Any, report: dict[str, Any] | None) -> DayRow:
-    sales = _sales_ore(row.postings)
+    """A correction's postings are a difference: the day's sales then come from the journal it kept."""
+    sales = sales_ore(row.journal) if row.version > 1 and row.journal else _sales_ore(row.postings)
     return DayRow(
         tenant=row.tenant_id,
         tenant_name=row.name,
@@ -157,11 +167,25 @@ def report(conn: Connection, tenant: str, day: dt.date, version: int | None = No
     return None if stored is None else with_current_state(conn, stored)
 
 
-def report_html(conn: Connection, tenant: str, day: dt.date, version: int | None = None) -> str | None:
-    """The report rendered from the current state (posted with its number, held and why, corrections)."""
+def report_html(
+    conn: Connection, tenant: str, day: dt.date, version: int | None = None, chart: bool = True
+) -> str | None:
+    """The report rendered from the current state (posted with its number, held and why, corrections);
+    without its chart when the page around it shows one."""
     if _latest_voucher(conn, tenant, day, version) is None or latest_report(conn, tenant, day) is None:
         return None
-    return render_report(conn, tenant, day)[1]
+    return render_report(conn, tenant, day, chart=chart)[1]
+
+
+def versions(conn: Connection, tenant: str, day: dt.date) -> list[dict[str, Any]]:
+    """Every voucher version of the day (the day, its corrections, a re-post) with its Tripletex number,
+    link, date and amounts per account and VAT type (validation/versions.py)."""
+    return day_versions(conn, tenant, day, tripletex_link_for(conn, tenant))
+
+
+def net(conn: Connection, tenant: str, day: dt.date) -> list[dict[str, Any]]:
+    """What the ledger holds for the day now, per account and VAT type."""
+    return day_net(conn, tenant, day)
 
 
 def held_records(conn: Connection, tenant: str, day: dt.date) -> list[dict[str, Any]]:

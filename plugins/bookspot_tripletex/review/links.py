@@ -1,6 +1,7 @@
-"""From a task of the nightly DAG to the review screen of the tenant-days it holds.
+"""From a task of the nightly DAG to the review screen of the tenant-days it holds, and to the voucher
+in Tripletex's own UI when the task holds one tenant-day.
 
-The link is computed on the API server when the task's page asks for it: the run gives the day
+The links are computed on the API server when the task's page asks for them: the run gives the day
 (its `day` param, else its logical date in Oslo), the task's own XCom or its map index the tenants.
 """
 
@@ -103,3 +104,30 @@ class ReviewLink(BaseOperatorLink):
         if not tenant_days and day is not None:
             return f"{base_path()}/?{urlencode({'date_from': day.isoformat(), 'date_to': day.isoformat()})}"
         return review_url(tenant_days, day)
+
+
+def tripletex_voucher_url(tenant: str, day: dt.date) -> str:
+    """The newest voucher of the tenant-day that is in Tripletex (a correction over the day), in
+    Tripletex's UI; "" when none is or the connection's host is unknown."""
+    from bookspot_tripletex.review.app import engine
+    from bookspot_tripletex.review.data import versions
+
+    with engine().connect() as conn:
+        posted = [v for v in versions(conn, tenant, day) if v["status"] == "posted" and v["tripletex_link"]]
+    return str(posted[-1]["tripletex_link"]) if posted else ""
+
+
+class TripletexLink(BaseOperatorLink):
+    """'Tripletex' on the nightly DAG's tasks: the voucher of the one tenant-day a task holds."""
+
+    name = "Tripletex"
+
+    def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        from bookspot_tripletex.review.actions import DAG_ID
+
+        if ti_key.dag_id != DAG_ID:
+            return ""
+        tenant_days, _ = task_tenant_days(ti_key)
+        if len(tenant_days) != 1:
+            return ""
+        return tripletex_voucher_url(*tenant_days[0])

@@ -18,6 +18,8 @@ class Outcome(StrEnum):
     """Where a run left a tenant-day."""
 
     POSTED = "posted"
+    CORRECTED = "corrected"
+    """The day was posted before; this run posted correction voucher(s) for it (counts: how many, net)."""
     ALREADY_POSTED = "already_posted"
     EMPTY = "empty"
     DRY_RUN = "dry_run"
@@ -44,7 +46,7 @@ class Outcome(StrEnum):
         return self in WAITING
 
 
-DONE = frozenset({Outcome.POSTED, Outcome.ALREADY_POSTED, Outcome.EMPTY, Outcome.DRY_RUN})
+DONE = frozenset({Outcome.POSTED, Outcome.CORRECTED, Outcome.ALREADY_POSTED, Outcome.EMPTY, Outcome.DRY_RUN})
 NEEDS_PERSON = frozenset({Outcome.HELD, Outcome.REFUSED})
 """A person must act (the row's `action` says how) before the day can be posted."""
 WAITING = frozenset({Outcome.AWAITING_APPROVAL})

@@ -226,10 +226,11 @@ winning (written by `staging/outcomes.py`; read by the review screen and alerts)
 
 `step` is the step the day reached or stopped at (extract, journal, validate, approve, activate, load,
 reconcile).
-`outcome` is one of `staging.outcomes.Outcome`: posted, already_posted, empty, dry_run (done);
-awaiting_approval (ready, a person approves it first: step `approve`); held,
-refused (a person must act: `reason` says why, `action` what releases it); retry, error (the run retries).
-`counts` holds transactions, postings, quarantined and, once posted, the Tripletex voucher number.
+`outcome` is one of `staging.outcomes.Outcome`: posted, corrected, already_posted, empty, dry_run
+(done); awaiting_approval (ready, a person approves it first: step `approve`); held, refused (a person
+must act: `reason` says why, `action` what releases it); retry, error (the run retries). `counts` holds
+transactions, postings, quarantined and, once posted, the Tripletex voucher number; a corrected day
+also the correction vouchers posted and their net change to its sales.
 The latest row of a tenant-day (`recorded_at`) is where it stands."""
 
 approvals = Table(

@@ -21,6 +21,16 @@ class VersionInfo:
     imported_at: dt.datetime
     content_hash: str
     posted_days: int
+    """Days posted with this version (a day and its corrections count once)."""
+    posted_vouchers: int = 0
+    """Vouchers posted with it: the days' own and their corrections."""
+
+    @property
+    def usage(self) -> str:
+        if not self.posted_days:
+            return "never used: no day was posted with this version"
+        days = f"{self.posted_days} day{'s' if self.posted_days != 1 else ''}"
+        return f"{days} posted ({self.posted_vouchers} voucher{'s' if self.posted_vouchers != 1 else ''})"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -30,6 +40,8 @@ class VersionInfo:
             "imported_at": self.imported_at.isoformat(timespec="seconds"),
             "content_hash": self.content_hash[:12],
             "posted_days": self.posted_days,
+            "posted_vouchers": self.posted_vouchers,
+            "usage": self.usage,
         }
 
 
@@ -50,16 +62,30 @@ class MappingChange:
         return {"kind": self.kind, "key": self.key, "old": self.old, "new": self.new, "change": self.change}
 
 
-def list_versions(conn: Connection, tenant: str, posted: dict[int, int] | None = None) -> list[VersionInfo]:
-    """Every mapping version of the tenant, oldest first; `posted` counts the days posted with each."""
+def list_versions(
+    conn: Connection,
+    tenant: str,
+    posted: dict[int, int] | None = None,
+    vouchers: dict[int, int] | None = None,
+) -> list[VersionInfo]:
+    """Every mapping version of the tenant, oldest first; `posted` counts the days posted with each,
+    `vouchers` the vouchers."""
     rows = conn.execute(
         select(mapping_versions)
         .where(mapping_versions.c.tenant_id == tenant)
         .order_by(mapping_versions.c.valid_from, mapping_versions.c.revision)
     )
-    counts = posted or {}
+    days, count = posted or {}, vouchers or {}
     return [
-        VersionInfo(r.id, r.valid_from, r.revision, r.imported_at, r.content_hash, counts.get(r.id, 0))
+        VersionInfo(
+            r.id,
+            r.valid_from,
+            r.revision,
+            r.imported_at,
+            r.content_hash,
+            days.get(r.id, 0),
+            count.get(r.id, 0),
+        )
         for r in rows
     ]
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from bookspot_tripletex.money import format_nok
+from bookspot_tripletex.money import nok_text
+from bookspot_tripletex.timeutil import day_text
 from bookspot_tripletex.validation.history import DayFigures, recent_days
 
 WIDTH, HEIGHT = 760, 210
@@ -54,13 +55,12 @@ def chart_data(days: list[DayFigures], end_day: dt.date, tenant: str) -> dict[st
                 "held": d.held,
                 "corrected": d.corrected,
                 "current": d.day == end_day,
-                "title": f"{d.day:%a %Y-%m-%d}: sales {format_nok(d.sales_ore)} NOK, "
-                f"VAT {format_nok(d.vat_ore)} NOK ({_state(d)})",
+                "title": f"{d.day:%a} {day_text(d.day)}: sales {nok_text(d.sales_ore)} NOK, "
+                f"VAT {nok_text(d.vat_ore)} NOK ({_state(d)})",
             }
         )
     y_ticks = [
-        {"y": round(base - (base - TOP) * f, 1), "text": format_nok(round(top_value * f))}
-        for f in (0, 0.5, 1)
+        {"y": round(base - (base - TOP) * f, 1), "text": nok_text(round(top_value * f))} for f in (0, 0.5, 1)
     ]
     x_ticks = [
         {"x": bar["mid"], "text": f"{d.day:%d.%m}"}
@@ -68,7 +68,7 @@ def chart_data(days: list[DayFigures], end_day: dt.date, tenant: str) -> dict[st
         if d.day.weekday() == 0
     ]
     label = (
-        f"{tenant}: sales and VAT per day, {days[0].day.isoformat()} to {end_day.isoformat()} (NOK); "
+        f"{tenant}: sales and VAT per day, {day_text(days[0].day)} to {day_text(end_day)} (NOK); "
         f"{sum(d.held for d in days)} held, {sum(d.corrected for d in days)} corrected, "
         f"{sum(d.empty for d in days)} without sales"
     )

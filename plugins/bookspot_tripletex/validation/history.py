@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
-from bookspot_tripletex.money import format_nok
+from bookspot_tripletex.money import format_nok, nok_text
 from bookspot_tripletex.sqlfiles import sql
 from bookspot_tripletex.staging.schema import vouchers
 
@@ -94,7 +94,7 @@ def recent_days(conn: Connection, tenant: str, end_day: dt.date, days: int) -> l
 
 
 def _nok_range(low: float, high: float) -> str:
-    return f"{format_nok(round(low))} to {format_nok(round(high))} NOK"
+    return f"{nok_text(round(low))} to {nok_text(round(high))} NOK"
 
 
 def range_warnings(
@@ -119,7 +119,7 @@ def range_warnings(
             {
                 "check": check,
                 "message": (
-                    f"{label} of {format_nok(value)} NOK are far {side} this tenant's usual range "
+                    f"{label} of {nok_text(value)} NOK are far {side} this tenant's usual range "
                     f"({_nok_range(low, high)}: 1/{RANGE_FACTOR} of the smallest to {RANGE_FACTOR} times the "
                     f"largest of the {len(history)} days with sales in the {weeks} weeks before)."
                 ),

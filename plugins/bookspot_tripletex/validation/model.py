@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bookspot_tripletex.domain import PAYMENT_METHOD_LABELS
 from bookspot_tripletex.journal.model import DayJournal
-from bookspot_tripletex.money import format_nok
+from bookspot_tripletex.money import format_nok, nok_text
 from bookspot_tripletex.tenants.config import TenantConfig
+from bookspot_tripletex.timeutil import day_text
 from bookspot_tripletex.validation.frames import (
     day_totals_frame,
     journal_totals,
@@ -63,10 +64,14 @@ class Report(BaseModel):
     tripletex_number: str | None = None
     tripletex_voucher_id: int | None = None
     posted_at: str | None = None
+    tripletex_link: str | None = None
+    note: str | None = None
+    """What happened to the voucher since (moved, reversed, a duplicate reversed by reconciliation)."""
     held_reason: str | None = None
     corrections: list[dict[str, Any]] = Field(default_factory=list)
     prepayments: list[dict[str, Any]] = Field(default_factory=list)
     """Revenue on delivery: net deferred and released per leg, account and the sale's VAT type."""
+    net: list[dict[str, Any]] = Field(default_factory=list)
     generated_at: str = ""
     summary: list[str] = Field(default_factory=list)
 
@@ -97,7 +102,7 @@ def method_label(method: str) -> str:
 
 def _value(value: Any, unit: str | None) -> str:
     if unit == "ore" and isinstance(value, int) and not isinstance(value, bool):
-        return f"{format_nok(value)} NOK"
+        return f"{nok_text(value)} NOK"
     return "empty" if value is None else str(value)
 
 
@@ -105,7 +110,7 @@ def _row_text(row: dict[str, Any]) -> str:
     parts = []
     for key, value in row.items():
         if key.endswith("_ore") and isinstance(value, int) and not isinstance(value, bool):
-            parts.append(f"{key.removesuffix('_ore')} {format_nok(value)}")
+            parts.append(f"{key.removesuffix('_ore')} {nok_text(value)}")
         else:
             parts.append(f"{key} {'empty' if value is None else value}")
     return ", ".join(parts)
@@ -257,11 +262,13 @@ def summarise(report: Report) -> list[str]:
     if report.held_reason and report.status in ("held", "failed", "awaiting_approval"):
         out.append(f"Why: {report.held_reason}")
     n = report.transactions
-    out.append(f"{n} completed transaction{'s' if n != 1 else ''} on {report.date}.")
+    out.append(f"{n} completed transaction{'s' if n != 1 else ''} on {day_text(report.date)}.")
     voucher = report.voucher
     if voucher is not None:
         postings = len(voucher["postings"])
-        out.append(f"Voucher {voucher['external_number']}: {postings} postings, sum {voucher['sum']} NOK.")
+        out.append(
+            f"Voucher {voucher['external_number']}: {postings} postings, sum {nok_text(voucher['sum'])} NOK."
+        )
     validation = report.validation
     if report.status == "empty" and voucher is None:
         out.append("No voucher: nothing to validate or post.")
@@ -283,12 +290,38 @@ def summarise(report: Report) -> list[str]:
     if report.missing_mappings:
         out.append("Missing mappings: " + ", ".join(report.missing_mappings) + ".")
     if report.corrections:
-        out.append(f"{len(report.corrections)} correction voucher(s) for this day (listed below).")
+        out.append(f"{len(report.corrections)} correction voucher(s) for this day (each listed below).")
+        out += [_correction_line(c) for c in report.corrections]
     legs = {row["leg"] for row in report.prepayments}
     if legs:
         what = " and ".join(w for w in ("deferred", "delivered") if w in legs)
         out.append(f"Revenue on delivery: prepaid revenue {what} on this day (listed below).")
     return out
+
+
+CHANGE_WORDS = {"added": "added", "voided": "voided", "removed": "no longer on the day", "changed": "changed"}
+
+
+def changes_text(changes: list[dict[str, Any]] | None) -> str:
+    """The records a correction answers, by id: "added tx_9; voided tx_2"."""
+    if changes is None:
+        return "not recorded"
+    if not changes:
+        return "none (the amounts moved without a record changing)"
+    groups: dict[str, list[str]] = {}
+    for change in changes:
+        groups.setdefault(str(change.get("change")), []).append(str(change.get("id")))
+    return "; ".join(f"{CHANGE_WORDS.get(k, k)} {', '.join(ids)}" for k, ids in groups.items())
+
+
+def _correction_line(c: dict[str, Any]) -> str:
+    number = f"Tripletex voucher {c['tripletex_number']}" if c.get("tripletex_number") else c.get("status")
+    line = f"Correction {c.get('external_number')} ({number}), dated {day_text(c.get('date'))}"
+    if c.get("moved"):
+        line += f" ({c.get('note') or 'moved: the period was closed'})"
+    if c.get("sales_change") is not None:
+        line += f": sales {nok_text(c['sales_change'])} NOK"
+    return f"{line}; records: {changes_text(c.get('changes'))}."
 
 
 def now_text() -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from bookspot_tripletex.timeutil import day_text
 from bookspot_tripletex.validation.model import STATUSES
 from bookspot_tripletex.validation.sections import MARKS, Section, sections, text
 
@@ -22,7 +23,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.globals.update(cell_class=_cell_class, row_failed=_row_failed)
+    env.globals.update(cell_class=_cell_class, row_failed=_row_failed, day_text=day_text)
     return env
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bookspot_tripletex.timeutil import day_text
 from bookspot_tripletex.validation.sections import sections, text
 
 PDF_REPLACEMENTS = str.maketrans(
@@ -55,7 +56,11 @@ def render_pdf(report: dict[str, Any]) -> bytes:
         pdf.multi_cell(0, size * 0.55, latin1(text), align="L", new_x="LMARGIN", new_y="NEXT")
 
     status = text(report.get("status")).upper() or "?"
-    para(f"{report.get('tenant_name') or report.get('tenant')}: sales of {report.get('date')}", 15, "B")
+    para(
+        f"{report.get('tenant_name') or report.get('tenant')}: sales of {day_text(report.get('date'))}",
+        15,
+        "B",
+    )
     pdf.set_font("Helvetica", "B", 11)
     pdf.set_fill_color(*BADGE_RGB.get(status, (154, 103, 0)))
     pdf.set_text_color(255, 255, 255)
@@ -78,6 +83,8 @@ def render_pdf(report: dict[str, Any]) -> bytes:
         para(section.title, 12, "B")
         if section.note:
             para(section.note)
+        if section.link:
+            para(f"In Tripletex: {section.link}")
         if not section.rows:
             para(section.empty)
             continue

@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from bookspot_tripletex.journal.model import DayJournal
-from bookspot_tripletex.money import format_nok
+from bookspot_tripletex.money import nok_text
 from bookspot_tripletex.tenants.config import TenantConfig
 from bookspot_tripletex.validation.frames import (
     ROW_KEYS,
@@ -105,7 +105,7 @@ def _value_text(value: Any, unit: str | None) -> str:
     if unit == "ore" and isinstance(value, float) and value.is_integer():
         value = int(value)
     if unit == "ore" and isinstance(value, int) and not isinstance(value, bool):
-        return format_nok(value)
+        return nok_text(value)
     return str(value)
 
 

@@ -2,8 +2,9 @@
 version and run, history kept; the latest row is the current report.
 
 After posting, correcting or reconciling, `refresh_report` renders the day again from the current state
-(the voucher rows: posted with Tripletex's number and id, held and why, corrections as versions > 1)
-and stores it as the newest row, so the current report always shows where the day stands.
+(the voucher rows: posted with Tripletex's number, id and link, held and why, corrections as versions
+> 1 with what changed, the day's net result) and stores it as the newest row, so the current report
+always shows where the day stands.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bookspot_tripletex.tenants.store import load_tenant
 from bookspot_tripletex.validation.chart import tenant_chart_svg
 from bookspot_tripletex.validation.model import Report, build_report, finish, now_text
 from bookspot_tripletex.validation.page import render_html
+from bookspot_tripletex.validation.versions import Link, day_net, day_versions, latest_transactions
 
 LIVE_STATUSES = frozenset(
     {
@@ -120,44 +122,51 @@ def report_history(conn: Connection, tenant: str, day: dt.date) -> list[StoredRe
     return [StoredReport.from_row(r) for r in conn.execute(_history(tenant, day, None))]
 
 
+def tripletex_link_for(conn: Connection, tenant: str) -> Link | None:
+    """Links to the tenant's vouchers in Tripletex's UI, from its connection's host (None without it)."""
+    from bookspot_tripletex.tripletex.links import connection_web_base, voucher_link
+
+    try:
+        conn_id = load_tenant(conn, tenant).tripletex_conn_id
+    except LookupError:
+        return None
+    base = connection_web_base(conn_id) if conn_id else None
+    if base is None:
+        return None
+    return lambda voucher_id, company_id: voucher_link(base, voucher_id, company_id)
+
+
 def current_state(conn: Connection, tenant: str, day: dt.date, version: int = 1) -> dict[str, Any]:
-    """What the voucher rows say now: status, Tripletex number and id, why held, the corrections."""
-    rows = conn.execute(
-        select(vouchers)
-        .where(vouchers.c.tenant_id == tenant, vouchers.c.local_date == day)
-        .order_by(vouchers.c.version)
-    ).all()
-    state: dict[str, Any] = {"corrections": []}
-    for row in rows:
-        if row.version == version:
-            if row.status in LIVE_STATUSES:
-                state["status"] = row.status
-            state["tripletex_number"] = row.tripletex_number
-            state["tripletex_voucher_id"] = row.tripletex_voucher_id
-            state["posted_at"] = row.posted_at.isoformat(timespec="seconds") if row.posted_at else None
-            state["held_reason"] = (
-                row.error if row.status in ("held", "failed", "awaiting_approval") else None
-            )
-        elif row.version > 1:
-            state["corrections"].append(
-                {
-                    "version": row.version,
-                    "status": row.status,
-                    "external_number": row.external_number,
-                    "tripletex_number": row.tripletex_number,
-                    "tripletex_voucher_id": row.tripletex_voucher_id,
-                    "posted_at": row.posted_at.isoformat(timespec="seconds") if row.posted_at else None,
-                    "posting_date": row.posting_date.isoformat() if row.posting_date else None,
-                    "note": row.note,
-                    "error": row.error,
-                }
-            )
+    """What the voucher rows say now: status, Tripletex number, id and link, why held; the corrections
+    (every later version with its number, date, amounts and the records that changed), the day's net
+    result in the ledger and its transactions as the newest journal counts them."""
+    versions = day_versions(conn, tenant, day, tripletex_link_for(conn, tenant))
+    state: dict[str, Any] = {"corrections": [v for v in versions if v["version"] > 1], "net": []}
+    for entry in versions:
+        if entry["version"] == version:
+            if entry["status"] in LIVE_STATUSES:
+                state["status"] = entry["status"]
+            state["tripletex_number"] = entry["tripletex_number"]
+            state["tripletex_voucher_id"] = entry["tripletex_voucher_id"]
+            state["tripletex_link"] = entry["tripletex_link"]
+            state["posted_at"] = entry["posted_at"]
+            state["note"] = entry["note"]
+            held = entry["status"] in ("held", "failed", "awaiting_approval")
+            state["held_reason"] = entry["error"] if held else None
+    if state["corrections"]:
+        state["net"] = day_net(conn, tenant, day)
+        transactions = latest_transactions(conn, tenant, day)
+        if transactions is not None:
+            state["transactions"] = transactions
     return state
 
 
-def render_report(conn: Connection, tenant: str, day: dt.date) -> tuple[dict[str, Any], str]:
+def render_report(
+    conn: Connection, tenant: str, day: dt.date, chart: bool = True
+) -> tuple[dict[str, Any], str]:
     """The tenant-day's report rendered again from the current state: the latest stored report's
-    validation (or, never validated, the saved journal) with today's voucher state and chart."""
+    validation (or, never validated, the saved journal) with today's voucher state and chart (left
+    out with `chart=False`, for a page that shows it already)."""
     stored = latest_report(conn, tenant, day)
     if stored is not None:
         base = stored.model
@@ -167,7 +176,7 @@ def render_report(conn: Connection, tenant: str, day: dt.date) -> tuple[dict[str
             raise LookupError(f"{tenant} {day}: no journal saved (run the journal step first)")
         base = build_report(load_tenant(conn, tenant), journal, None)
     report = with_current_state(conn, base)
-    return report, render_html(report, tenant_chart_svg(conn, tenant, day))
+    return report, render_html(report, tenant_chart_svg(conn, tenant, day) if chart else None)
 
 
 def with_current_state(conn: Connection, report: dict[str, Any]) -> dict[str, Any]:
@@ -184,7 +193,8 @@ def refresh_report(
     conn: Connection, tenant: str, day: dt.date, run_id: str | None = None, event: str = "refresh"
 ) -> StoredReport:
     """Render the tenant-day from the current state and store it as its newest report; call it after
-    posting, correcting or reconciling (event: "posted", "corrected", "reconciled"). Stored under
+    posting, correcting, re-posting or reconciling (event: "posted", "corrected", "reposted",
+    "reconciled"). Stored under
     "<run_id>:<event>", so the run's validation report stays in the history."""
     report, html = render_report(conn, tenant, day)
     now = dt.datetime.now(dt.UTC)
