@@ -25,3 +25,8 @@ class OutcomeUnclear(RuntimeError):
 
 class ReconcileMismatch(RuntimeError):
     """What Tripletex holds differs from staging; the message says how, in words."""
+
+
+class ActionRefused(RuntimeError):
+    """A person's action (a forced re-post, a release) does not apply to the tenant-day as it stands; the
+    message says why and which command helps. Nothing was changed."""

@@ -187,20 +187,22 @@ def sections(report: dict[str, Any]) -> list[Section]:
                 ["Version", "Status", "External number", "Tripletex number", "Tripletex id", "Note"],
                 [
                     [
-                        text(c.get(k))
-                        for k in (
-                            "version",
-                            "status",
-                            "external_number",
-                            "tripletex_number",
-                            "tripletex_voucher_id",
-                            "error",
-                        )
+                        *(
+                            text(c.get(k))
+                            for k in (
+                                "version",
+                                "status",
+                                "external_number",
+                                "tripletex_number",
+                                "tripletex_voucher_id",
+                            )
+                        ),
+                        text("; ".join(str(c[k]) for k in ("note", "error") if c.get(k))),
                     ]
                     for c in corrections
                 ],
                 (0.6, 0.8, 2.6, 1.2, 1, 2),
-                note="Correction vouchers (version 2 and later) posted for this day after the first.",
+                note="Corrections and re-posts (version 2 and later) posted for this day after the first.",
             )
         )
     postings = voucher.get("postings") or []

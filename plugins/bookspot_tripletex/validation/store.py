@@ -143,6 +143,8 @@ def current_state(conn: Connection, tenant: str, day: dt.date, version: int = 1)
                     "tripletex_voucher_id": row.tripletex_voucher_id,
                     "posted_at": row.posted_at.isoformat(timespec="seconds") if row.posted_at else None,
                     "error": row.error,
+                    "kind": row.kind,
+                    "note": row.note,
                 }
             )
     return state
