@@ -235,9 +235,18 @@ def _tenant_and_client(args: argparse.Namespace):  # type: ignore[no-untyped-def
 
 def _force_repost(args: argparse.Namespace) -> int:
     from bookspot_tripletex import pipeline
+    from bookspot_tripletex.connections import tripletex_client
+    from bookspot_tripletex.load.corrections import repost_refusal
+    from bookspot_tripletex.load.errors import ActionRefused
+    from bookspot_tripletex.tenants.store import load_tenant
 
-    engine, _, client = _tenant_and_client(args)
+    engine = _staging(args.staging_url)
     day = dt.date.fromisoformat(args.date)
+    with engine.connect() as conn:
+        refusal = repost_refusal(conn, load_tenant(conn, args.tenant), day)
+    if refusal is not None:
+        raise ActionRefused(refusal)
+    client = tripletex_client(engine, args.tenant)
     result = pipeline.force_repost_day(
         engine, args.tenant, day, client, args.by, args.reason, args.use_current_mapping
     )

@@ -17,6 +17,7 @@ from bookspot_tripletex.load.corrections import force_repost
 from bookspot_tripletex.load.errors import ActionRefused
 from bookspot_tripletex.load.state import day_versions
 from bookspot_tripletex.staging.release import release_day
+from bookspot_tripletex.tenants.config import TenantConfig
 from bookspot_tripletex.tenants.store import load_tenant
 from helpers import read_jsonl, record, setup_tenant
 from simulator_support import tripletex_connection
@@ -53,22 +54,32 @@ def journal_of_day(engine, tenant: str, day: dt.date) -> Counter[tuple[int, int]
 
 
 @pytest.fixture
-def held_tenant(  # type: ignore[no-untyped-def]
+def tenant_with(
     staging_engine, emulator, example_tenant_file: Path, example_feed: Path, tmp_path, monkeypatch
-):
-    """fjord-kayak from DAY on, its feed the worked example plus a record without a payment method."""
-    tenant_file = tmp_path / "t.yaml"
-    tenant_file.write_text(
-        example_tenant_file.read_text().replace("start_date: 2026-01-01", f"start_date: {DAY}")
-    )
-    cfg = setup_tenant(staging_engine, tenant_file)
-    no_method = record("tx_nomethod", "2026-11-24T12:00:00+01:00", method=None)  # type: ignore[arg-type]
-    feed = tmp_path / "feed.jsonl"
-    feed.write_text("".join(json.dumps(r) + "\n" for r in [*read_jsonl(example_feed), no_method]))
-    bookspot = {"conn_type": "bookspot", "extra": {"feed_file": str(feed)}}
-    monkeypatch.setenv(f"AIRFLOW_CONN_{cfg.bookspot_conn_id.upper()}", json.dumps(bookspot))
-    tripletex_connection(monkeypatch, cfg.tripletex_conn_id, emulator.url, emulator.config.companies[0])
-    return cfg
+):  # type: ignore[no-untyped-def]
+    """fjord-kayak from DAY on, its feed the worked example plus the records given, connections to the
+    emulator; returns its config."""
+
+    def make(*extra: dict) -> TenantConfig:
+        tenant_file = tmp_path / "t.yaml"
+        tenant_file.write_text(
+            example_tenant_file.read_text().replace("start_date: 2026-01-01", f"start_date: {DAY}")
+        )
+        cfg = setup_tenant(staging_engine, tenant_file)
+        feed = tmp_path / "feed.jsonl"
+        feed.write_text("".join(json.dumps(r) + "\n" for r in [*read_jsonl(example_feed), *extra]))
+        bookspot = {"conn_type": "bookspot", "extra": {"feed_file": str(feed)}}
+        monkeypatch.setenv(f"AIRFLOW_CONN_{cfg.bookspot_conn_id.upper()}", json.dumps(bookspot))
+        tripletex_connection(monkeypatch, cfg.tripletex_conn_id, emulator.url, emulator.config.companies[0])
+        return cfg
+
+    return make
+
+
+@pytest.fixture
+def held_tenant(tenant_with):  # type: ignore[no-untyped-def]
+    """A record without a payment method holds DAY."""
+    return tenant_with(record("tx_nomethod", "2026-11-24T12:00:00+01:00", method=None))
 
 
 def night(engine, run_id: str, rerun: bool = False) -> pipeline.NightResult:  # type: ignore[no-untyped-def]
@@ -98,3 +109,136 @@ def test_a_held_day_forced_then_released_is_posted_once(staging_engine, emulator
     assert ledger_of_day(emulator, cfg.tenant, DAY)[0] == 1
     with staging_engine.connect() as conn:
         assert [(r.version, r.status) for r in day_versions(conn, cfg.tenant, DAY)] == [(1, "posted")]
+
+
+def import_mapping(engine, cfg: TenantConfig, valid_from: dt.date, accounts: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    """A new mapping version of the tenant, valid from `valid_from`, with some accounts changed."""
+    import dataclasses
+
+    from bookspot_tripletex.tenants.config import MappingVersion
+    from bookspot_tripletex.tenants.store import import_tenant
+
+    base = cfg.mappings[0]
+    new = MappingVersion(
+        valid_from=valid_from, accounts={**base.accounts, **accounts}, vat_types=base.vat_types
+    )
+    with engine.begin() as conn:
+        import_tenant(conn, dataclasses.replace(cfg, mappings=(*cfg.mappings, new)))
+
+
+def accounts_of(row) -> set[int]:  # type: ignore[no-untyped-def]
+    return {p.account for p in row.postings}
+
+
+def test_a_forced_repost_keeps_the_days_mapping_unless_asked_for_the_current_one(
+    staging_engine, emulator, tenant_with
+) -> None:
+    from bookspot_tripletex.validation.store import latest_report
+
+    cfg = tenant_with()
+    [posted] = night(staging_engine, "night-1").outcomes
+    assert posted.outcome.value == "posted"
+    import_mapping(staging_engine, cfg, dt.date(2026, 11, 1), {"settlement.stripe": 1582})
+    client = make_client(emulator)
+    kept = pipeline.force_repost_day(staging_engine, cfg.tenant, DAY, client, "kari", "stripe account")
+    assert (
+        kept["mapping"]["used"] == "posted" and kept["mapping"]["current"] != kept["mapping"]["posted_with"]
+    )
+    assert {"key": "settlement.stripe", "old": 1580, "new": 1582} in [
+        {k: c[k] for k in ("key", "old", "new")} for c in kept["mapping"]["changes"]
+    ]
+    assert "as posted" in kept["note"] and "--use-current-mapping" in kept["note"]
+    with staging_engine.connect() as conn:
+        v1, v2 = day_versions(conn, cfg.tenant, DAY)
+    assert v2.mapping_version_id == v1.mapping_version_id
+    assert sorted((p.account, p.vat_type, p.amount_ore) for p in v2.postings) == sorted(
+        (p.account, p.vat_type, p.amount_ore) for p in v1.postings
+    )
+
+    current = pipeline.force_repost_day(
+        staging_engine, cfg.tenant, DAY, make_client(emulator), "kari", "new sales account", True
+    )
+    assert current["mapping"]["used"] == "current"
+    assert (
+        "with the current mapping version" in current["note"]
+        and "settlement.stripe 1580 -> 1582" in current["note"]
+    )
+    with staging_engine.connect() as conn:
+        rows = day_versions(conn, cfg.tenant, DAY)
+        report = latest_report(conn, cfg.tenant, DAY)
+    assert [(r.version, r.status) for r in rows] == [(1, "reversed"), (2, "reversed"), (3, "posted")]
+    assert rows[2].mapping_version_id == current["mapping"]["current"]
+    assert 1580 in accounts_of(rows[1]) and 1580 not in accounts_of(rows[2])
+    assert any(
+        "with the current mapping version" in (c.get("note") or "") for c in report.model["corrections"]
+    )
+    live, sums = ledger_of_day(emulator, cfg.tenant, DAY)
+    assert live == 1 and sums == journal_of_day(staging_engine, cfg.tenant, DAY)
+    assert 1580 not in {account for account, _ in sums}
+
+    import_mapping(staging_engine, cfg, dt.date(2026, 11, 10), {"sales.25": 3001})  # 3001 takes VAT 31 only
+    with pytest.raises(ActionRefused, match="fails Tripletex's activation check, so nothing was reversed"):
+        force_repost(
+            staging_engine, cfg, DAY, make_client(emulator), "kari", "again", use_current_mapping=True
+        )
+    assert ledger_of_day(emulator, cfg.tenant, DAY) == (live, sums)
+
+
+def test_a_repost_whose_answer_was_lost_is_finished_by_the_next_run(
+    staging_engine, emulator, tenant_with
+) -> None:
+    from bookspot_tripletex.tripletex.errors import TripletexError
+
+    cfg = tenant_with()
+    night(staging_engine, "night-1")
+    reverse = {"action": "error_after", "method": "PUT", "path": "/ledger/voucher/*/:reverse", "status": 502}
+    read = {"action": "error", "method": "GET", "path": "/ledger/voucher/*", "status": 503, "times": 50}
+    emulator.admin("POST", "faults", {"rules": [reverse, read]})  # reversed, and then nothing heard
+    with pytest.raises(TripletexError):
+        force_repost(staging_engine, cfg, DAY, make_client(emulator), "kari", "wrong account")
+    emulator.admin("DELETE", "faults")
+    assert ledger_of_day(emulator, cfg.tenant, DAY)[0] == 0  # reversed in Tripletex; staging did not hear
+    [finished] = night(staging_engine, "night-2").outcomes
+    assert finished.outcome.value == "already_posted"
+    live, sums = ledger_of_day(emulator, cfg.tenant, DAY)
+    assert live == 1 and sums == journal_of_day(staging_engine, cfg.tenant, DAY)
+    with staging_engine.connect() as conn:
+        rows = day_versions(conn, cfg.tenant, DAY)
+    assert [(r.version, r.kind, r.status) for r in rows] == [(1, "day", "reversed"), (2, "repost", "posted")]
+    assert "kari" in (rows[1].note or "")
+    assert night(staging_engine, "night-3", rerun=True).outcomes[0].outcome.value == "already_posted"
+    assert ledger_of_day(emulator, cfg.tenant, DAY)[0] == 1
+
+
+def test_a_version_of_a_never_posted_day_is_never_sent(staging_engine, emulator, held_tenant) -> None:
+    from sqlalchemy import update
+
+    from bookspot_tripletex.load.corrections import build_correction
+    from bookspot_tripletex.load.errors import DayRefused
+    from bookspot_tripletex.load.post import post_row
+    from bookspot_tripletex.staging.schema import vouchers
+
+    cfg = held_tenant
+    night(staging_engine, "night-1")
+    with staging_engine.begin() as conn:
+        assert build_correction(conn, cfg, DAY, kind="repost") is None
+        v1 = day_versions(conn, cfg.tenant, DAY)[0]
+        conn.execute(
+            vouchers.insert().values(
+                tenant_id=cfg.tenant,
+                local_date=DAY,
+                version=2,
+                external_number=f"{v1.external_number[:-1]}2",
+                mapping_version_id=v1.mapping_version_id,
+                status="ready",
+                kind="repost",
+                postings=[p.as_record() for p in v1.postings],
+                updated_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        conn.execute(update(vouchers).where(vouchers.c.id == v1.id).values(status="ready"))
+        rows = day_versions(conn, cfg.tenant, DAY)
+    for row in rows:
+        with pytest.raises(DayRefused, match="never posted|ever posted"):
+            post_row(staging_engine, cfg, row, make_client(emulator), "someone")
+    assert vouchers_in(emulator, drafts=True) == []

@@ -323,12 +323,15 @@ def force_repost(
             raise ActionRefused(refusal)
         asked = repost_request(conn, tenant.tenant, day)
     check_company(tenant, client)
-    with engine.begin() as conn:
+    with engine.connect() as conn:
         choice = mapping_choice(conn, tenant, day, use_current_mapping)
         if asked is not None:
             earlier = asked.get("mapping_version_id") != choice["posted_with"]
             choice = mapping_choice(conn, tenant, day, earlier)
-        journal = build_day(conn, tenant, day, mapping=_mapping(conn, choice["version"]))
+        mapping = _mapping(conn, choice["version"])
+    _activated(engine, tenant, mapping, client)
+    with engine.begin() as conn:
+        journal = build_day(conn, tenant, day, mapping=mapping)
         if journal_totals(journal) is None:
             why = (
                 f"{len(journal.quarantined)} quarantined record(s)"
@@ -347,6 +350,22 @@ def force_repost(
             note = asked["note"]
     done = finish_repost(engine, tenant, day, client, f"force:{by}")
     return {**done, "by": by, "reason": reason, "mapping": choice, "note": note}
+
+
+def _activated(engine: Engine, tenant: TenantConfig, mapping: StoredMapping | None, client: Any) -> None:
+    """The re-post's mapping version passed Tripletex's activation check (run now if it never did), so
+    that nothing is reversed for a voucher Tripletex would refuse."""
+    from bookspot_tripletex.load.activation import ActivationFailed, passed_activation, run_activation
+
+    if mapping is None or passed_activation(engine, tenant.tenant, mapping.id) is not None:
+        return
+    try:
+        run_activation(engine, tenant.tenant, mapping, client, tenant.tripletex_company_id)
+    except ActivationFailed as exc:
+        raise ActionRefused(
+            f"mapping version {mapping.id} (valid from {mapping.valid_from}) fails Tripletex's activation "
+            f"check, so nothing was reversed: {exc}"
+        ) from exc
 
 
 def record_request(
