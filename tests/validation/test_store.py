@@ -116,6 +116,8 @@ def test_refresh_shows_why_a_day_is_held_and_its_corrections(
             "tripletex_voucher_id": 7007,
             "posted_at": None,
             "error": None,
+            "kind": "day",
+            "note": None,
         }
     ]
     assert "Why: reconciliation: &lt;b&gt;sum differs&lt;/b&gt; in Tripletex" in stored.html

@@ -20,13 +20,15 @@ import datetime as dt
 import json
 import logging
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
 from bookspot_tripletex.domain import VoucherStatus
 from bookspot_tripletex.journal.model import Posting, external_number
-from bookspot_tripletex.load.errors import ActionRefused, DayRefused
+from bookspot_tripletex.load.errors import ActionRefused, DayRefused, VoucherBusy
 from bookspot_tripletex.load.state import VoucherRow, day_versions, next_version
 from bookspot_tripletex.staging.day_mapping import posted_mapping_id
 from bookspot_tripletex.staging.schema import pending_corrections, vouchers
@@ -189,7 +191,7 @@ def post_corrections(
         done = finish_repost(engine, tenant, day, client, claimant)
         return [*done["corrections"], *([done["posted"]] if done.get("posted") else [])]
     results = []
-    with engine.begin() as conn:
+    with _one_builder(tenant.tenant, day), engine.begin() as conn:
         rows = day_versions(conn, tenant.tenant, day)
         waiting = [r for r in rows if r.version > 1 and r.status in IN_FLIGHT]
         if not waiting and pending(conn, tenant.tenant, day):
@@ -198,6 +200,18 @@ def post_corrections(
     for row in waiting:
         results.append(post_row(engine, tenant, row, client, claimant))
     return results
+
+
+@contextmanager
+def _one_builder(tenant: str, day: dt.date) -> Iterator[None]:
+    """Two runs building the day's next version at once: the second one's insert fails on the version's
+    unique key; it is busy, and its retry finds the version the first one built."""
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        yield
+    except IntegrityError as exc:
+        raise VoucherBusy(f"{tenant} {day}: another run is saving the day's next version; retry") from exc
 
 
 def _run(tenant: str, day: dt.date) -> str:
@@ -415,11 +429,13 @@ def finish_repost(
         if row.version > 1 and row.status in IN_FLIGHT:
             done["corrections"].append(post_row(engine, tenant, row, client, claimant))
     with engine.begin() as conn:
+        if repost_request(conn, tenant.tenant, day) is None:
+            return done  # another run finished it meanwhile
         rows = day_versions(conn, tenant.tenant, day)
     for row in rows:
         if row.status == VoucherStatus.POSTED and row.tripletex_voucher_id is not None:
             done["reversed"].append(_reverse(engine, client, row, asked["note"]))
-    with engine.begin() as conn:
+    with _one_builder(tenant.tenant, day), engine.begin() as conn:
         mapping_id = asked.get("mapping_version_id")
         fresh = build_correction(conn, tenant, day, "repost", asked["note"], mapping_id)
     if fresh is not None:
