@@ -11,7 +11,13 @@ DAY = dt.date.fromisoformat(EXPECTED["date"])
 
 
 def posting(row: int, account: int, vat: int, gross: str, net: str) -> dict:
-    return {"row": row, "account": {"number": account}, "vatType": {"number": vat}, "amountGross": gross, "amount": net}
+    return {
+        "row": row,
+        "account": {"number": account},
+        "vatType": {"number": vat},
+        "amountGross": gross,
+        "amount": net,
+    }
 
 
 def voucher(extra: list[dict] | None = None) -> dict:
@@ -26,7 +32,9 @@ def test_the_worked_example_matches_with_the_vat_rows_tripletex_added() -> None:
 
 
 def test_an_extra_row_of_ours_differs() -> None:
-    assert not matches_expected(EXPECTED["tenant"], DAY, [voucher([posting(9, 1920, 0, "1.00", "1.00")])], EXPECTED)
+    assert not matches_expected(
+        EXPECTED["tenant"], DAY, [voucher([posting(9, 1920, 0, "1.00", "1.00")])], EXPECTED
+    )
 
 
 def test_two_vouchers_for_the_day_differ() -> None:
