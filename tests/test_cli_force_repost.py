@@ -173,3 +173,18 @@ def test_importing_a_mapping_over_posted_days_warns_and_lists_them(
     assert back.returncode == 0, back.stderr
     assert "the mapping valid from 2026-11-01 reaches back over 1 posted day(s)" in back.stderr
     assert ": 2026-11-24." in back.stderr and "--use-current-mapping" in back.stderr
+
+
+def test_the_readme_and_release_day_help_agree_that_a_release_needs_a_reason() -> None:
+    from test_cli import ROOT
+
+    shown = run_cli("release-day", "--help")
+    assert shown.returncode == 0
+    usage = " ".join(shown.stdout.split())
+    assert "--by BY --reason REASON" in usage and "[--reason" not in usage
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = [
+        line for line in readme.splitlines() if line.startswith("python -m bookspot_tripletex release-day")
+    ]
+    assert len(commands) >= 2 and all("--by" in line and "--reason" in line for line in commands), commands
+    assert "`release-day` needs `--by` and `--reason`" in readme
