@@ -447,8 +447,10 @@ def campaign(runs: int, seed: int, first: int = 0) -> Figures:
             try:
                 for index in range(first, first + runs):
                     camp.run(index)
-                    if camp.figures.runs % 50 == 0:
-                        print(f"... {camp.figures.runs} runs", file=sys.stderr, flush=True)
+                    if camp.figures.runs % 25 == 0:
+                        camp.figures.seconds = time.monotonic() - started
+                        so_far = " | ".join(camp.figures.lines()[-3:])
+                        print(f"... {camp.figures.runs} runs: {so_far}", file=sys.stderr, flush=True)
             finally:
                 camp.close()
     finally:
