@@ -183,6 +183,7 @@ class Campaign:
         from bookspot_tripletex.tenants.store import import_tenant
 
         rng = random.Random(self.seed * 1_000_003 + index)
+        self.index, self.trail = index, []
         db = self.workdir / "staging.db"
         shutil.copyfile(self.template, db)
         engine = make_engine(f"sqlite:///{db}")
@@ -209,6 +210,7 @@ class Campaign:
             step = rng.choices(STEPS, weights=WEIGHTS)[0]
             self.figures.steps[step] += 1
             fault = self._fault(rng) if rng.random() < 0.3 else None
+            self.trail.append(step + (f" ({fault})" if fault else ""))
             try:
                 self._step(rng, engine, step)
             finally:
@@ -216,7 +218,11 @@ class Campaign:
                     self.server.admin("DELETE", "faults")
         self._night(engine, "recovery-1")
         self._night(engine, "recovery-2")
+        found = len(self.figures.examples)
         self._count(engine)
+        for example in self.figures.examples[found:]:
+            print(f"finding: {example}; steps: {', '.join(self.trail)}", file=sys.stderr, flush=True)
+            self._dump(engine, example)
         engine.dispose()
         self.figures.runs += 1
         self.figures.tenant_days += len(TENANTS) * len(DAYS)
@@ -377,6 +383,27 @@ class Campaign:
         with engine.begin() as conn:
             import_tenant(conn, load_tenant_file(path))
 
+    def _dump(self, engine: Any, example: str) -> None:
+        """The staging rows and ledger vouchers of a finding's tenant-day, to read it afterwards."""
+        from bookspot_tripletex.load.state import day_versions
+
+        _, _, tenant, day = example.split(":")[0].split(" ")[:4]
+        with engine.connect() as conn:
+            rows = day_versions(conn, tenant, dt.date.fromisoformat(day))
+        for r in rows:
+            print(
+                f"  staging v{r.version} {r.kind} {r.status} id={r.tripletex_voucher_id} note={r.note} "
+                f"error={r.error} sum={sum(p.amount_ore for p in r.postings if p.amount_ore > 0)}",
+                file=sys.stderr,
+            )
+        prefix = f"bookspot:{tenant}:{day}:"
+        for v in self._ledger(tenant):
+            if (v.get("externalVoucherNumber") or "").startswith(prefix):
+                print(
+                    f"  ledger {v['id']} {v['externalVoucherNumber']} reverse={v.get('reverseVoucher')}",
+                    file=sys.stderr,
+                )
+
     def _ledger(self, tenant: str) -> list[dict[str, Any]]:
         company = self.companies[TENANTS.index(tenant)]
         values = self.server.admin("GET", f"companies/{company.id}/vouchers")["values"]
@@ -412,7 +439,7 @@ class Campaign:
                             key = (int(p["account"]["number"]), int(p["vatType"]["number"]))
                             held[key] += int(Decimal(str(p["amountGross"])) * 100)
                 expected = journal_totals(journal)
-                where = f"run {self.figures.runs} {tenant} {day}"
+                where = f"run {self.index} {tenant} {day}"
                 if len(chains) > 1 or (chains and not any(k in CARRIES_THE_DAY for k in kinds.values())):
                     self.figures.duplicates += len(chains) - 1 or 1
                     self.figures.examples.append(f"{where}: {len(chains)} effective chains")

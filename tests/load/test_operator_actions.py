@@ -242,3 +242,33 @@ def test_a_version_of_a_never_posted_day_is_never_sent(staging_engine, emulator,
         with pytest.raises(DayRefused, match="never posted|ever posted"):
             post_row(staging_engine, cfg, row, make_client(emulator), "someone")
     assert vouchers_in(emulator, drafts=True) == []
+
+
+def test_a_correction_whose_answer_was_lost_is_posted_by_the_next_night(
+    staging_engine, emulator, tenant_with
+) -> None:
+    from helpers import stage
+
+    cfg = tenant_with()
+    night(staging_engine, "night-1")
+    late = record("tx_late", "2026-11-24T15:00:00+01:00", updated_at="2026-11-25T01:00:00+01:00")
+    stage(staging_engine, cfg, [late])
+    drop = {"action": "drop", "method": "POST", "path": "/ledger/voucher", "times": 1}
+    emulator.admin("POST", "faults", {"rules": [drop]})
+    [unclear] = night(staging_engine, "night-2").outcomes
+    assert unclear.outcome.value == "retry"
+    emulator.admin("DELETE", "faults")
+    with staging_engine.connect() as conn:
+        assert [(r.version, r.status) for r in day_versions(conn, cfg.tenant, DAY)] == [
+            (1, "posted"),
+            (2, "posting"),
+        ]
+    [done] = night(staging_engine, "night-3").outcomes
+    assert done.outcome.value == "already_posted"
+    with staging_engine.connect() as conn:
+        assert [(r.version, r.status) for r in day_versions(conn, cfg.tenant, DAY)] == [
+            (1, "posted"),
+            (2, "posted"),
+        ]
+    live, sums = ledger_of_day(emulator, cfg.tenant, DAY)
+    assert live == 2 and sums == journal_of_day(staging_engine, cfg.tenant, DAY)

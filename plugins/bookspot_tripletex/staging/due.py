@@ -3,8 +3,9 @@
 A day is settled once its voucher is posted, or empty. A tenant's due days run from its first unsettled
 day on or after its start date up to the run's day, skipping settled ones, plus any earlier day whose
 records changed since it was found empty, plus posted days with a pending correction (a change after
-posting: the load step posts its correction voucher). The initial import, a missed night and a held day
-released later all take this one path.
+posting, or a forced re-post asked for: the load step posts its voucher) or with a later version not yet
+in Tripletex (an interrupted correction or re-post: the load step finishes it). The initial import, a
+missed night and a held day released later all take this one path.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def chosen_days(start: dt.date, until: dt.date, days: Iterable[dt.date]) -> list
 
 
 def correction_days(conn: Connection, tenant_ids: Iterable[str], until: dt.date) -> dict[str, set[dt.date]]:
-    """Each tenant's days up to `until` with a change after posting not yet corrected."""
+    """Each tenant's days up to `until` with a change after posting not yet corrected (a forced re-post
+    asked for included), or with a later version (correction, re-post) not yet in Tripletex."""
     out: dict[str, set[dt.date]] = {t: set() for t in tenant_ids}
     rows = conn.execute(
         select(pending_corrections.c.tenant_id, pending_corrections.c.local_date)
@@ -76,5 +78,17 @@ def correction_days(conn: Connection, tenant_ids: Iterable[str], until: dt.date)
         .distinct()
     )
     for row in rows:
+        out[row.tenant_id].add(row.local_date)
+    on_the_way = conn.execute(
+        select(vouchers.c.tenant_id, vouchers.c.local_date)
+        .where(
+            vouchers.c.tenant_id.in_(list(out)),
+            vouchers.c.version > 1,
+            vouchers.c.status.in_((VoucherStatus.READY.value, VoucherStatus.POSTING.value)),
+            vouchers.c.local_date <= until,
+        )
+        .distinct()
+    )
+    for row in on_the_way:
         out[row.tenant_id].add(row.local_date)
     return out
