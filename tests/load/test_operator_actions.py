@@ -60,10 +60,10 @@ def tenant_with(
     """fjord-kayak from DAY on, its feed the worked example plus the records given, connections to the
     emulator; returns its config."""
 
-    def make(*extra: dict) -> TenantConfig:
+    def make(*extra: dict, start: dt.date = DAY) -> TenantConfig:
         tenant_file = tmp_path / "t.yaml"
         tenant_file.write_text(
-            example_tenant_file.read_text().replace("start_date: 2026-01-01", f"start_date: {DAY}")
+            example_tenant_file.read_text().replace("start_date: 2026-01-01", f"start_date: {start}")
         )
         cfg = setup_tenant(staging_engine, tenant_file)
         feed = tmp_path / "feed.jsonl"
@@ -272,3 +272,52 @@ def test_a_correction_whose_answer_was_lost_is_posted_by_the_next_night(
         ]
     live, sums = ledger_of_day(emulator, cfg.tenant, DAY)
     assert live == 2 and sums == journal_of_day(staging_engine, cfg.tenant, DAY)
+
+
+def test_a_record_staged_by_a_backfill_of_other_days_is_posted_by_the_next_night(
+    staging_engine, emulator, tenant_with, tmp_path
+) -> None:
+    before = DAY - dt.timedelta(days=1)
+    cfg = tenant_with(start=before)
+    assert sorted(o.outcome.value for o in night(staging_engine, "night-1").outcomes) == ["empty", "posted"]
+    late = record("tx_late", "2026-11-23T15:00:00+01:00", updated_at="2026-11-25T01:00:00+01:00")
+    with (tmp_path / "feed.jsonl").open("a") as feed:
+        feed.write(json.dumps(late) + "\n")
+    [rerun] = night(staging_engine, "backfill-1", rerun=True).outcomes  # DAY only; stages the record
+    assert rerun.day == DAY
+    [filled] = night(staging_engine, "night-2").outcomes
+    assert (filled.day, filled.outcome.value) == (before, "posted")
+    live, sums = ledger_of_day(emulator, cfg.tenant, before)
+    assert live == 1 and sums == journal_of_day(staging_engine, cfg.tenant, before)
+
+
+def test_two_operators_forcing_one_day_at_once_leave_one_chain(staging_engine, emulator, tenant_with) -> None:
+    import threading
+
+    cfg = tenant_with()
+    night(staging_engine, "night-1")
+    for round_ in range(3):
+        both = [
+            threading.Thread(
+                target=lambda who: _force_quietly(staging_engine, cfg, make_client(emulator), who),
+                args=(who,),
+            )
+            for who in (f"kari-{round_}", f"ola-{round_}")
+        ]
+        for thread in both:
+            thread.start()
+        for thread in both:
+            thread.join()
+        night(staging_engine, f"night-{round_ + 2}")
+        live, sums = ledger_of_day(emulator, cfg.tenant, DAY)
+        assert live == 1, round_
+        assert sums == journal_of_day(staging_engine, cfg.tenant, DAY)
+
+
+def _force_quietly(engine, cfg, client, who: str) -> None:  # type: ignore[no-untyped-def]
+    from bookspot_tripletex.load.errors import VoucherBusy
+
+    try:
+        force_repost(engine, cfg, DAY, client, who, "at the same time")
+    except (ActionRefused, VoucherBusy):
+        pass

@@ -103,6 +103,16 @@ def repost_request(conn: Connection, tenant: str, day: dt.date) -> dict[str, Any
     return None if row is None else {"id": row.id, **json.loads(row.raw)}
 
 
+def lock_day(conn: Connection, tenant: str, day: dt.date) -> None:
+    """Hold the day's version 1 row for the rest of the transaction (a row lock on PostgreSQL, the write
+    lock on SQLite), so that two runs never both decide the day needs a next version and build one each."""
+    conn.execute(
+        update(vouchers)
+        .where(vouchers.c.tenant_id == tenant, vouchers.c.local_date == day, vouchers.c.version == 1)
+        .values(updated_at=vouchers.c.updated_at)
+    )
+
+
 def _mapping(conn: Connection, mapping_version_id: int | None) -> StoredMapping | None:
     return stored_mapping(conn, mapping_version_id) if mapping_version_id is not None else None
 
@@ -121,6 +131,7 @@ def build_correction(
     with, unless `mapping_version_id` names another (a re-post with the current mapping)."""
     from bookspot_tripletex.journal.build import build_day
 
+    lock_day(conn, tenant.tenant, day)
     rows = day_versions(conn, tenant.tenant, day)
     if not any(r.status in POSTED_ONCE for r in rows):
         return None

@@ -13,10 +13,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, exists, or_, select
 
 from bookspot_tripletex.domain import VoucherStatus
-from bookspot_tripletex.staging.schema import pending_corrections, tenants, vouchers
+from bookspot_tripletex.staging.schema import (
+    pending_corrections,
+    quarantine,
+    tenants,
+    transactions,
+    vouchers,
+)
 
 SETTLED = (VoucherStatus.POSTED.value, VoucherStatus.EMPTY.value)
 ONE_DAY = dt.timedelta(days=1)
@@ -66,7 +72,8 @@ def chosen_days(start: dt.date, until: dt.date, days: Iterable[dt.date]) -> list
 
 def correction_days(conn: Connection, tenant_ids: Iterable[str], until: dt.date) -> dict[str, set[dt.date]]:
     """Each tenant's days up to `until` with a change after posting not yet corrected (a forced re-post
-    asked for included), or with a later version (correction, re-post) not yet in Tripletex."""
+    asked for included), with a later version (correction, re-post) not yet in Tripletex, or found empty
+    before records of the day were staged (by a run that did not take the day, e.g. a backfill of others)."""
     out: dict[str, set[dt.date]] = {t: set() for t in tenant_ids}
     rows = conn.execute(
         select(pending_corrections.c.tenant_id, pending_corrections.c.local_date)
@@ -90,5 +97,30 @@ def correction_days(conn: Connection, tenant_ids: Iterable[str], until: dt.date)
         .distinct()
     )
     for row in on_the_way:
+        out[row.tenant_id].add(row.local_date)
+    filled = conn.execute(
+        select(vouchers.c.tenant_id, vouchers.c.local_date)
+        .where(
+            vouchers.c.tenant_id.in_(list(out)),
+            vouchers.c.version == 1,
+            vouchers.c.status == VoucherStatus.EMPTY.value,
+            vouchers.c.local_date <= until,
+            or_(
+                exists().where(
+                    transactions.c.tenant_id == vouchers.c.tenant_id,
+                    transactions.c.local_date == vouchers.c.local_date,
+                    transactions.c.staged_at > vouchers.c.updated_at,
+                ),
+                exists().where(
+                    quarantine.c.tenant_id == vouchers.c.tenant_id,
+                    quarantine.c.local_date == vouchers.c.local_date,
+                    quarantine.c.released_at.is_(None),
+                    quarantine.c.received_at > vouchers.c.updated_at,
+                ),
+            ),
+        )
+        .distinct()
+    )
+    for row in filled:
         out[row.tenant_id].add(row.local_date)
     return out
