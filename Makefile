@@ -39,7 +39,7 @@ lock: venv          ## re-resolve requirements.in (runtime) and requirements-dev
 	$(VENV)/bin/python -m bookspot_devkit locks pin requirements.txt=requirements.in requirements-dev.lock=requirements-dev.in
 
 bench: venv
-	bash -c 'source scripts/env.sh && $$PY bench/nightly_scale.py --tenants 10 && $$PY bench/validation_batch.py && $$PY bench/emulator_writes.py && $$PY bench/fault_campaign.py --runs 100 && $$PY bench/hostile_feed.py && $$PY bench/prepayments.py && $$PY bench/staging_throughput.py'
+	bash -c 'source scripts/env.sh && $$PY bench/nightly_scale.py --tenants 10 && $$PY bench/validation_batch.py && $$PY bench/emulator_writes.py && $$PY bench/fault_campaign.py --runs 100 && $$PY bench/operator_campaign.py --runs 50 && $$PY bench/hostile_feed.py && $$PY bench/prepayments.py && $$PY bench/staging_throughput.py'
 
 clean:
 	rm -rf .data .pytest_cache

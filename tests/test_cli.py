@@ -135,11 +135,15 @@ def test_release_day_lets_a_held_day_through(
         run_cli("preview", "--tenant", "fjord-kayak", "--date", "2026-11-24", "--staging-url", url).stdout
     )
     assert held["status"] == "held"
-    done = run_cli(
-        "release-day", "--tenant", "fjord-kayak", "--date", "2026-11-24", "--by", "kari", "--staging-url", url
-    )
+    release = ["release-day", "--tenant", "fjord-kayak", "--date", "2026-11-24", "--by", "kari"]
+    no_reason = run_cli(*release, "--staging-url", url)
+    assert no_reason.returncode == 2 and "--reason" in no_reason.stderr
+    done = run_cli(*release, "--reason", "amount fixed in BookSpot next week", "--staging-url", url)
     assert done.returncode == 0, done.stderr
     assert "released 1 quarantined record" in done.stdout
+    again = run_cli(*release, "--reason", "once more", "--staging-url", url)
+    assert again.returncode == 1 and "no held record to release" in again.stderr
+    assert "Traceback" not in again.stderr
     ready = json.loads(
         run_cli("preview", "--tenant", "fjord-kayak", "--date", "2026-11-24", "--staging-url", url).stdout
     )
@@ -152,7 +156,7 @@ def test_release_day_lets_a_held_day_through(
 
     with engine.connect() as conn:
         row = conn.execute(select(quarantine.c.record_id, quarantine.c.released_by)).one()
-    assert row == ("tx_000002", "day 2026-11-24 released by kari")
+    assert row == ("tx_000002", "day 2026-11-24 released by kari: amount fixed in BookSpot next week")
 
 
 def test_run_shows_how_far_an_import_is(

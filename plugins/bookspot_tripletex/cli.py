@@ -38,6 +38,7 @@ def _db_migrate(args: argparse.Namespace) -> int:
 
 
 def _import_tenant(args: argparse.Namespace) -> int:
+    from bookspot_tripletex.journal.mapping_preview import posted_days_covered
     from bookspot_tripletex.tenants.config import load_tenant_file
     from bookspot_tripletex.tenants.store import import_tenant
 
@@ -46,9 +47,25 @@ def _import_tenant(args: argparse.Namespace) -> int:
         cfg = load_tenant_file(path)
         with engine.begin() as conn:
             result = import_tenant(conn, cfg)
+            covered = {d: posted_days_covered(conn, cfg.tenant, d) for d, _ in result.new_versions}
         added = ", ".join(f"{d} rev {r}" for d, r in result.new_versions) or "none"
         print(f"{cfg.tenant}: imported; new mapping versions: {added}; unchanged: {result.unchanged}")
+        for valid_from, days in covered.items():
+            if days:
+                print(_covered_warning(cfg.tenant, valid_from, days), file=sys.stderr)
     return 0
+
+
+def _covered_warning(tenant: str, valid_from: dt.date, days: list[dt.date]) -> str:
+    more = f" and {len(days) - 31} more" if len(days) > 31 else ""
+    shown = ", ".join(d.isoformat() for d in days[:31]) + more
+    return (
+        f"warning: {tenant}: the mapping valid from {valid_from} reaches back over {len(days)} posted "
+        f"day(s), which keep the mapping they were posted with: {shown}. To post one of them with the new "
+        "mapping: "
+        f"`python -m bookspot_tripletex force-repost --tenant {tenant} --date <day> --by <your name> "
+        "--reason <why> --use-current-mapping`"
+    )
 
 
 def _preview(args: argparse.Namespace) -> int:
@@ -69,16 +86,43 @@ def _preview(args: argparse.Namespace) -> int:
 
 
 def _voucher(args: argparse.Namespace) -> int:
+    """The day's effective voucher (or the version asked for) and every version of the day."""
     from bookspot_tripletex.load.post import summary
-    from bookspot_tripletex.load.state import get_voucher
+    from bookspot_tripletex.load.state import day_versions, effective_row
     from bookspot_tripletex.staging.db import make_engine
 
     with make_engine(args.staging_url).connect() as conn:
-        row = get_voucher(conn, args.tenant, dt.date.fromisoformat(args.date))
-    if row is None:
+        rows = day_versions(conn, args.tenant, dt.date.fromisoformat(args.date))
+    if not rows:
         print(f"{args.tenant} {args.date}: no voucher built", file=sys.stderr)
         return 1
-    json.dump(summary(row, row.status), sys.stdout, indent=2, ensure_ascii=False)
+    if args.version is not None:
+        chosen = next((r for r in rows if r.version == args.version), None)
+        if chosen is None:
+            known = ", ".join(str(r.version) for r in rows)
+            print(f"{args.tenant} {args.date}: no version {args.version} (has {known})", file=sys.stderr)
+            return 1
+    else:
+        chosen = effective_row(rows)
+    out = summary(chosen, chosen.status)
+    out["effective"] = chosen.id == effective_row(rows).id
+    out["versions"] = [
+        {
+            "version": r.version,
+            "kind": r.kind,
+            "status": r.status,
+            "effective": r.id == effective_row(rows).id,
+            "external_number": r.external_number,
+            "posting_date": r.effective_date.isoformat(),
+            "tripletex_voucher_id": r.tripletex_voucher_id,
+            "tripletex_number": r.tripletex_number,
+            "sum": summary(r, r.status)["sum"],
+            "note": r.note,
+            "error": r.error,
+        }
+        for r in rows
+    ]
+    json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
     print()
     return 0
 
@@ -89,13 +133,25 @@ def _release_day(args: argparse.Namespace) -> int:
     if (args.date is None) == (args.record is None):
         raise SystemExit("release-day needs --date (a held day) or --record (one held record)")
     engine = _staging(args.staging_url)
-    with engine.begin() as conn:
-        if args.record is not None:
-            count = release_record(conn, args.tenant, args.record, args.by)
-        else:
-            count = release_day(conn, args.tenant, dt.date.fromisoformat(args.date), args.by)
+    what = f"{args.tenant} {args.date or args.record}"
+    try:
+        with engine.begin() as conn:
+            if args.record is not None:
+                count = release_record(conn, args.tenant, args.record, args.by, args.reason)
+            else:
+                count = release_day(conn, args.tenant, dt.date.fromisoformat(args.date), args.by, args.reason)
+    except ValueError as exc:
+        print(f"error: {what}: {exc}", file=sys.stderr)
+        return 2
+    if count == 0:
+        print(
+            f"error: {what}: no held record to release; a day held by failed checks or a missing mapping "
+            "is fixed at the source or in the tenant file and run again",
+            file=sys.stderr,
+        )
+        return 1
     print(
-        f"{args.tenant} {args.date or args.record}: released {count} quarantined record(s); "
+        f"{what}: released {count} quarantined record(s) (by {args.by}: {args.reason}); "
         "the next run (or a re-run of the day) posts the day without them."
     )
     return 0
@@ -178,17 +234,25 @@ def _tenant_and_client(args: argparse.Namespace):  # type: ignore[no-untyped-def
 
 
 def _force_repost(args: argparse.Namespace) -> int:
-    from bookspot_tripletex.load.corrections import force_repost
-    from bookspot_tripletex.pipeline import refresh_touched
+    from bookspot_tripletex import pipeline
+    from bookspot_tripletex.connections import tripletex_client
+    from bookspot_tripletex.load.corrections import repost_refusal
+    from bookspot_tripletex.load.errors import ActionRefused
+    from bookspot_tripletex.tenants.store import load_tenant
 
-    engine, tenant, client = _tenant_and_client(args)
-    since = dt.datetime.now(dt.UTC)
-    try:
-        result = force_repost(engine, tenant, dt.date.fromisoformat(args.date), client, args.by, args.reason)
-    finally:
-        refresh_touched(engine, tenant.tenant, since, "reposted")
+    engine = _staging(args.staging_url)
+    day = dt.date.fromisoformat(args.date)
+    with engine.connect() as conn:
+        refusal = repost_refusal(conn, load_tenant(conn, args.tenant), day)
+    if refusal is not None:
+        raise ActionRefused(refusal)
+    client = tripletex_client(engine, args.tenant)
+    result = pipeline.force_repost_day(
+        engine, args.tenant, day, client, args.by, args.reason, args.use_current_mapping
+    )
     json.dump(result, sys.stdout, indent=2, ensure_ascii=False, default=str)
     print()
+    print(f"{args.tenant} {day}: {result['note']}", file=sys.stderr)
     return 0
 
 
@@ -280,17 +344,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--staging-url", default=None)
     p.set_defaults(func=_preview)
 
-    p = sub.add_parser("voucher", help="print the staged voucher of one tenant-day and its posting state")
+    p = sub.add_parser(
+        "voucher", help="print a tenant-day's effective voucher (or one version) and every version of the day"
+    )
     p.add_argument("--tenant", required=True)
     p.add_argument("--date", required=True)
+    p.add_argument("--version", type=int, help="show this version instead of the effective one")
     p.add_argument("--staging-url", default=None)
     p.set_defaults(func=_voucher)
 
-    p = sub.add_parser("release-day", help="post a held day without its quarantined records (they are kept)")
+    p = sub.add_parser(
+        "release-day",
+        help="let a held day be posted without its quarantined records (kept); the next run posts it",
+    )
     p.add_argument("--tenant", required=True)
     p.add_argument("--date", help="the held day (also releases the records whose day is unknown)")
     p.add_argument("--record", help="instead of a day: one held record, by its BookSpot id")
     p.add_argument("--by", required=True, help="who releases the day (kept with the records)")
+    p.add_argument("--reason", required=True, help="why it is released (kept with the records)")
     p.add_argument("--staging-url", default=None)
     p.set_defaults(func=_release_day)
 
@@ -312,12 +383,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_mappings_checked)
 
     p = sub.add_parser(
-        "force-repost", help="reverse a posted day's vouchers in Tripletex and post the day again"
+        "force-repost",
+        help="reverse a posted day's vouchers in Tripletex and post the day again (only a posted day)",
     )
     p.add_argument("--tenant", required=True)
     p.add_argument("--date", required=True)
     p.add_argument("--by", required=True, help="who asks for it (recorded)")
     p.add_argument("--reason", required=True, help="why (recorded)")
+    p.add_argument(
+        "--use-current-mapping",
+        action="store_true",
+        help="re-map the day with the mapping version in force now (default: the one it was posted with)",
+    )
     p.add_argument("--staging-url", default=None)
     p.set_defaults(func=_force_repost)
 
@@ -362,6 +439,7 @@ def _mappings_checked(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from bookspot_tripletex.load.errors import ActionRefused, DayRefused, VoucherBusy
     from bookspot_tripletex.staging.db import StagingNotAtHead
     from bookspot_tripletex.tenants.config import TenantConfigError
 
@@ -372,3 +450,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TenantConfigError, LookupError, FileNotFoundError, StagingNotAtHead) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (ActionRefused, DayRefused) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    except VoucherBusy as exc:
+        print(f"busy: {exc}", file=sys.stderr)
+        return 3

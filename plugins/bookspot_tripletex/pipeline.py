@@ -486,7 +486,7 @@ def _finish_day(
         step = "load"
         claimant = f"{night.run_id}/{tenant}"
         correctable = (
-            validated["status"] == "posted" and not night.dry_run and _has_pending(engine, tenant, day)
+            validated["status"] in ("posted", "reversed") and not night.dry_run and _owed(engine, tenant, day)
         )
         needs_client = postable or correctable
         loaded = load_day(
@@ -544,11 +544,43 @@ def _refresh(engine: Engine, tenant: str, day: dt.date, run_id: str, event: str)
         log.warning("%s %s: report not refreshed: %s", tenant, day, exc)
 
 
-def _has_pending(engine: Engine, tenant: str, day: dt.date) -> bool:
-    from bookspot_tripletex.load.corrections import pending
+def _owed(engine: Engine, tenant: str, day: dt.date) -> bool:
+    from bookspot_tripletex.load.corrections import owed
 
     with engine.connect() as conn:
-        return bool(pending(conn, tenant, day))
+        return owed(conn, tenant, day)
+
+
+def force_repost_day(
+    engine: Engine,
+    tenant_id: str,
+    day: dt.date,
+    client: Any,
+    by: str,
+    reason: str,
+    use_current_mapping: bool = False,
+) -> dict[str, Any]:
+    """A person's forced re-post of a posted day (`load.corrections.force_repost`), its report refreshed
+    and its outcome recorded in `day_outcomes`; a refusal (`ActionRefused`) changes nothing."""
+    from bookspot_tripletex.load.corrections import force_repost
+    from bookspot_tripletex.staging.outcomes import record_outcomes
+    from bookspot_tripletex.validation.store import refresh_report
+
+    with engine.connect() as conn:
+        tenant = load_tenant(conn, tenant_id)
+    result = force_repost(engine, tenant, day, client, by, reason, use_current_mapping)
+    now = dt.datetime.now(dt.UTC)
+    run_id = f"force-repost__{now:%Y-%m-%dT%H:%M:%S.%f}"
+    posted = result.get("posted") or {}
+    counts = {"reversed": len(result["reversed"]), "voucher": posted.get("tripletex_number")}
+    outcome = DayOutcome(tenant_id, day, "force-repost", Outcome.POSTED, counts, result["note"])
+    with engine.begin() as conn:
+        try:
+            refresh_report(conn, tenant_id, day, run_id, "corrected")
+        except LookupError as exc:
+            log.warning("%s %s: report not refreshed: %s", tenant_id, day, exc)
+        record_outcomes(conn, run_id, [outcome], now)
+    return result
 
 
 class _Tracker:

@@ -78,7 +78,7 @@ def action_for(step: str, outcome: Outcome, tenant: str, day: dt.date, detail: d
         if detail.get("quarantined"):
             return (
                 f"fix the records in BookSpot, or post the day without them: "
-                f"`{CLI} release-day --tenant {tenant} --date {day} --by <your name>`; {again}"
+                f"`{CLI} release-day --tenant {tenant} --date {day} --by <your name> --reason <why>`; {again}"
             )
         if detail.get("missing_mappings"):
             return f"map the missing account types in the tenant file, `{CLI} import-tenant` it; {again}"

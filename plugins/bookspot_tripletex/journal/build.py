@@ -180,8 +180,15 @@ def missing_mappings(lines: list[JournalLine], mapping: StoredMapping) -> list[s
     return sorted(missing)
 
 
-def build_day(conn: Connection, tenant: TenantConfig, day: dt.date, version: int = 1) -> DayJournal:
-    """The journal of one tenant-day: `ready`, `held` (quarantine or missing mappings) or `empty`."""
+def build_day(
+    conn: Connection,
+    tenant: TenantConfig,
+    day: dt.date,
+    version: int = 1,
+    mapping: StoredMapping | None = None,
+) -> DayJournal:
+    """The journal of one tenant-day: `ready`, `held` (quarantine or missing mappings) or `empty`; with
+    the day's mapping version (`staging.day_mapping`) unless `mapping` names another."""
     journal = DayJournal(tenant=tenant.tenant, date=day, status=VoucherStatus.EMPTY)
     journal.quarantined = quarantined_for_day(conn, tenant.tenant, day)
     journal.transactions = conn.execute(
@@ -191,7 +198,7 @@ def build_day(conn: Connection, tenant: TenantConfig, day: dt.date, version: int
             transactions.c.status == "completed",
         )
     ).scalar_one()
-    mapping = mapping_for_day(conn, tenant.tenant, day)
+    mapping = mapping or mapping_for_day(conn, tenant.tenant, day)
     if mapping is None:
         if journal.transactions or journal.quarantined:
             journal.status = VoucherStatus.HELD

@@ -40,6 +40,31 @@ def versions_in_use(conn: Connection, tenant: str) -> list[VersionInfo]:
     return list_versions(conn, tenant, days, count)
 
 
+def posted_days_covered(conn: Connection, tenant: str, valid_from: dt.date) -> list[dt.date]:
+    """Posted days inside the span of the mapping version valid from `valid_from` (up to the next version):
+    they keep the version they were posted with, unless someone re-posts one with the new one."""
+    from bookspot_tripletex.tenants.tables import mapping_versions
+
+    next_from = conn.execute(
+        select(func.min(mapping_versions.c.valid_from)).where(
+            mapping_versions.c.tenant_id == tenant, mapping_versions.c.valid_from > valid_from
+        )
+    ).scalar()
+    query = (
+        select(vouchers.c.local_date)
+        .where(
+            vouchers.c.tenant_id == tenant,
+            vouchers.c.status == VoucherStatus.POSTED,
+            vouchers.c.local_date >= valid_from,
+        )
+        .distinct()
+        .order_by(vouchers.c.local_date)
+    )
+    if next_from is not None:
+        query = query.where(vouchers.c.local_date < next_from)
+    return list(conn.execute(query).scalars())
+
+
 @dataclass
 class DayComparison:
     """A day as posted (or staged) next to the voucher the candidate mapping would give."""

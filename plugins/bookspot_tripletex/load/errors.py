@@ -40,3 +40,8 @@ class ReconcileMismatch(RuntimeError):
         super().__init__(message)
         self.days = days or {}
         self.result = result or {}
+
+
+class ActionRefused(RuntimeError):
+    """A person's action (a forced re-post, a release) does not apply to the tenant-day as it stands; the
+    message says why and which command helps. Nothing was changed."""

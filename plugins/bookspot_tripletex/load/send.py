@@ -21,7 +21,7 @@ from bookspot_tripletex.load import claims
 from bookspot_tripletex.load.errors import ClaimLost, DayRefused, VoucherBusy, WrongCompany
 from bookspot_tripletex.load.ids import resolved_ids
 from bookspot_tripletex.load.protocol import ClosedPeriod, Sent, post_once, write_budget
-from bookspot_tripletex.load.state import VoucherRow, get_voucher_by_id
+from bookspot_tripletex.load.state import VoucherRow, day_versions, get_voucher_by_id
 from bookspot_tripletex.money import format_nok
 from bookspot_tripletex.tenants.config import TenantConfig
 
@@ -107,6 +107,10 @@ def post_row(
         return summary(row, "already_posted")
     if row.status in NOT_POSTABLE:
         return summary(row, NOT_POSTABLE[row.status])
+    with engine.connect() as conn:
+        broken = chain_refusal(day_versions(conn, row.tenant, row.date), row)
+    if broken is not None:
+        raise DayRefused(broken)
     if dry_run:
         return summary(row, "dry_run")
     if client is None:
@@ -150,6 +154,24 @@ def post_row(
 
         check_voucher(engine, client, done)
     return result
+
+
+def chain_refusal(rows: list[VoucherRow], row: VoucherRow) -> str | None:
+    """The one rule for every path that writes: a day has one voucher chain. Version 1 is posted only
+    while no later version exists; a later version (correction, re-post) only after an earlier one was
+    posted. Why `row` may not be posted, or None."""
+    later = [r.version for r in rows if r.version > row.version]
+    if row.version == 1 and later:
+        return (
+            f"{row.external_number}: the day already has version(s) {later} although version 1 was never "
+            "posted; nothing is posted: reconcile the day with Tripletex first"
+        )
+    if row.version > 1 and not any(r.version < row.version and r.status in POSTED_OR_REVERSED for r in rows):
+        return (
+            f"{row.external_number}: no earlier version of the day was ever posted; a correction or re-post "
+            "applies only to a posted day, so nothing is posted"
+        )
+    return None
 
 
 def check_company(tenant: TenantConfig, client: Any, row: VoucherRow | None = None) -> int | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from bookspot_tripletex.domain import LOCKED_STATUSES
+from bookspot_tripletex.domain import LOCKED_STATUSES, VoucherStatus
 from bookspot_tripletex.journal.model import DayJournal, Posting, external_number
 from bookspot_tripletex.staging.schema import vouchers
 from bookspot_tripletex.staging.upsert import insert_ignore
@@ -199,3 +199,18 @@ def set_report(conn: Connection, voucher_id: int, report_path: str | None, now: 
     conn.execute(
         update(vouchers).where(vouchers.c.id == voucher_id).values(report_path=report_path, updated_at=now)
     )
+
+
+CARRIES_THE_DAY = ("day", "repost")
+"""Kinds of voucher that carry the whole day; a correction adjusts the one before it."""
+
+
+def effective_row(rows: list[VoucherRow]) -> VoucherRow:
+    """The version that carries the day now: the newest posted day or re-post (its corrections adjust
+    it), else the newest on its way to Tripletex, else the newest built; `rows` as `day_versions` gives."""
+    carrying = [r for r in rows if r.kind in CARRIES_THE_DAY] or rows
+    for wanted in ((VoucherStatus.POSTED,), (VoucherStatus.READY, VoucherStatus.POSTING)):
+        found = [r for r in carrying if r.status in wanted]
+        if found:
+            return found[-1]
+    return carrying[-1]

@@ -3,8 +3,9 @@
 A day is settled once its voucher is posted, or empty. A tenant's due days run from its first unsettled
 day on or after its start date up to the run's day, skipping settled ones, plus any earlier day whose
 records changed since it was found empty, plus posted days with a pending correction (a change after
-posting: the load step posts its correction voucher) or a correction or re-post not yet in the ledger.
-The initial import, a missed night and a held day released later all take this one path.
+posting, or a forced re-post asked for: the load step posts its voucher) or with a later version not yet
+in Tripletex (an interrupted correction or re-post: the load step finishes it). The initial import, a
+missed night and a held day released later all take this one path.
 """
 
 from __future__ import annotations
@@ -12,10 +13,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, exists, or_, select
 
 from bookspot_tripletex.domain import VoucherStatus
-from bookspot_tripletex.staging.schema import pending_corrections, tenants, vouchers
+from bookspot_tripletex.staging.schema import (
+    pending_corrections,
+    quarantine,
+    tenants,
+    transactions,
+    vouchers,
+)
 
 SETTLED = (VoucherStatus.POSTED.value, VoucherStatus.EMPTY.value)
 ONE_DAY = dt.timedelta(days=1)
@@ -64,8 +71,9 @@ def chosen_days(start: dt.date, until: dt.date, days: Iterable[dt.date]) -> list
 
 
 def correction_days(conn: Connection, tenant_ids: Iterable[str], until: dt.date) -> dict[str, set[dt.date]]:
-    """Each tenant's days up to `until` with a change after posting not yet corrected, or a correction
-    (or re-post) saved but not yet posted."""
+    """Each tenant's days up to `until` with a change after posting not yet corrected (a forced re-post
+    asked for included), with a later version (correction, re-post) not yet in Tripletex, or found empty
+    before records of the day were staged (by a run that did not take the day, e.g. a backfill of others)."""
     out: dict[str, set[dt.date]] = {t: set() for t in tenant_ids}
     rows = conn.execute(
         select(pending_corrections.c.tenant_id, pending_corrections.c.local_date)
@@ -78,16 +86,41 @@ def correction_days(conn: Connection, tenant_ids: Iterable[str], until: dt.date)
     )
     for row in rows:
         out[row.tenant_id].add(row.local_date)
-    waiting = conn.execute(
+    on_the_way = conn.execute(
         select(vouchers.c.tenant_id, vouchers.c.local_date)
         .where(
             vouchers.c.tenant_id.in_(list(out)),
             vouchers.c.version > 1,
-            vouchers.c.status.in_([VoucherStatus.READY.value, VoucherStatus.POSTING.value]),
+            vouchers.c.status.in_((VoucherStatus.READY.value, VoucherStatus.POSTING.value)),
             vouchers.c.local_date <= until,
         )
         .distinct()
     )
-    for row in waiting:
+    for row in on_the_way:
+        out[row.tenant_id].add(row.local_date)
+    filled = conn.execute(
+        select(vouchers.c.tenant_id, vouchers.c.local_date)
+        .where(
+            vouchers.c.tenant_id.in_(list(out)),
+            vouchers.c.version == 1,
+            vouchers.c.status == VoucherStatus.EMPTY.value,
+            vouchers.c.local_date <= until,
+            or_(
+                exists().where(
+                    transactions.c.tenant_id == vouchers.c.tenant_id,
+                    transactions.c.local_date == vouchers.c.local_date,
+                    transactions.c.staged_at > vouchers.c.updated_at,
+                ),
+                exists().where(
+                    quarantine.c.tenant_id == vouchers.c.tenant_id,
+                    quarantine.c.local_date == vouchers.c.local_date,
+                    quarantine.c.released_at.is_(None),
+                    quarantine.c.received_at > vouchers.c.updated_at,
+                ),
+            ),
+        )
+        .distinct()
+    )
+    for row in filled:
         out[row.tenant_id].add(row.local_date)
     return out
