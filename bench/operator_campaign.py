@@ -163,9 +163,8 @@ class Campaign:
             tripletex = {
                 "conn_type": "tripletex",
                 "host": self.server.url,
-                "login": company.consumer_token,
                 "password": company.employee_token,
-                "extra": {"company_id": 0},
+                "extra": {"consumer_token": company.consumer_token, "company_id": 0},
             }
             os.environ[f"AIRFLOW_CONN_TRIPLETEX_{conn_id.upper()}"] = json.dumps(tripletex)
             bookspot = {"conn_type": "bookspot", "extra": {"feed_file": str(self.feeds[tenant])}}

@@ -35,9 +35,8 @@ def operator_env(
     tripletex = {
         "conn_type": "tripletex",
         "host": emulator.url,
-        "login": company.consumer_token,
         "password": company.employee_token,
-        "extra": {"company_id": 0},
+        "extra": {"consumer_token": company.consumer_token, "company_id": 0},
     }
     env = {
         "BOOKSPOT_STAGING_URL": f"sqlite:///{tmp_path / 's.db'}",

@@ -199,7 +199,7 @@ def test_a_repost_whose_answer_was_lost_is_finished_by_the_next_run(
     emulator.admin("DELETE", "faults")
     assert ledger_of_day(emulator, cfg.tenant, DAY)[0] == 0  # reversed in Tripletex; staging did not hear
     [finished] = night(staging_engine, "night-2").outcomes
-    assert finished.outcome.value == "already_posted"
+    assert finished.outcome.value == "corrected" and finished.counts["corrections"] == 1
     live, sums = ledger_of_day(emulator, cfg.tenant, DAY)
     assert live == 1 and sums == journal_of_day(staging_engine, cfg.tenant, DAY)
     with staging_engine.connect() as conn:
@@ -264,7 +264,7 @@ def test_a_correction_whose_answer_was_lost_is_posted_by_the_next_night(
             (2, "posting"),
         ]
     [done] = night(staging_engine, "night-3").outcomes
-    assert done.outcome.value == "already_posted"
+    assert done.outcome.value == "corrected" and done.counts["corrections"] == 1
     with staging_engine.connect() as conn:
         assert [(r.version, r.status) for r in day_versions(conn, cfg.tenant, DAY)] == [
             (1, "posted"),

@@ -77,9 +77,8 @@ def airflow(
             {
                 "conn_type": "tripletex",
                 "host": tripletex.url,
-                "login": company.consumer_token,
                 "password": company.employee_token,
-                "extra": {"company_id": 0},
+                "extra": {"consumer_token": company.consumer_token, "company_id": 0},
             }
         ),
         "AIRFLOW_CONN_BOOKSPOT_FJORD_KAYAK": json.dumps(
