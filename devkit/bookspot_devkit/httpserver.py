@@ -23,7 +23,14 @@ class ThreadedServer:
         self.host = host
         self.port = port or free_port(host)
         self._server = uvicorn.Server(
-            uvicorn.Config(app, host=self.host, port=self.port, log_level="warning", lifespan="off")
+            uvicorn.Config(
+                app,
+                host=self.host,
+                port=self.port,
+                log_level="warning",
+                lifespan="off",
+                timeout_graceful_shutdown=5,
+            )
         )
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

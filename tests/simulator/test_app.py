@@ -306,5 +306,10 @@ def test_serve_cli(tmp_path: Path) -> None:
         assert response.status_code == 200 and response.json()["data"]
     finally:
         process.send_signal(signal.SIGINT)
-        _, rest = process.communicate(timeout=60)
+        try:
+            _, rest = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            raise
     assert process.returncode == 0 and token not in ready + rest
