@@ -28,6 +28,52 @@ def chromium() -> Path:
     pytest.skip("no /usr/bin/chromium: install Debian's chromium package (scripts/test.sh does as root)")
 
 
+def standalone_env(home: Path, tripletex: Any, feed: Path, staging: str) -> dict[str, str]:
+    """The environment of an `airflow standalone` on free local ports with this checkout's DAGs and
+    plugins, simple auth (admin and viewer), the demo tenant's connections to the emulator and `feed`,
+    and `staging`."""
+    from bookspot_devkit.httpserver import free_port
+
+    company = tripletex.config.companies[0]
+    root = Path(__file__).resolve().parents[1]
+    port = free_port()
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__SCHEDULER__MAX_DAGRUNS_TO_CREATE_PER_LOOP": "0",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW_CONN_TRIPLETEX_FJORD_KAYAK": json.dumps(
+            {
+                "conn_type": "tripletex",
+                "host": tripletex.url,
+                "password": company.employee_token,
+                "extra": {"consumer_token": company.consumer_token, "company_id": 0},
+            }
+        ),
+        "AIRFLOW_CONN_BOOKSPOT_FJORD_KAYAK": json.dumps(
+            {"conn_type": "bookspot", "extra": {"feed_file": str(feed)}}
+        ),
+        "BOOKSPOT_STAGING_URL": staging,
+        "BOOKSPOT_REPORTS_DIR": str(home / "reports"),
+        "BOOKSPOT_DATA_DIR": str(home / "data"),
+        "PYTHONPATH": os.pathsep.join([str(root / "plugins"), str(root / "devkit")]),
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
+
+
 class Standalone:
     """`airflow standalone` in its own process group, with its own home, ports and staging."""
 

@@ -6,10 +6,7 @@ logged-in admin's session. Screenshots go to the test's output folder."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,9 +18,8 @@ import pytest
 import requests
 
 from bookspot_devkit.emulator.server import EmulatorServer
-from bookspot_devkit.httpserver import free_port
 from review_support import HELD_DAY, POSTED_DAY, TENANT, seed_two_nights, write_feed
-from standalone_support import DAG_ID, RUN_S, STARTUP_S, Standalone, chromium
+from standalone_support import DAG_ID, RUN_S, STARTUP_S, Standalone, chromium, standalone_env
 
 pytestmark = [pytest.mark.airflow, pytest.mark.browser]
 
@@ -47,44 +43,7 @@ def airflow(
     seed_two_nights(engine, example_tenant_file, feed, tripletex, home / "reports")
     correct_posted_day(engine, tripletex)
     engine.dispose()
-    company = tripletex.config.companies[0]
-    root = Path(__file__).resolve().parents[2]
-    port = free_port()
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home / "airflow"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(root / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(root / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
-        "AIRFLOW__SCHEDULER__MAX_DAGRUNS_TO_CREATE_PER_LOOP": "0",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW_CONN_TRIPLETEX_FJORD_KAYAK": json.dumps(
-            {
-                "conn_type": "tripletex",
-                "host": tripletex.url,
-                "password": company.employee_token,
-                "extra": {"consumer_token": company.consumer_token, "company_id": 0},
-            }
-        ),
-        "AIRFLOW_CONN_BOOKSPOT_FJORD_KAYAK": json.dumps(
-            {"conn_type": "bookspot", "extra": {"feed_file": str(feed)}}
-        ),
-        "BOOKSPOT_STAGING_URL": staging,
-        "BOOKSPOT_REPORTS_DIR": str(home / "reports"),
-        "BOOKSPOT_DATA_DIR": str(home / "data"),
-        "PYTHONPATH": os.pathsep.join([str(root / "plugins"), str(root / "devkit")]),
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-    }
+    env = standalone_env(home, tripletex, feed, staging)
     server = Standalone(home, env)
     try:
         server.wait_until(
