@@ -295,6 +295,7 @@ def test_serve_cli(tmp_path: Path) -> None:
         env=env,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as a background job starts it
     )
     try:
         assert process.stderr is not None

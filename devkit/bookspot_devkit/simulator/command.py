@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
+import signal
 import sys
 import threading
 import time
@@ -84,12 +85,13 @@ def _serve(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, host=args.host)
     server = SimulatorServer(config)
     accounts = ", ".join(sorted(config.tokens))
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):  # also when started with SIGINT ignored (a background job)
+        signal.signal(signum, lambda *_: stop.set())
     try:
         server.start()
         print(f"BookSpot simulator on {server.url} (accounts: {accounts}); Ctrl+C stops it", file=sys.stderr)
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        stop.wait()
     finally:
         server.stop()
     return 0
