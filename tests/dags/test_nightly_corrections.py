@@ -7,12 +7,10 @@ with its Tripletex number and link, its amounts per account and VAT type, and th
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import secrets
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +19,7 @@ import pendulum
 import pytest
 from sqlalchemy import Engine, select
 
+from alerts_support import webhook_receiver
 from bookspot_devkit.demo import organization_number
 from bookspot_devkit.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig
 from bookspot_devkit.emulator.server import EmulatorServer
@@ -82,28 +81,10 @@ def bookspot() -> Iterator[SimulatorServer]:
         yield server
 
 
-class _Sink(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.posts.append(json.loads(body))  # type: ignore[attr-defined]
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def alert_sink(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
-    server.posts = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/alerts"
-    monkeypatch.setenv("AIRFLOW_CONN_BOOKSPOT_ALERTS", json.dumps({"conn_type": "http", "host": url}))
-    monkeypatch.setenv("AIRFLOW__BOOKSPOT__ALERT_CHANNEL", "webhook")
-    yield server
-    server.shutdown()
-    server.server_close()
+    with webhook_receiver(monkeypatch) as server:
+        yield server
 
 
 @pytest.fixture
@@ -223,7 +204,7 @@ def test_a_corrected_day_is_told_as_corrected_with_its_vouchers_amounts_and_reco
     )
     summary = _xcom(run.run_id, "return_value")["summary"]
     assert "1 corrected" in summary and "1 correction voucher(s)" in summary
-    ((alert,),) = [post["alerts"] for post in alert_sink.posts]  # type: ignore[attr-defined]
+    ((alert,),) = [body["alerts"] for _, body in alert_sink.posts]  # type: ignore[attr-defined]
     assert alert["kind"] == "corrected" and alert["tenant"] == TENANT and alert["day"] == DAY.isoformat()
     assert alert["subject"].endswith("24.11.2026 corrected")
     assert (

@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import secrets
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pendulum
 import pytest
 from sqlalchemy import Engine, select
 
+from alerts_support import received_alerts, webhook_receiver
 from bookspot_devkit.emulator.config import AccountSpec, CompanyConfig, EmulatorConfig
 from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_tripletex.staging.schema import approvals, day_outcomes, vouchers
@@ -46,28 +46,10 @@ def company(tenant: str) -> CompanyConfig:
     )
 
 
-class _HookSink(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.alerts.extend(json.loads(body)["alerts"])  # type: ignore[attr-defined]
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadingHTTPServer]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HookSink)
-    server.alerts = []  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/alerts"
-    monkeypatch.setenv("AIRFLOW_CONN_BOOKSPOT_ALERTS", json.dumps({"conn_type": "http", "host": url}))
-    monkeypatch.setenv("AIRFLOW__BOOKSPOT__ALERT_CHANNEL", "webhook")
-    yield server
-    server.shutdown()
-    server.server_close()
+    with webhook_receiver(monkeypatch) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +171,7 @@ def test_a_new_tenants_first_day_waits_is_approved_and_posted_once(
     assert report is not None and report.model["status"] == "awaiting_approval"
     assert report.model["summary"][0].startswith("Awaiting approval")
     assert report.model["voucher"]["sum"] is not None and report.model["validation"]["success"]
-    (alert,) = webhook.alerts
+    (alert,) = received_alerts(webhook)
     assert (alert["kind"], alert["tenant"], alert["day"]) == ("approval", NEW, str(FIRST))
     assert alert["link"].endswith(f"/bookspot-review/days/{NEW}/{FIRST}")
 
@@ -206,8 +188,8 @@ def test_a_new_tenants_first_day_waits_is_approved_and_posted_once(
 
     late = run_night(monkeypatch, FIRST, oslo(2026, 11, 26, 2), tenants=[NEW], day=str(FIRST))
     assert late.state == "success" and posted(emulator, NEW) == {}
-    assert [a["kind"] for a in webhook.alerts] == ["approval", "approval_overdue"]
-    assert "waiting" not in webhook.alerts[0]["reason"]
+    assert [a["kind"] for a in received_alerts(webhook)] == ["approval", "approval_overdue"]
+    assert "waiting" not in received_alerts(webhook)[0]["reason"]
     assert requests(shard, FIRST)[0].alerts == 2
 
     done = client.post(f"{url}/approve", json={"reason": "checked against the till"}, headers=admin)
@@ -232,7 +214,7 @@ def test_a_new_tenants_first_day_waits_is_approved_and_posted_once(
     again = run_night(monkeypatch, FIRST, oslo(2026, 11, 26, 4), tenants=[NEW], day=str(FIRST))
     assert again.state == "success" and posted(emulator, NEW) == {str(FIRST): 1}
     assert status(shard, NEW, FIRST)[0] == "posted"
-    assert len(webhook.alerts) == 2, "an approved day alerts no more"
+    assert len(received_alerts(webhook)) == 2, "an approved day alerts no more"
 
 
 def test_a_rejected_day_is_held_with_its_reason(
