@@ -194,7 +194,7 @@ def create_app() -> FastAPI:
         except ActionRefused as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         except ValueError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
         out: dict[str, Any] = {"released_records": done.records, "released_by": done.released_by}
         if body.rerun:
             try:
@@ -242,7 +242,7 @@ def create_app() -> FastAPI:
         except ActionRefused as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         except ValueError as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from exc
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
         if approve:
             try:
                 out["run_id"] = actions.trigger_rerun(tenant, day, user.get_name(), session=session)
@@ -263,7 +263,7 @@ def create_app() -> FastAPI:
         tenant: TenantPath, day: Day, body: DecisionBody, user: UserDep, session: SessionDep
     ) -> dict[str, Any]:
         if not body.reason.strip():
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "say why the day is rejected")
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "say why the day is rejected")
         return _decide(tenant, day, body, user, session, approve=False)
 
     @app.get("/tenants/{tenant}/mappings", response_class=HTMLResponse, dependencies=[READ])

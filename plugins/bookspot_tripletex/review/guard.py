@@ -76,7 +76,7 @@ def tenant_ids(values: list[str] | None) -> tuple[str, ...]:
     bad = [v for v in wanted if len(v) > TENANT_ID_LENGTH or not re.fullmatch(TENANT_ID_PATTERN, v)]
     if bad or len(wanted) > MAX_TENANTS:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"tenant: at most {MAX_TENANTS} tenant ids (letters, digits, '.', '_', '-'); got {bad[0][:100]!r}"
             if bad
             else f"tenant: at most {MAX_TENANTS} tenant ids",
