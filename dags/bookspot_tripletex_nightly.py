@@ -36,12 +36,13 @@ import datetime as dt
 import os
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, TriggerRule, dag, get_current_context, task, task_group
 
 from bookspot_schedule_plugin import LocalCronDataIntervalTimetable
 
 POOL = "tripletex_api"
 SHARD_SIZE = int(os.environ.get("BOOKSPOT_SHARD_SIZE", "25"))
+LABEL = "{{ shard_label }}"
 
 
 def _alert_failed_task(context: dict) -> None:
@@ -54,6 +55,19 @@ def _alert_run_end(context: dict) -> None:
     from bookspot_tripletex.alerts import on_run_end
 
     on_run_end(context)
+
+
+def _step(step: str, shard: dict, approvals: bool = False) -> dict:
+    from bookspot_tripletex.tasks import run_step
+
+    context = get_current_context()
+    context["shard_label"] = shard["label"]  # type: ignore[typeddict-unknown-key]
+    notify = None
+    if approvals:
+        from bookspot_tripletex.alerts import alert_approvals
+
+        notify = alert_approvals
+    return run_step(step, shard, context, notify=notify)
 
 
 DEFAULT_ARGS = {
@@ -112,16 +126,50 @@ def bookspot_tripletex_nightly() -> None:
         params = get_current_context()["params"]
         return plan(params["tenants"], int(params["shard_size"]))
 
-    @task(pool=POOL, map_index_template="{{ shard_label }}")
-    def night(shard: dict) -> dict:
-        from bookspot_tripletex.alerts import alert_approvals
-        from bookspot_tripletex.tasks import run_shard
+    @task_group(group_id="night")
+    def night(shard: dict) -> None:
+        """One shard's tenant-days through the steps; each step takes what the step before left."""
+
+        @task(map_index_template=LABEL, on_failure_callback=_alert_failed_task)
+        def extract(shard: dict) -> dict:
+            return _step("extract", shard)
+
+        @task(map_index_template=LABEL, trigger_rule=TriggerRule.ALL_DONE, on_failure_callback=None)
+        def journal(shard: dict) -> dict:
+            return _step("journal", shard)
+
+        @task(map_index_template=LABEL, trigger_rule=TriggerRule.ALL_DONE, on_failure_callback=None)
+        def validate(shard: dict) -> dict:
+            return _step("validate", shard)
+
+        @task(
+            pool=POOL,
+            map_index_template=LABEL,
+            trigger_rule=TriggerRule.ALL_DONE,
+            on_failure_callback=None,
+        )
+        def load(shard: dict) -> dict:
+            return _step("load", shard, approvals=True)
+
+        @task(
+            pool=POOL,
+            map_index_template=LABEL,
+            trigger_rule=TriggerRule.ALL_DONE,
+            on_failure_callback=None,
+        )
+        def reconcile(shard: dict) -> dict:
+            return _step("reconcile", shard)
+
+        extract(shard) >> journal(shard) >> validate(shard) >> load(shard) >> reconcile(shard)
+
+    @task(trigger_rule=TriggerRule.ALL_DONE, on_failure_callback=None)
+    def finish() -> dict:
+        from bookspot_tripletex.tasks import finish_run
 
         context = get_current_context()
-        context["shard_label"] = shard["label"]  # type: ignore[typeddict-unknown-key]
-        return run_shard(shard, context, notify=alert_approvals)
+        return finish_run(context, context["ti"].xcom_pull(task_ids="plan"))
 
-    night.expand(shard=plan())
+    night.expand(shard=plan()) >> finish()
 
 
 bookspot_tripletex_nightly()

@@ -27,6 +27,7 @@ ORCHESTRATION = {
     "triage",
     "alerts",
     "review",
+    "steps",
 }
 """Top-level modules (and the review screen) that wire the stages together; they may import anything
 (but see FORBIDDEN)."""

@@ -1,34 +1,46 @@
-"""What the Airflow tasks of the nightly DAG do: plan the night's shards, run one shard. The DAG file only
-wires these together; these call `pipeline` only."""
+"""What the Airflow tasks of the nightly DAG do: plan the night's shards, run one step of the night over a
+shard (`run_step`), and decide the run (`finish_run`). The DAG file only wires these together.
+
+A task imports only what its step needs: this module imports no step at import time, and each step
+module imports its own stage (extract never loads Great Expectations or the Tripletex client)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import logging
 import math
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
-
-from bookspot_tripletex import pipeline
 from bookspot_tripletex.staging.db import make_engine
-from bookspot_tripletex.staging.outcomes import DayOutcome
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from bookspot_tripletex.staging.outcomes import DayOutcome
+    from bookspot_tripletex.steps.base import Night
 
 DAG_TZ = ZoneInfo("Europe/Oslo")
 POOL = "tripletex_api"
-"""The Airflow pool every shard task takes a slot of: it bounds concurrent Tripletex work per deployment.
-Create it once per deployment (`airflow pools set tripletex_api 4 "Tripletex API"`)."""
+"""The Airflow pool the load and reconcile tasks take a slot of: it bounds concurrent Tripletex work per
+deployment. Create it once per deployment (`airflow pools set tripletex_api 4 "Tripletex API"`)."""
+STEPS = ("extract", "journal", "validate", "load", "reconcile")
+"""The night's step tasks of a shard, in order (`steps/`)."""
+KEEP_STEP_ROWS = dt.timedelta(days=35)
+"""How long a run's `night_steps` rows are kept (its outcomes stay in `day_outcomes`)."""
 HELD_XCOM_LIMIT = 200
 """At most this many held tenant-days go to XCom (the full list is in `day_outcomes`)."""
 
 log = logging.getLogger("bookspot_tripletex.night")
 
 
-class ShardRetry(RuntimeError):
-    """Some tenant-days failed for a reason that may pass (Tripletex 5xx/429, connections, a busy voucher):
-    Airflow retries the shard; what was posted is not posted again."""
+class StepRetry(RuntimeError):
+    """Some tenant-days failed at a step for a reason that may pass (BookSpot or Tripletex 5xx/429,
+    connections, a busy voucher): Airflow retries that step only, for those days; what was posted is not
+    posted again."""
 
 
 def accounting_day(context: dict[str, Any]) -> dt.date:
@@ -54,7 +66,7 @@ def yesterday(now: dt.datetime) -> dt.date:
     return now.astimezone(DAG_TZ).date() - dt.timedelta(days=1)
 
 
-def night_of(context: dict[str, Any], now: dt.datetime) -> pipeline.Night:
+def night_of(context: dict[str, Any], now: dt.datetime) -> Night:
     """What this run asks: the `day` param or a backfill run re-runs exactly its day; any other run brings
     every due day of each tenant up to its own day. Days that are not over yet are never due."""
     params = context.get("params") or {}
@@ -63,7 +75,9 @@ def night_of(context: dict[str, Any], now: dt.datetime) -> pipeline.Night:
     run_type = str(getattr(dag_run, "run_type", "") or "")
     chosen = bool(params.get("day")) or run_type.endswith("backfill")
     until = min(day, yesterday(now))
-    return pipeline.Night(
+    from bookspot_tripletex.steps.base import Night
+
+    return Night(
         run_id=str(getattr(dag_run, "run_id", None) or context.get("run_id") or "manual"),
         until=until,
         days=(day,) if chosen else None,
@@ -125,53 +139,132 @@ def plan(requested: list[str] | None, shard_size: int) -> list[dict[str, Any]]:
     return planned
 
 
-def run_shard(
+def run_step(
+    step: str,
     shard: dict[str, Any],
     context: dict[str, Any],
     notify: Callable[[list[DayOutcome]], Any] | None = None,
 ) -> dict[str, Any]:
-    """Every step for the shard's tenants and their days; `notify` gets the outcomes (the DAG passes
-    `alerts.alert_approvals`: days that start waiting for approval, or wait too long); then fail (naming
-    them) if any need a retry or a person. Posted days stay posted: a retry of the shard is a no-op for
-    them. A day waiting for approval fails nothing."""
+    """One step of the night for the shard's tenant-days (`steps.<step>.run`), then its verdict: a retry
+    when a day it took failed for a reason that may pass (after every other day of the shard was done),
+    else a failure without retries naming the days that stopped here for a person. Later steps go on with
+    the shard's other days. `notify` gets the step's outcomes (the DAG passes `alerts.alert_approvals` to
+    load: days that start waiting for approval, or wait too long); a day waiting fails nothing.
+
+    The return value (the task's XCom) is small: the step, its tenant-days, a summary and `cpu_s`, the
+    CPU seconds spent in here (the rest of the task's CPU is Airflow's)."""
     from airflow.sdk.exceptions import AirflowFailException
+
+    started = time.process_time()
+    module = importlib.import_module(f"bookspot_tripletex.steps.{step}")
+    from bookspot_tripletex.steps.base import LogReporter, NightResult, stopped_at
 
     night = night_of(context, utcnow())
     scope = ", ".join(map(str, night.days)) if night.days else f"every due day up to {night.until}"
     log.info(
-        "%s: %d tenant(s), %s%s", shard["label"], len(shard["tenants"]), scope, " (dry run)" * night.dry_run
+        "%s, %s: %d tenant(s), %s%s",
+        shard["label"],
+        step,
+        len(shard["tenants"]),
+        scope,
+        " (dry run)" * night.dry_run,
     )
     engine = _engine()
     try:
-        result = pipeline.run_night(engine, shard["tenants"], night, progress=log.info)
+        result = module.run(engine, night, shard["tenants"], LogReporter(log.info))
+        verdict = stopped_at(engine, night.run_id, shard["tenants"], step)
     finally:
         engine.dispose()
-    held = [o.as_xcom() for o in result.needs_person][:HELD_XCOM_LIMIT]
-    held_tenant_days = sorted({(o.tenant, o.day.isoformat()) for o in result.outcomes})[:HELD_XCOM_LIMIT]
+    took = [[t, d.isoformat()] for t, d in sorted(set(result.tenant_days))][:HELD_XCOM_LIMIT]
     ti = context.get("ti")
     if ti is not None:
-        ti.xcom_push(key="held_days", value=held)
-        ti.xcom_push(key="tenant_days", value=[list(td) for td in held_tenant_days])
-    log.info("%s: %s", shard["label"], result.tally())
+        ti.xcom_push(key="held_days", value=[o.as_xcom() for o in verdict.needs_person][:HELD_XCOM_LIMIT])
+        ti.xcom_push(key="tenant_days", value=took)
+    summary = NightResult(result.outcomes).tally()
+    log.info("%s, %s: %d tenant-day(s); %s", shard["label"], step, len(result.tenant_days), summary)
     if notify is not None:
         try:
             notify(result.outcomes)
-        except Exception as exc:  # an alert failing never fails the shard; the days' outcomes stand
+        except Exception as exc:  # an alert failing never fails the step; the days' outcomes stand
             log.warning("%s: alerts not sent: %s", shard["label"], exc)
-    if result.to_retry:
-        raise ShardRetry(result.problems())
-    if result.needs_person:
-        raise AirflowFailException(result.problems())
-    return {"tenants": len(shard["tenants"]), "summary": result.tally()}
+    cpu_s = round(time.process_time() - started, 4)
+    if verdict.to_retry:
+        raise StepRetry(verdict.problems())
+    if verdict.needs_person:
+        raise AirflowFailException(verdict.problems())
+    return {
+        "step": step,
+        "tenants": len(shard["tenants"]),
+        "tenant_days": len(result.tenant_days),
+        "summary": summary,
+        "cpu_s": cpu_s,
+    }
+
+
+def finish_run(context: dict[str, Any], shards_planned: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The run's verdict, after every shard's steps: it fails (so the run fails) naming the tenant-days
+    that need a person or were still failing after their step's last retry. A day a step never took (its
+    task failed as a whole) is recorded as failed there, so the run's end alerts it; a planned tenant with
+    nothing recorded was alerted by its extract task's failure callback."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from bookspot_tripletex.staging.night_steps import READY, STEPS, prune, read
+    from bookspot_tripletex.staging.outcomes import DayOutcome, Outcome, record_outcomes, run_outcomes
+    from bookspot_tripletex.steps.base import NightResult
+
+    started = time.process_time()
+    if shards_planned is None:
+        raise AirflowFailException("the plan task did not finish: nothing ran (see its log)")
+    tenants = [t for shard in shards_planned for t in shard["tenants"]]
+    night = night_of(context, utcnow())
+    engine = _engine()
+    try:
+        with engine.begin() as conn:
+            rows = read(conn, night.run_id, tenants)
+            stuck = [
+                DayOutcome(
+                    r.tenant,
+                    r.day,
+                    STEPS[STEPS.index(r.step) + 1],
+                    Outcome.ERROR,
+                    {},
+                    f"the {STEPS[STEPS.index(r.step) + 1]} task did not take this day: see its log",
+                )
+                for r in rows
+                if r.state == READY
+            ]
+            record_outcomes(conn, night.run_id, stuck)
+            result = NightResult(
+                [DayOutcome.from_row(r) for r in run_outcomes(conn, night.run_id, tenants=tenants)]
+            )
+            prune(conn, utcnow() - KEEP_STEP_ROWS)
+    finally:
+        engine.dispose()
+    silent = sorted(set(tenants) - {r.tenant for r in rows} - {o.tenant for o in result.outcomes})
+    log.info("%d tenant(s): %s", len(tenants), result.tally())
+    problems = []
+    if result.to_retry or result.needs_person:
+        problems.append(result.problems())
+    if silent:
+        problems.append(f"{len(silent)} tenant(s) without any step recorded: {', '.join(silent[:20])}")
+    if problems:
+        raise AirflowFailException("\n".join(problems))
+    return {
+        "tenants": len(tenants),
+        "tenant_days": len(result.outcomes),
+        "summary": result.tally(),
+        "cpu_s": round(time.process_time() - started, 4),
+    }
 
 
 def extract(tenant_id: str, day: dt.date, now: dt.datetime | None = None) -> dict[str, Any]:
     """The extract step alone, as a task would run it: a refusal fails at once, transient errors raise."""
     from airflow.sdk.exceptions import AirflowFailException
 
+    from bookspot_tripletex.steps.extract import extract_tenant
     from bookspot_tripletex.triage import ExtractRefused
 
     try:
-        return pipeline.extract_tenant(_engine(), tenant_id, now or utcnow())
+        return extract_tenant(_engine(), tenant_id, now or utcnow())
     except ExtractRefused as exc:
         raise AirflowFailException(str(exc)) from exc

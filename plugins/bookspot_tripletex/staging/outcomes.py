@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, delete, func, select
 
 from bookspot_tripletex.staging.schema import day_outcomes
 from bookspot_tripletex.staging.upsert import upsert
@@ -86,6 +86,41 @@ class DayOutcome:
     def as_xcom(self) -> dict[str, str]:
         return {"tenant": self.tenant, "date": self.day.isoformat(), "outcome": self.outcome.value}
 
+    def as_detail(self) -> dict[str, Any]:
+        """What a later step needs to tell this outcome again (`from_detail`)."""
+        return {
+            "step": self.step,
+            "outcome": self.outcome.value,
+            "counts": self.counts,
+            "reason": self.reason,
+            "action": self.action,
+        }
+
+    @classmethod
+    def from_detail(cls, tenant: str, day: dt.date, detail: dict[str, Any]) -> DayOutcome:
+        return cls(
+            tenant,
+            day,
+            detail["step"],
+            Outcome(detail["outcome"]),
+            dict(detail.get("counts") or {}),
+            detail.get("reason"),
+            detail.get("action"),
+        )
+
+    @classmethod
+    def from_row(cls, row: Any) -> DayOutcome:
+        """A `day_outcomes` row as an outcome."""
+        return cls(
+            row.tenant_id,
+            row.local_date,
+            row.step,
+            Outcome(row.outcome),
+            dict(row.counts or {}),
+            row.reason,
+            row.action,
+        )
+
 
 def record_outcomes(
     conn: Connection, run_id: str, outcomes: Sequence[DayOutcome], now: dt.datetime | None = None
@@ -139,3 +174,13 @@ def run_outcomes(
     if tenants is not None:
         query = query.where(day_outcomes.c.tenant_id.in_(list(tenants)))
     return list(conn.execute(query.order_by(day_outcomes.c.tenant_id, day_outcomes.c.local_date)).all())
+
+
+def forget_outcomes(
+    conn: Connection, run_id: str, tenant: str, steps: Iterable[str] | None = None
+) -> list[dt.date]:
+    """Drop the run's rows of the tenant (only those recorded at `steps`, if given); the days they were."""
+    query = delete(day_outcomes).where(day_outcomes.c.run_id == run_id, day_outcomes.c.tenant_id == tenant)
+    if steps is not None:
+        query = query.where(day_outcomes.c.step.in_(list(steps)))
+    return sorted(conn.execute(query.returning(day_outcomes.c.local_date)).scalars())

@@ -32,6 +32,7 @@ __all__ = [
     "mapping_accounts",
     "mapping_versions",
     "metadata",
+    "night_steps",
     "pending_corrections",
     "quarantine",
     "reconcile_marks",
@@ -272,3 +273,22 @@ reconcile_marks = Table(
 before `touched_to` (less a settling margin) has been read back from Tripletex, and the rolling pass over
 posted days in open periods continues after `rolling_after`. `days`, `calls` and `drafts_deleted` are
 the last clean reconciliation's figures."""
+
+night_steps = Table(
+    "night_steps",
+    metadata,
+    Column("run_id", String(250), primary_key=True),
+    Column("tenant_id", String(TENANT_ID_LENGTH), primary_key=True),
+    Column("local_date", Date, primary_key=True),
+    Column("step", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("outcome", String(STATUS_LENGTH)),
+    Column("detail", JSON, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_night_steps_updated", "updated_at"),
+)
+"""The tenant-days of a run and the step each reached (written by `staging/night_steps.py`): each step of
+the night takes the rows the step before left `ready`, and leaves them `ready` for the next one, `stopped`
+(held, refused or to retry: its outcome is in `day_outcomes`) or `done`; `idle` marks a tenant extracted
+with nothing due. `detail` carries what a later step needs of an earlier one (the journal's counts, the
+validation's status and report), never records or vouchers."""
