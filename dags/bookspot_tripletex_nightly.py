@@ -57,6 +57,11 @@ def _alert_run_end(context: dict) -> None:
     on_run_end(context)
 
 
+def _retries() -> int:
+    """Retries of a task (deployment default `BOOKSPOT_TASK_RETRIES`, 3), read when the DAG is built."""
+    return int(os.environ.get("BOOKSPOT_TASK_RETRIES", "3"))
+
+
 def _step(step: str, shard: dict, approvals: bool = False) -> dict:
     from bookspot_tripletex.tasks import run_step
 
@@ -72,7 +77,7 @@ def _step(step: str, shard: dict, approvals: bool = False) -> dict:
 
 DEFAULT_ARGS = {
     "owner": "data-team",
-    "retries": int(os.environ.get("BOOKSPOT_TASK_RETRIES", "3")),
+    "retries": _retries(),
     "retry_delay": dt.timedelta(seconds=30),
     "retry_exponential_backoff": True,
     "max_retry_delay": dt.timedelta(minutes=10),
@@ -126,37 +131,30 @@ def bookspot_tripletex_nightly() -> None:
         params = get_current_context()["params"]
         return plan(params["tenants"], int(params["shard_size"]))
 
+    each = {"map_index_template": LABEL, "retries": _retries()}
+    later = {**each, "trigger_rule": TriggerRule.ALL_DONE, "on_failure_callback": None}
+
     @task_group(group_id="night")
     def night(shard: dict) -> None:
         """One shard's tenant-days through the steps; each step takes what the step before left."""
 
-        @task(map_index_template=LABEL, on_failure_callback=_alert_failed_task)
+        @task(**each)
         def extract(shard: dict) -> dict:
             return _step("extract", shard)
 
-        @task(map_index_template=LABEL, trigger_rule=TriggerRule.ALL_DONE, on_failure_callback=None)
+        @task(**later)
         def journal(shard: dict) -> dict:
             return _step("journal", shard)
 
-        @task(map_index_template=LABEL, trigger_rule=TriggerRule.ALL_DONE, on_failure_callback=None)
+        @task(**later)
         def validate(shard: dict) -> dict:
             return _step("validate", shard)
 
-        @task(
-            pool=POOL,
-            map_index_template=LABEL,
-            trigger_rule=TriggerRule.ALL_DONE,
-            on_failure_callback=None,
-        )
+        @task(pool=POOL, **later)
         def load(shard: dict) -> dict:
             return _step("load", shard, approvals=True)
 
-        @task(
-            pool=POOL,
-            map_index_template=LABEL,
-            trigger_rule=TriggerRule.ALL_DONE,
-            on_failure_callback=None,
-        )
+        @task(pool=POOL, **later)
         def reconcile(shard: dict) -> dict:
             return _step("reconcile", shard)
 

@@ -60,11 +60,22 @@ def test_nightly_shape(dagbag) -> None:  # type: ignore[no-untyped-def]
     assert set(dag.params.keys()) == {"tenants", "day", "dry_run", "shard_size"}
     schema = dag.params.get_param("shard_size").schema
     assert (schema["type"], schema["minimum"]) == ("integer", 1)
-    assert {t.task_id for t in dag.tasks} == {"plan", "night"}
-    night = dag.get_task("night")
-    assert night.upstream_task_ids == {"plan"}
-    assert night.pool == "tripletex_api"
-    assert night.map_index_template == "{{ shard_label }}"
+    steps = ["extract", "journal", "validate", "load", "reconcile"]
+    assert {t.task_id for t in dag.tasks} == {"plan", "finish"} | {f"night.{s}" for s in steps}
+    group = dag.task_group_dict["night"]
+    assert type(group).__name__ == "MappedTaskGroup"
+    previous = "plan"
+    for step in steps:
+        task = dag.get_task(f"night.{step}")
+        assert task.get_closest_mapped_task_group() is group
+        assert previous in task.upstream_task_ids and task.upstream_task_ids <= {"plan", previous}
+        assert task.map_index_template == "{{ shard_label }}"
+        assert task.trigger_rule == ("all_success" if step == "extract" else "all_done"), step
+        assert task.pool == ("tripletex_api" if step in ("load", "reconcile") else "default_pool"), step
+        previous = task.task_id
+    finish = dag.get_task("finish")
+    assert finish.upstream_task_ids == {"night.reconcile"} and finish.trigger_rule == "all_done"
+    assert [t.task_id for t in dag.leaves] == ["finish"], "the run's state comes from its leaves"
     tz = getattr(dag.timetable, "_timezone", None) or getattr(dag.timetable, "timezone", None)
     assert "Oslo" in str(tz)
 

@@ -121,9 +121,30 @@ def posted_dates(tripletex: EmulatorServer, tenant: str) -> Counter[str]:
     )
 
 
-def shard_instance(run):  # type: ignore[no-untyped-def]
-    (ti,) = [ti for ti in run.get_task_instances() if ti.task_id == "night"]
-    return ti
+STEPS = ("extract", "journal", "validate", "load", "reconcile")
+
+
+def step_instances(run, map_index: int = 0):  # type: ignore[no-untyped-def]
+    """The shard's step tasks, by step."""
+    found = {
+        ti.task_id.removeprefix("night."): ti
+        for ti in run.get_task_instances()
+        if ti.task_id.startswith("night.") and ti.map_index == map_index
+    }
+    assert set(found) == set(STEPS)
+    return found
+
+
+def xcoms(run_id: str, key: str) -> dict[str, Any]:
+    """The run's XComs under `key`, by task id (step tasks of shard 0)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(XComModel).where(XComModel.run_id == run_id, XComModel.key == key)
+        ).all()
+        return {row.task_id: XComModel.deserialize_value(row) for row in rows if row.map_index in (0, -1)}
 
 
 def outcomes(engine: Engine, run_id: str) -> dict[tuple[str, str], Any]:
@@ -140,9 +161,12 @@ def test_missed_nights_a_refused_and_a_held_tenant(
     set_clock(bookspot, first_night)
     first = run_night(monkeypatch, dt.date(2026, 11, 21), first_night)
     assert first.state == "failed"
-    ti = shard_instance(first)
-    assert (ti.state, ti.try_number) == ("failed", 1), "a refusal must not be retried"
-    assert ti.rendered_map_index == "shard 0: fjord-kayak, tenant-001, tenant-002"
+    steps = step_instances(first)
+    assert (steps["load"].state, steps["load"].try_number) == ("failed", 1), "a refusal must not be retried"
+    assert {s: ti.state for s, ti in steps.items()} == {**dict.fromkeys(STEPS, "success"), "load": "failed"}
+    assert {ti.rendered_map_index for ti in steps.values()} == {
+        "shard 0: fjord-kayak, tenant-001, tenant-002"
+    }
     for tenant in ("fjord-kayak", "tenant-001"):
         assert posted_dates(tripletex, tenant) == {"2026-11-20": 1, "2026-11-21": 1}
     assert posted_dates(tripletex, "tenant-002") == {}
@@ -172,15 +196,15 @@ def test_missed_nights_a_refused_and_a_held_tenant(
     assert "1 quarantined record(s)" in held.reason
     assert "release-day --tenant tenant-001 --date 2026-11-23" in held.action
     assert {k for k, r in rows.items() if r.outcome == "posted"} >= {("fjord-kayak", "2026-11-22")}
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        query = select(XComModel.value).where(XComModel.run_id == second.run_id, XComModel.key == "held_days")
-        held_days = session.scalars(query).first()
-    held_days = json.loads(held_days) if isinstance(held_days, str) else held_days
-    assert {"tenant": "tenant-001", "date": "2026-11-23", "outcome": "held"} in held_days
-    assert {d["tenant"] for d in held_days} == {"tenant-001", "tenant-002"}
+    steps = step_instances(second)
+    assert (steps["validate"].state, steps["load"].state, steps["reconcile"].state) == (
+        "failed",
+        "failed",
+        "success",
+    )
+    held_days = xcoms(second.run_id, "held_days")
+    assert held_days["night.validate"] == [{"tenant": "tenant-001", "date": "2026-11-23", "outcome": "held"}]
+    assert {d["tenant"] for d in held_days["night.load"]} == {"tenant-002"}
 
     before = {t: posted_dates(tripletex, t) for t in COMPANIES}
     again = run_night(monkeypatch, dt.date(2026, 11, 24), night)
