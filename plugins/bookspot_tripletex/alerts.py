@@ -308,15 +308,18 @@ def on_run_end(context: Any) -> None:
 
 
 def _tenants_with_outcomes(run_id: str | None, tenants: list[str]) -> set[str]:
+    """The tenants the run recorded anything for: an outcome, or a day a step took (`night_steps`)."""
     if not run_id or not tenants:
         return set()
     from bookspot_tripletex.staging.db import make_engine
+    from bookspot_tripletex.staging.night_steps import read
     from bookspot_tripletex.staging.outcomes import run_outcomes
 
     engine = make_engine()
     try:
         with engine.connect() as conn:
-            return {row.tenant_id for row in run_outcomes(conn, run_id, tenants=tenants)}
+            found = {row.tenant_id for row in run_outcomes(conn, run_id, tenants=tenants)}
+            return found | {row.tenant for row in read(conn, run_id, tenants)}
     finally:
         engine.dispose()
 

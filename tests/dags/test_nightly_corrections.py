@@ -163,7 +163,7 @@ def _xcom(run_id: str, key: str) -> Any:
     with create_session() as session:
         row = session.scalars(
             select(XComModel).where(
-                XComModel.run_id == run_id, XComModel.task_id == "night", XComModel.key == key
+                XComModel.run_id == run_id, XComModel.task_id == "night.load", XComModel.key == key
             )
         ).first()
         return None if row is None else XComModel.deserialize_value(row)
