@@ -176,17 +176,22 @@ def _shard_result(*outcomes: str):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     ("outcomes", "raised"),
     [
-        (("posted", "empty", "already_posted", "dry_run"), None),
+        (("posted", "empty", "already_posted", "dry_run", "awaiting_approval"), None),
         (("posted", "held", "refused"), "AirflowFailException"),
-        (("posted", "held", "retry"), "ShardRetry"),
-        (("error",), "ShardRetry"),
+        (("posted", "held", "retry"), "StepRetry"),
+        (("error",), "StepRetry"),
     ],
 )
-def test_a_shard_fails_for_a_person_retries_for_the_transient(monkeypatch, outcomes, raised) -> None:  # type: ignore[no-untyped-def]
-    from bookspot_tripletex import pipeline, tasks
+def test_a_step_fails_for_a_person_retries_for_the_transient(monkeypatch, outcomes, raised) -> None:  # type: ignore[no-untyped-def]
+    from bookspot_tripletex import tasks
+    from bookspot_tripletex.steps import base, validate
 
+    result = _shard_result(*outcomes)
+    took = [(o.tenant, o.day) for o in result.outcomes]
+    stopped = base.NightResult([o for o in result.outcomes if o.outcome.retryable or o.outcome.needs_person])
     monkeypatch.setattr(tasks, "make_engine", lambda: type("E", (), {"dispose": lambda self: None})())
-    monkeypatch.setattr(pipeline, "run_night", lambda *a, **k: _shard_result(*outcomes))
+    monkeypatch.setattr(validate, "run", lambda *a, **k: base.StepResult("validate", took, result.outcomes))
+    monkeypatch.setattr(base, "stopped_at", lambda engine, run_id, tenants, step: stopped)
     pushed: dict[str, object] = {}
     ti = type("TI", (), {"xcom_push": lambda self, key, value: pushed.update({key: value})})()
     shard = {"label": "shard 0: t0", "tenants": [f"t{i}" for i in range(len(outcomes))]}
@@ -196,13 +201,37 @@ def test_a_shard_fails_for_a_person_retries_for_the_transient(monkeypatch, outco
         "dag_run": _dag_run("scheduled"),
     }
     if raised is None:
-        assert tasks.run_shard(shard, context)["tenants"] == len(outcomes)
+        value = tasks.run_step("validate", shard, context)
+        assert (value["step"], value["tenants"], value["tenant_days"]) == (
+            "validate",
+            len(outcomes),
+            len(outcomes),
+        )
+        assert isinstance(value["cpu_s"], float) and value["cpu_s"] >= 0
     else:
         with pytest.raises(Exception) as failure:
-            tasks.run_shard(shard, context)
+            tasks.run_step("validate", shard, context)
         assert type(failure.value).__name__ == raised
         bad = sorted(f"t{i}" for i, o in enumerate(outcomes) if o in ("held", "refused", "retry", "error"))
         assert f"of {len(bad)} tenant(s) not posted: {', '.join(bad)}" in str(failure.value)
         assert "do this" in str(failure.value)
     held = [f"t{i}" for i, o in enumerate(outcomes) if o in ("held", "refused")]
     assert [d["tenant"] for d in pushed["held_days"]] == held
+    assert pushed["tenant_days"] == [[t, "2026-11-24"] for t, _ in took]
+
+
+def test_a_step_imports_only_what_it_needs() -> None:
+    """What the extract step adds to a task's start-up: neither Great Expectations, nor validation, nor
+    the Tripletex client or the load step."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.path[:0] = ['plugins'];"
+        "from bookspot_tripletex import tasks; import importlib;"
+        "importlib.import_module('bookspot_tripletex.steps.extract');"
+        "print(','.join(sorted(m for m in sys.modules if m.startswith(('great_expectations', "
+        "'bookspot_tripletex.tripletex', 'bookspot_tripletex.validation', 'bookspot_tripletex.load.post')))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", out.stdout
