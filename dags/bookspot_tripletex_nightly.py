@@ -131,7 +131,7 @@ def bookspot_tripletex_nightly() -> None:
         params = get_current_context()["params"]
         return plan(params["tenants"], int(params["shard_size"]))
 
-    each = {"map_index_template": LABEL, "retries": _retries()}
+    each = {"map_index_template": LABEL, "retries": _retries(), "multiple_outputs": False}
     later = {**each, "trigger_rule": TriggerRule.ALL_DONE, "on_failure_callback": None}
 
     @task_group(group_id="night")
@@ -160,7 +160,7 @@ def bookspot_tripletex_nightly() -> None:
 
         extract(shard) >> journal(shard) >> validate(shard) >> load(shard) >> reconcile(shard)
 
-    @task(trigger_rule=TriggerRule.ALL_DONE, on_failure_callback=None)
+    @task(trigger_rule=TriggerRule.ALL_DONE, on_failure_callback=None, multiple_outputs=False)
     def finish() -> dict:
         from bookspot_tripletex.tasks import finish_run
 

@@ -106,13 +106,20 @@ def tenants(
     engine.dispose()
 
 
-def run_night(monkeypatch: pytest.MonkeyPatch, day: dt.date, now: dt.datetime, **conf: Any):  # type: ignore[no-untyped-def]
+def run_night(  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch, day: dt.date, now: dt.datetime, retry_at_once: bool = False, **conf: Any
+):
+    """The night of `day` through `dag.test()`; `retry_at_once`: a retried task runs again within a second."""
     from bookspot_tripletex import tasks
     from bookspot_tripletex_nightly import bookspot_tripletex_nightly
 
     monkeypatch.setattr(tasks, "utcnow", lambda: now.astimezone(dt.UTC))
     logical = pendulum.datetime(day.year, day.month, day.day, tz="Europe/Oslo")
-    return bookspot_tripletex_nightly().test(logical_date=logical, run_conf={"shard_size": 10, **conf})
+    dag = bookspot_tripletex_nightly()
+    if retry_at_once:
+        for task in dag.tasks:
+            task.retry_delay, task.retry_exponential_backoff = dt.timedelta(0), False
+    return dag.test(logical_date=logical, run_conf={"shard_size": 10, **conf})
 
 
 def posted_dates(tripletex: EmulatorServer, tenant: str) -> Counter[str]:
@@ -266,6 +273,82 @@ def test_a_night_alerts_each_held_refused_and_failed_day_once_with_its_own_reaso
         assert (
             one["link"] == f"https://airflow.example.test/bookspot-review/days/{one['tenant']}/{one['day']}"
         )
+
+
+def test_a_load_retry_posts_the_day_without_extracting_again(
+    tenants: Engine, tripletex: EmulatorServer, bookspot: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tripletex answers the night's first posting with 503: the load task is retried, for that day only;
+    the extract ran once (one BookSpot request per tenant, one try of its task)."""
+    from simulator_support import stats
+
+    monkeypatch.setenv("BOOKSPOT_TASK_RETRIES", "2")
+    night = oslo(2026, 11, 21, 1)
+    set_clock(bookspot, night)
+    bookspot.simulation.reset_stats()
+    once = {"action": "error", "method": "POST", "path": "/ledger/voucher", "status": 503, "times": 1}
+    tripletex.admin("POST", "faults", {"rules": [once]})
+    try:
+        run = run_night(
+            monkeypatch,
+            dt.date(2026, 11, 20),
+            night,
+            retry_at_once=True,
+            tenants=["fjord-kayak", "tenant-001"],
+        )
+    finally:
+        tripletex.admin("DELETE", "faults")
+    assert run.state == "success"
+    steps = step_instances(run)
+    assert {s: (ti.state, ti.try_number) for s, ti in steps.items()} == {
+        **dict.fromkeys(STEPS, ("success", 1)),
+        "load": ("success", 2),
+    }
+    assert stats(bookspot) == {"200": 2}, "the extract ran once per tenant"
+    for tenant in ("fjord-kayak", "tenant-001"):
+        assert posted_dates(tripletex, tenant) == {"2026-11-20": 1}
+    rows = outcomes(tenants, run.run_id)
+    assert {k: r.outcome for k, r in rows.items()} == {
+        ("fjord-kayak", "2026-11-20"): "posted",
+        ("tenant-001", "2026-11-20"): "posted",
+    }
+    loaded = xcoms(run.run_id, "return_value")["night.load"]
+    assert loaded["tenant_days"] == 1, "the retry took only the day that failed"
+    assert loaded["cpu_s"] > 0
+    assert xcoms(run.run_id, "return_value")["night.extract"]["tenant_days"] == 2
+
+
+def test_a_held_day_fails_its_validate_step_while_the_other_tenant_is_posted(
+    tenants: Engine, tripletex: EmulatorServer, bookspot: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOOKSPOT_TASK_RETRIES", "2")
+    bad = record("tx_eur", "2026-11-20T12:00:00+01:00", account_id="tenant-001")
+    bad["currency"] = "EUR"
+    put_records(bookspot, "tenant-001", [bad])
+    night = oslo(2026, 11, 22, 1)
+    set_clock(bookspot, night)
+    run = run_night(monkeypatch, dt.date(2026, 11, 21), night, tenants=["fjord-kayak", "tenant-001"])
+    assert run.state == "failed", "a day that needs a person fails the run"
+    steps = step_instances(run)
+    assert (steps["validate"].state, steps["validate"].try_number) == ("failed", 1), "held: no retries"
+    assert {s: ti.state for s, ti in steps.items() if s != "validate"} == dict.fromkeys(
+        ("extract", "journal", "load", "reconcile"), "success"
+    )
+    (finish,) = [ti for ti in run.get_task_instances() if ti.task_id == "finish"]
+    assert finish.state == "failed"
+    assert posted_dates(tripletex, "fjord-kayak") == {"2026-11-20": 1, "2026-11-21": 1}
+    assert posted_dates(tripletex, "tenant-001") == {"2026-11-21": 1}
+    held = outcomes(tenants, run.run_id)[("tenant-001", "2026-11-20")]
+    assert (held.outcome, held.step) == ("held", "validate")
+    assert xcoms(run.run_id, "held_days")["night.validate"] == [
+        {"tenant": "tenant-001", "date": "2026-11-20", "outcome": "held"}
+    ]
+    assert xcoms(run.run_id, "return_value")["night.load"]["tenant_days"] == 3
+    assert xcoms(run.run_id, "tenant_days")["night.load"] == [
+        ["fjord-kayak", "2026-11-20"],
+        ["fjord-kayak", "2026-11-21"],
+        ["tenant-001", "2026-11-21"],
+    ]
 
 
 def test_a_365_day_initial_import_takes_one_run(
