@@ -317,6 +317,15 @@ def test_a_load_retry_posts_the_day_without_extracting_again(
     assert loaded["cpu_s"] > 0
     assert xcoms(run.run_id, "return_value")["night.extract"]["tenant_days"] == 2
 
+    from bookspot_tripletex.review.links import ReviewLink, TripletexLink
+
+    day_page = "/bookspot-review/days/fjord-kayak/2026-11-20"
+    assert ReviewLink().get_link(None, ti_key=steps["load"].key).endswith(day_page)
+    voucher = TripletexLink().get_link(None, ti_key=steps["load"].key)
+    assert voucher.startswith(tripletex.url.rstrip("/").rsplit("/v2", 1)[0]) and "voucherId=" in voucher
+    assert TripletexLink().get_link(None, ti_key=steps["extract"].key) == "", "no voucher link on extract"
+    assert "tenant=tenant-001" in ReviewLink().get_link(None, ti_key=steps["extract"].key)
+
 
 def test_a_held_day_fails_its_validate_step_while_the_other_tenant_is_posted(
     tenants: Engine, tripletex: EmulatorServer, bookspot: SimulatorServer, monkeypatch: pytest.MonkeyPatch

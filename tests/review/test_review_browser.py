@@ -263,7 +263,7 @@ def test_review_release_and_rerun_in_the_browser(airflow: Standalone, shots: Pat
         page.screenshot(path=shots / "07-posted-after-rerun.png", full_page=True)
 
         links = requests.get(
-            f"{run_url}/taskInstances/night/links",
+            f"{run_url}/taskInstances/night.load/links",
             params={"map_index": 0},
             headers=headers,
             timeout=10,
@@ -278,7 +278,7 @@ def test_review_release_and_rerun_in_the_browser(airflow: Standalone, shots: Pat
             links["Tripletex"] == posted[0]["tripletex_link"]
             and "/execute/voucherMenu?" in links["Tripletex"]
         )
-        page.goto(f"{airflow.url}/dags/{DAG_ID}/runs/{run_id}/tasks/night/mapped/0")
+        page.goto(f"{airflow.url}/dags/{DAG_ID}/runs/{run_id}/tasks/night.load/mapped/0")
         page.get_by_role("link", name="Details", exact=True).click()
         link = page.get_by_role("link", name="Review", exact=True)
         try:

@@ -1,8 +1,10 @@
-"""From a task of the nightly DAG to the review screen of the tenant-days it holds, and to the voucher
-in Tripletex's own UI when the task holds one tenant-day.
+"""From a task of the nightly DAG to the review screen of the tenant-days it holds, and, from the steps
+that write to Tripletex (load, reconcile), to the voucher in Tripletex's own UI when the task holds one
+tenant-day.
 
 The links are computed on the API server when the task's page asks for them: the run gives the day
-(its `day` param, else its logical date in Oslo), the task's own XCom or its map index the tenants.
+(its `day` param, else its logical date in Oslo), the task's own XCom (each step pushes the tenant-days
+it took) or its map index (the shard planned) the tenants.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ URL_PREFIX = "/bookspot-review"
 TENANT_DAYS_XCOM_KEY = "tenant_days"
 """A task that holds several tenant-days may push them as [[tenant, 'YYYY-MM-DD'], ...] under this key."""
 PLAN_TASK_ID = "plan"
+VOUCHER_STEPS = frozenset({"load", "reconcile"})
+"""The step tasks (`night.<step>`) whose tenant-day may have a voucher in Tripletex to link to."""
 
 
 def base_path() -> str:
@@ -91,7 +95,8 @@ def task_tenant_days(ti_key: Any) -> tuple[list[tuple[str, dt.date]], dt.date | 
 
 
 class ReviewLink(BaseOperatorLink):
-    """'Review' on every task of the nightly DAG."""
+    """'Review' on every task of the nightly DAG: the tenant-days a step took, the shard's tenants on the
+    run's day, or the run's day."""
 
     name = "Review"
 
@@ -118,14 +123,15 @@ def tripletex_voucher_url(tenant: str, day: dt.date) -> str:
 
 
 class TripletexLink(BaseOperatorLink):
-    """'Tripletex' on the nightly DAG's tasks: the voucher of the one tenant-day a task holds."""
+    """'Tripletex' on the nightly DAG's load and reconcile tasks: the voucher of the one tenant-day a task
+    holds (empty on other tasks)."""
 
     name = "Tripletex"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         from bookspot_tripletex.review.actions import DAG_ID
 
-        if ti_key.dag_id != DAG_ID:
+        if ti_key.dag_id != DAG_ID or ti_key.task_id.rpartition(".")[2] not in VOUCHER_STEPS:
             return ""
         tenant_days, _ = task_tenant_days(ti_key)
         if len(tenant_days) != 1:
