@@ -7,20 +7,25 @@ Every night (00:00 Europe/Oslo) one run brings every tenant up to date: for each
 import, missed nights and a held day released later all take this one path, in one run. Catch-up is off:
 unpausing the DAG starts one run, not one per missed day.
 
-The tenants are split into **shards** (`shard_size` tenants each; 1 gives a task per tenant). Each shard
-task runs, per tenant and day, **extract** (records changed since the watermark) → **journal** (the
-mapping version in force) → **validate** (Great Expectations, the day's report) → **activate** (before a
-mapping version's first night) → **load** (one voucher, exactly once) → **reconcile**. Shard tasks take a
-slot of the `tripletex_api` pool.
+The tenants are split into **shards** (`shard_size` tenants each; 1 gives a task group per tenant). Each
+shard is a mapped task group `night` (named e.g. "shard 3: fjord-kayak, tenant-001, …" on every task)
+with one task per step: **extract** (records changed since the watermark; the shard's due days) →
+**journal** (the mapping version in force) → **validate** (Great Expectations, the day's report) →
+**load** (the approval gate, activation before a mapping version's first night, one voucher exactly
+once) → **reconcile** (read back from Tripletex). Each step takes the tenant-days the step before left in
+staging (`night_steps`) and has its own log; load and reconcile take a slot of the `tripletex_api` pool.
 
-Each tenant-day's outcome is logged as one line and kept in staging (`day_outcomes`). One tenant's failure
-never stops the others. At the end a shard **fails** naming the tenants that need attention: a transient
-failure (Tripletex 5xx/429, connection errors, a busy voucher) retries the shard (posted days are a no-op
-on re-run); a held or refused day fails it without retries, saying why and what releases it (e.g.
-`python -m bookspot_tripletex release-day …`). Posted, corrected (correction vouchers posted for a day
-posted before), already posted, empty and dry-run days succeed. When the run ends, its callbacks send one
-alert per tenant-day it left held, refused or failed, or corrected, each with that day's own reason and
-its link on the review screen.
+Each tenant-day's outcome is logged as one line in its step's log and kept in staging (`day_outcomes`).
+One tenant's failure never stops the others: a step finishes every tenant-day of its shard, and the later
+steps run whatever became of it (trigger rule `all_done`) for the days still going. A transient failure
+(BookSpot or Tripletex 5xx/429, connection errors, a busy voucher) **retries that step only**, for the
+days that failed (a load retry never extracts again; posted days stay posted); a held or refused day
+**fails the step it stopped at** without retries, saying why and what releases it (e.g.
+`python -m bookspot_tripletex release-day …`). The last task, **finish**, fails the run when any
+tenant-day needs a person or still fails after its step's retries. Posted, corrected (correction vouchers
+posted for a day posted before), already posted, empty and dry-run days succeed. When the run ends, its
+callbacks send one alert per tenant-day it left held, refused or failed, or corrected, each with that
+day's own reason and its link on the review screen.
 
 A new tenant's first posting days and the first day under a new mapping version **wait for approval**
 (`awaiting_approval`, alerted) on the BookSpot review screen; they fail nothing and hold up no other
