@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from zoneinfo import ZoneInfo
 
-import pendulum
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task, task_group
 
 from bookspot_schedule_plugin import LocalCronDataIntervalTimetable
@@ -93,7 +93,7 @@ DEFAULT_ARGS = {
 @dag(
     dag_id="bookspot_tripletex_nightly",
     schedule=LocalCronDataIntervalTimetable("0 0 * * *", timezone="Europe/Oslo"),
-    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Oslo"),
+    start_date=dt.datetime(2026, 1, 1, tzinfo=ZoneInfo("Europe/Oslo")),
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
