@@ -235,3 +235,42 @@ def test_a_step_imports_only_what_it_needs() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", out.stdout
+
+
+def test_the_run_fails_naming_the_days_that_need_a_person_or_that_no_step_took(
+    staging_engine, staging_url: str, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """`finish`: a held day fails the run; a day left ready by a step whose task failed as a whole is
+    recorded as failed at the next step (so the run's end alerts it); a tenant nothing ran for is named."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from bookspot_tripletex import tasks
+    from bookspot_tripletex.staging.night_steps import READY, StepRow, write
+    from bookspot_tripletex.staging.outcomes import DayOutcome, Outcome, record_outcomes, run_outcomes
+
+    monkeypatch.setenv("BOOKSPOT_STAGING_URL", staging_url)
+    day = dt.date(2026, 11, 24)
+    context = {
+        "logical_date": pendulum.datetime(2026, 11, 24, tz=OSLO),
+        "dag_run": _dag_run("scheduled", "r9"),
+    }
+    shards_planned = [{"tenants": ["t0", "t1"]}, {"tenants": ["t2"]}]
+    with staging_engine.begin() as conn:
+        record_outcomes(conn, "r9", [DayOutcome("t0", day, "load", Outcome.POSTED, {})])
+    assert tasks.finish_run(context, [{"tenants": ["t0"]}])["tenant_days"] == 1
+    with staging_engine.begin() as conn:
+        record_outcomes(
+            conn, "r9", [DayOutcome("t1", day, "validate", Outcome.HELD, {}, "why", "release it")]
+        )
+        write(conn, "r9", [StepRow("t0", day - dt.timedelta(days=1), "journal", READY)])
+    with pytest.raises(AirflowFailException) as failure:
+        tasks.finish_run(context, shards_planned)
+    text = str(failure.value)
+    assert "t1 2026-11-24: held at validate" in text and "release it" in text
+    assert "t0 2026-11-23: error at validate: the validate task did not take this day" in text
+    assert "1 tenant(s) without any step recorded: t2" in text
+    with staging_engine.connect() as conn:
+        stuck = [r for r in run_outcomes(conn, "r9") if r.local_date == day - dt.timedelta(days=1)]
+    assert [(r.tenant_id, r.step, r.outcome) for r in stuck] == [("t0", "validate", "error")]
+    with pytest.raises(AirflowFailException, match="plan task did not finish"):
+        tasks.finish_run(context, None)
