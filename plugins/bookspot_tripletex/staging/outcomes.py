@@ -146,12 +146,18 @@ def record_outcomes(
 
 
 def latest_outcomes(
-    conn: Connection, tenants: Iterable[str] | None = None, outcomes: Iterable[str] | None = None
+    conn: Connection,
+    tenants: Iterable[str] | None = None,
+    outcomes: Iterable[str] | None = None,
+    before_run: str | None = None,
 ) -> list[Any]:
-    """The newest row of every tenant-day (optionally of some tenants, or with some outcomes)."""
+    """The newest row of every tenant-day (optionally of some tenants, or with some outcomes); with
+    `before_run`, as it stood before that run (its own rows left out)."""
     newest = select(
         day_outcomes.c.tenant_id, day_outcomes.c.local_date, func.max(day_outcomes.c.id).label("id")
     ).group_by(day_outcomes.c.tenant_id, day_outcomes.c.local_date)
+    if before_run is not None:
+        newest = newest.where(day_outcomes.c.run_id != before_run)
     if tenants is not None:
         newest = newest.where(day_outcomes.c.tenant_id.in_(list(tenants)))
     newest_ids = newest.subquery()
@@ -184,3 +190,19 @@ def forget_outcomes(
     if steps is not None:
         query = query.where(day_outcomes.c.step.in_(list(steps)))
     return sorted(conn.execute(query.returning(day_outcomes.c.local_date)).scalars())
+
+
+def forget_days(
+    conn: Connection, run_id: str, tenant_days: Iterable[tuple[str, dt.date]], steps: Iterable[str]
+) -> None:
+    """Drop the run's rows of these tenant-days recorded at `steps` (a retry got them past that step)."""
+    chosen = list(steps)
+    for tenant, day in tenant_days:
+        conn.execute(
+            delete(day_outcomes).where(
+                day_outcomes.c.run_id == run_id,
+                day_outcomes.c.tenant_id == tenant,
+                day_outcomes.c.local_date == day,
+                day_outcomes.c.step.in_(chosen),
+            )
+        )

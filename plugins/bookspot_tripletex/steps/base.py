@@ -144,9 +144,22 @@ def finished(row: StepRow, step: str, outcome: DayOutcome) -> StepRow:
     return StepRow(row.tenant, row.day, step, state, outcome.outcome.value, detail)
 
 
-def save(engine: Engine, run_id: str, rows: Sequence[StepRow], outcomes: Sequence[DayOutcome]) -> None:
-    """The step's rows and the outcomes it decided, together."""
+def save(
+    engine: Engine,
+    run_id: str,
+    step: str,
+    rows: Sequence[StepRow],
+    outcomes: Sequence[DayOutcome],
+    retried: Iterable[StepRow] = (),
+) -> None:
+    """The step's rows and the outcomes it decided, together; the outcomes an earlier attempt of the step
+    recorded for the days it took again (`retried`) give way."""
+    from bookspot_tripletex.staging.outcomes import forget_days
+
     with engine.begin() as conn:
+        forget_days(
+            conn, run_id, [(r.tenant, r.day) for r in retried if r.state == STOPPED], OUTCOME_STEPS[step]
+        )
         write(conn, run_id, rows)
         record_outcomes(conn, run_id, outcomes)
 

@@ -53,5 +53,5 @@ def run(engine: Engine, night: Night, tenants: Sequence[str], track: Reporter) -
             out.append(finished(row, STEP, outcome))
             continue
         out.append(StepRow(row.tenant, row.day, STEP, READY, None, {"journal": journal}))
-    save(engine, night.run_id, out, result.outcomes)
+    save(engine, night.run_id, STEP, out, result.outcomes, retried=rows)
     return result

@@ -249,13 +249,14 @@ def run(engine: Engine, night: Night, tenants: Sequence[str], track: Reporter) -
         client = _Client(engine, tenant)
         out: list[StepRow] = []
         outcomes: list[DayOutcome] = []
-        for row in days:
+        taken = list(days)
+        for row in taken:
             journal = row.detail.get("journal") or {}
             validated = row.detail.get("validated") or {}
             outcome = _finish_day(engine, tenant, row.day, journal, validated, client, night)
             track.report(outcome)
             outcomes.append(outcome)
             out.append(finished(row, STEP, outcome))
-        save(engine, night.run_id, out, outcomes)
+        save(engine, night.run_id, STEP, out, outcomes, retried=taken)
         result.outcomes += outcomes
     return result

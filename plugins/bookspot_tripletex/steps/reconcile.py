@@ -64,7 +64,9 @@ def refresh_touched(engine: Engine, tenant_id: str, since: dt.datetime, event: s
     return days
 
 
-def _reconciled(engine: Engine, tenant: str, client: _Client, until: dt.date) -> list[DayOutcome]:
+def _reconciled(
+    engine: Engine, tenant: str, client: _Client, until: dt.date, run_id: str | None = None
+) -> list[DayOutcome]:
     """Reconcile the tenant; each day it holds is an outcome of its own, with that day's problems, and a
     day it held before that now agrees is settled again."""
     from bookspot_tripletex.load.errors import ReconcileMismatch
@@ -89,7 +91,7 @@ def _reconciled(engine: Engine, tenant: str, client: _Client, until: dt.date) ->
         return [_failed(tenant, until, "reconcile", exc, {})]
     checked = set(result.get("checked", ()))
     with engine.connect() as conn:
-        held = latest_outcomes(conn, [tenant], [Outcome.HELD.value])
+        held = latest_outcomes(conn, [tenant], [Outcome.HELD.value], before_run=run_id)
     return [
         DayOutcome(tenant, row.local_date, "reconcile", Outcome.ALREADY_POSTED)
         for row in held
@@ -128,7 +130,7 @@ def run(engine: Engine, night: Night, tenants: Sequence[str], track: Reporter) -
                 if r.day in again and "outcome" in r.detail
             ]
             record_outcomes(conn, night.run_id, told)
-        outcomes = _reconciled(engine, tenant, _Client(engine, tenant), night.until)
+        outcomes = _reconciled(engine, tenant, _Client(engine, tenant), night.until, night.run_id)
         with engine.begin() as conn:
             record_outcomes(conn, night.run_id, outcomes)
             if not any(o.outcome.retryable for o in outcomes):

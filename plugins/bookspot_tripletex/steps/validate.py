@@ -186,5 +186,5 @@ def run(engine: Engine, night: Night, tenants: Sequence[str], track: Reporter) -
         track.report(outcome)
         result.outcomes.append(outcome)
         out.append(finished(row, STEP, outcome))
-    save(engine, night.run_id, out, result.outcomes)
+    save(engine, night.run_id, STEP, out, result.outcomes, retried=rows)
     return result
