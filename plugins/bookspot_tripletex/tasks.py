@@ -231,7 +231,7 @@ def finish_run(context: dict[str, Any], shards_planned: list[dict[str, Any]] | N
                     f"the {STEPS[STEPS.index(r.step) + 1]} task did not take this day: see its log",
                 )
                 for r in rows
-                if r.state == READY
+                if r.state == READY and r.step != STEPS[-1]
             ]
             record_outcomes(conn, night.run_id, stuck)
             result = NightResult(
