@@ -1,41 +1,45 @@
-"""Tripletex API v2: client, voucher payloads, Airflow hook and the activation check."""
+"""Tripletex API v2: client, voucher payloads, Airflow hook and the activation check.
 
-from ..retry import RetryPolicy
-from .client import TripletexClient
-from .errors import (
-    AuthError,
-    BadRequest,
-    Conflict,
-    NotFound,
-    PayloadError,
-    PermissionDenied,
-    RateLimited,
-    ResultCapExceeded,
-    ServerError,
-    Timeout,
-    TransportError,
-    TripletexError,
-    ValidationError,
-    VoucherOutcomeUnknown,
-)
-from .payload import voucher_payload
+The names below are loaded on first use: Airflow reads this package's provider entry point in every
+process, and a task that never talks to Tripletex should not pay for the client and `requests`."""
 
-__all__ = [
-    "AuthError",
-    "BadRequest",
-    "Conflict",
-    "NotFound",
-    "PayloadError",
-    "PermissionDenied",
-    "RateLimited",
-    "ResultCapExceeded",
-    "RetryPolicy",
-    "ServerError",
-    "Timeout",
-    "TransportError",
-    "TripletexClient",
-    "TripletexError",
-    "ValidationError",
-    "VoucherOutcomeUnknown",
-    "voucher_payload",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_HOMES = {
+    "RetryPolicy": "..retry",
+    "TripletexClient": ".client",
+    "voucher_payload": ".payload",
+    **dict.fromkeys(
+        (
+            "AuthError",
+            "BadRequest",
+            "Conflict",
+            "NotFound",
+            "PayloadError",
+            "PermissionDenied",
+            "RateLimited",
+            "ResultCapExceeded",
+            "ServerError",
+            "Timeout",
+            "TransportError",
+            "TripletexError",
+            "ValidationError",
+            "VoucherOutcomeUnknown",
+        ),
+        ".errors",
+    ),
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
