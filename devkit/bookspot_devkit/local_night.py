@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import requests
 import yaml
 
 from bookspot_devkit.airflow_cluster import AirflowCluster
@@ -28,6 +29,10 @@ class LocalNight:
     @property
     def emulator_url(self) -> str:
         return f"http://127.0.0.1:{self.emulator_port}"
+
+    @property
+    def simulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.simulator_port}"
 
     def airflow_env(self, staging_url: str) -> dict[str, str]:
         """What the pipeline's tasks read: staging and reports. The connections go into Airflow's
@@ -62,6 +67,42 @@ class LocalNight:
         )  # fmt: skip
         cluster.wait_http(f"{self.emulator_url}/_emulator/health", timeout)
         cluster.wait_http(f"http://127.0.0.1:{self.simulator_port}/_sim/clock", timeout)
+
+    def add_day(
+        self,
+        day: dt.date,
+        tenants: Sequence[str],
+        transactions_per_day: float,
+        seed: int = 7,
+        arrived: dt.datetime | None = None,
+    ) -> int:
+        """A later day's BookSpot records into the running simulator, as if they arrived at `arrived`
+        (default: now): every version of the day's records, in order, one microsecond apart, so that the
+        next extract (whose window ends at the pipeline's own clock) takes them. How many."""
+        from bookspot_devkit.simulator.generator import TenantGenerator
+
+        arrived = arrived or dt.datetime.now(dt.UTC)
+        rate = transactions_per_day / volume_factor(tenants, day, day, seed)
+        added = 0
+        with requests.Session() as http:
+            for tenant in tenants:
+                records = []
+                generator = TenantGenerator(tenant, seed, transactions_per_day=rate)
+                for index, record in enumerate(generator.iter_records(day, day)):
+                    stamp = arrived + dt.timedelta(microseconds=index)
+                    records.append({**record, "updated_at": stamp.isoformat().replace("+00:00", "Z")})
+                reply = http.post(
+                    f"{self.simulator_url}/_sim/accounts/{tenant}/transactions", json=records, timeout=120
+                )
+                reply.raise_for_status()
+                added += len(records)
+        return added
+
+    def emulator_vouchers(self) -> int:
+        """Vouchers the emulator holds, over every company."""
+        reply = requests.get(f"{self.emulator_url}/_emulator/companies", timeout=120)
+        reply.raise_for_status()
+        return sum(int(c["vouchers"]) for c in reply.json()["values"])
 
 
 def local_night(
