@@ -122,18 +122,25 @@ def report_history(conn: Connection, tenant: str, day: dt.date) -> list[StoredRe
     return [StoredReport.from_row(r) for r in conn.execute(_history(tenant, day, None))]
 
 
-def tripletex_link_for(conn: Connection, tenant: str) -> Link | None:
-    """Links to the tenant's vouchers in Tripletex's UI, from its connection's host (None without it)."""
+def tripletex_link_for(conn: Connection, tenant: str) -> Link:
+    """Links to the tenant's vouchers in Tripletex's UI, from its connection's host. The connection is
+    read when the first link is asked for (a day without a Tripletex voucher reads none) and once only;
+    without it, or without a host, every link is None."""
     from bookspot_tripletex.tripletex.links import connection_web_base, voucher_link
 
-    try:
-        conn_id = load_tenant(conn, tenant).tripletex_conn_id
-    except LookupError:
-        return None
-    base = connection_web_base(conn_id) if conn_id else None
-    if base is None:
-        return None
-    return lambda voucher_id, company_id: voucher_link(base, voucher_id, company_id)
+    bases: list[str | None] = []
+
+    def link(voucher_id: int, company_id: int | None) -> str | None:
+        if not bases:
+            try:
+                conn_id = load_tenant(conn, tenant).tripletex_conn_id
+            except LookupError:
+                conn_id = None
+            bases.append(connection_web_base(conn_id) if conn_id else None)
+        base = bases[0]
+        return None if base is None else voucher_link(base, voucher_id, company_id)
+
+    return link
 
 
 def current_state(conn: Connection, tenant: str, day: dt.date, version: int = 1) -> dict[str, Any]:
