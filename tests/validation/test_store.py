@@ -11,6 +11,7 @@ from sqlalchemy import update
 from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_tripletex import pipeline
 from bookspot_tripletex.load.state import get_voucher, save_journal
+from bookspot_tripletex.staging.db import make_engine
 from bookspot_tripletex.staging.schema import vouchers
 from bookspot_tripletex.validation.store import (
     latest_report,
@@ -127,7 +128,7 @@ def test_refresh_shows_why_a_day_is_held_and_its_corrections(
 
 
 def test_the_tripletex_connection_is_read_for_the_first_link_only(
-    staging_engine, example_tenant_file, example_feed, monkeypatch
+    staging_engine, staging_url, example_tenant_file, example_feed, monkeypatch
 ) -> None:
     reads: list[str] = []
 
@@ -145,6 +146,14 @@ def test_the_tripletex_connection_is_read_for_the_first_link_only(
         assert link(12, None) == "https://tripletex.example/execute/voucherMenu?voucherId=12"
         assert tripletex_link_for(conn, "no-such-tenant")(11, 5) is None
     assert reads == [cfg.tripletex_conn_id]
+    with staging_engine.connect() as conn:  # later reports through the same engine: read once
+        assert tripletex_link_for(conn, TENANT)(13, 5) is not None
+    assert reads == [cfg.tripletex_conn_id]
+    other = make_engine(staging_url)
+    with other.connect() as conn:  # another engine reads it again
+        assert tripletex_link_for(conn, TENANT)(13, 5) is not None
+    other.dispose()
+    assert reads == [cfg.tripletex_conn_id] * 2
 
 
 def test_render_without_a_stored_report_uses_the_saved_journal(
