@@ -141,6 +141,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--probe-lookups", type=int, default=0, metavar="K", help="measure a connection look-up on K of them"
     )
+    parser.add_argument(
+        "--connections",
+        choices=("metadata", "backend"),
+        default="metadata",
+        help="in Airflow's metadata database (tasks look them up through the API server) or in a secrets "
+        "backend the workers read (one file per connection, cached per process)",
+    )
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds each night may take")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -618,15 +625,21 @@ def run(args: argparse.Namespace) -> bool:
             metadata_url,
             ROOT,
             parallelism=args.parallelism,
-            extra=night.airflow_env(staging_url) | {"AIRFLOW__CORE__DAGS_FOLDER": str(folder)},
+            extra=night.airflow_env(staging_url, args.connections)
+            | {"AIRFLOW__CORE__DAGS_FOLDER": str(folder)},
         )
         cluster = stack.enter_context(AirflowCluster(env))
-        print(f"set-up: {count} tenant(s), shards of {shard_size}, staging and metadata on PostgreSQL",
+        print(f"set-up: {count} tenant(s), shards of {shard_size}, staging and metadata on PostgreSQL, "
+              f"connections in the {args.connections}",
               flush=True)  # fmt: skip
         cluster.cli("db", "migrate", timeout=600)
         imported = time.perf_counter()
-        connections = night.import_connections(cluster)
-        print(f"{connections:,} connections imported in {time.perf_counter() - imported:.0f} s", flush=True)
+        if args.connections == "backend":
+            connections = night.write_connections()
+        else:
+            connections = night.insert_connections(metadata_url)
+        took = time.perf_counter() - imported
+        print(f"{connections:,} connections into the {args.connections} in {took:.0f} s", flush=True)
         night.start_doubles(cluster)
         parse_s = parse_time(env)
         cluster.start_components()
@@ -662,7 +675,7 @@ def run(args: argparse.Namespace) -> bool:
               f"our databases' backends >= {sampler.stop():.0f} CPU s over the nights")  # fmt: skip
         probe = None
         if args.probe_lookups:
-            ids = sorted(json.loads((night.data / "connections.json").read_text(encoding="utf-8")))
+            ids = sorted(night.connections)
             chosen = ids[:: max(1, len(ids) // args.probe_lookups)][: args.probe_lookups]
             probe = probe_lookups(cluster, metadata, counters, chosen, args.timeout)
             report_probe(probe, figures[0]["lookups"] / (figures[0]["tenants"] * figures[0]["days"]))
