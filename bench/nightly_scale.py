@@ -5,8 +5,9 @@ Everything is real and local: Airflow's scheduler, dag-processor and API server 
 `--pg-url` and dropped at the end), the BookSpot simulator serving every tenant's days over HTTP and the
 Tripletex emulator holding one company per tenant, with two connections per tenant in Airflow's metadata
 database (`airflow connections import`). Runs are started the way production starts one, through the
-REST API, with the DAG's `shard_size` param (`--shard-size`; by default two shards per task slot, at
-least 25 tenants a shard, at most 64 shards).
+REST API, with the DAG's `shard_size` param (`--shard-size`; by default at least 25 and, up to 64
+shards, at most 64 tenants a shard, two shards per task slot in between). A night that times out is
+stopped (its runs marked failed) and reported with what it did so far.
 
 `--tenants N` runs `--nights` nights for the same tenants: the first night (the tenants' first day), then
 each later night after the next day's records arrived in the simulator. `--initial-import D` runs one
@@ -48,6 +49,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psutil
 import requests
@@ -69,6 +71,7 @@ NIGHT = dt.date(2026, 11, 24)
 SEED = 7
 MAX_SHARDS = 64
 MIN_SHARD = 25
+MAX_SHARD = 64
 COMPONENTS = ("scheduler", "dag-processor", "api-server", "tasks", "emulator", "simulator", "postgres")
 AIRFLOW_PARTS = ("scheduler", "dag-processor", "api-server")
 LOOKUP = "path=/execution/connections/"
@@ -155,9 +158,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def default_shard_size(tenants: int, parallelism: int) -> int:
-    """Two shards per task slot (at most 64), at least 25 tenants a shard."""
-    shards = min(MAX_SHARDS, 2 * parallelism)
-    return max(MIN_SHARD, math.ceil(tenants / shards))
+    """At least 25 tenants a shard and at most 64 shards; in between, two shards per task slot of at most
+    64 tenants: a task process's secrets masker costs more per tenant the more tenants it serves (it
+    compiles every secret seen so far for each new one), its start-up less."""
+    return max(
+        MIN_SHARD, math.ceil(tenants / MAX_SHARDS), min(MAX_SHARD, math.ceil(tenants / (2 * parallelism)))
+    )
 
 
 # ------------------------------------------------------------------------------------------ CPU
@@ -423,8 +429,10 @@ def run_phase(
     try:
         cluster.wait_runs(metadata, len(known) + phase.runs, timeout)
     except TimeoutError as exc:
-        print(f"timed out: {exc}; figures so far follow", file=sys.stderr)
+        print(f"timed out: {exc}; the runs are stopped, figures so far follow", file=sys.stderr)
         timed_out = True
+        for run_id in run_ids() - known:
+            cluster.api("PATCH", f"dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}", {"state": "failed"})
     observed_s = time.perf_counter() - started
     counted = counters.since(before)
     ids = sorted(run_ids() - known)
