@@ -652,7 +652,7 @@ def run(args: argparse.Namespace) -> bool:
             connections = night.insert_connections(metadata_url)
         took = time.perf_counter() - imported
         print(f"{connections:,} connections into the {args.connections} in {took:.0f} s", flush=True)
-        night.start_doubles(cluster)
+        night.start_doubles(cluster, timeout=max(300, count / 10))
         parse_s = parse_time(env)
         cluster.start_components()
         metadata = cluster.metadata()
