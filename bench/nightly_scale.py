@@ -1,24 +1,31 @@
-"""A night of N tenants (or one tenant's initial import) through a real Airflow scheduler.
+"""Nights of N tenants (or one tenant's initial import) through a real Airflow scheduler.
 
 Everything is real and local: Airflow's scheduler, dag-processor and API server as separate processes
 (LocalExecutor, `--parallelism` task slots), metadata and staging on PostgreSQL (two databases made on
-`--pg-url` and dropped at the end), the BookSpot simulator serving every tenant's day over HTTP and the
-Tripletex emulator holding one company per tenant, with Airflow connections per tenant (the simulator
-demo's wiring). The run is started the way production starts one, through the REST API: a manual run of
-the nightly DAG for the night (`--tenants N`); or, for `--initial-import D` days of one tenant whose start
-date is the first of them, one manual run that takes every due day (`--import-as run`, the default) or a
-backfill of a run per day (`--import-as backfill`, the way a DAG with a run per day imports).
+`--pg-url` and dropped at the end), the BookSpot simulator serving every tenant's days over HTTP and the
+Tripletex emulator holding one company per tenant, with two connections per tenant in Airflow's metadata
+database (`airflow connections import`). Runs are started the way production starts one, through the
+REST API, with the DAG's `shard_size` param (`--shard-size`; by default at least 25 and, up to 64
+shards, at most 64 tenants a shard, two shards per task slot in between). A night that times out is
+stopped (its runs marked failed) and reported with what it did so far.
 
-Printed: wall time (first run queued → last run finished, from Airflow's metadata), task instances,
-Tripletex calls per tenant-day (counted by the emulator) and how many of them reconciliation made (as
-recorded in staging's `reconcile_marks`), CPU seconds by component over the run (each
-process tree's own and reaped children's CPU; PostgreSQL is the whole server, shared with whatever else
-uses it, and, sampled, the backends of the run's two databases), the DAG file's parse time with the N
-tenants imported, and where the task time went.
+`--tenants N` runs `--nights` nights for the same tenants: the first night (the tenants' first day), then
+each later night after the next day's records arrived in the simulator. `--initial-import D` runs one
+tenant's first D days: one manual run that takes every due day (`--import-as run`, the default) or a
+backfill of a run per day (`--import-as backfill`).
 
-Run: .venv/bin/python bench/nightly_scale.py [--tenants 1000] [--transactions-per-day 100]
+Printed for each night (or the import): wall time (run queued → finished, from Airflow's metadata), task
+instances, Tripletex calls per tenant-day (the emulator's unbounded counter, `/_emulator/calls`) and the
+vouchers the emulator holds against staging's posted rows (MISMATCH, and exit 1, if they differ),
+connection look-ups through the execution API (the API server's access log), CPU seconds per tenant-day
+split into Airflow's own work (scheduler, dag-processor, API server, task start-up) and ours (the
+`cpu_s` the step tasks return in XCom, read through the REST API; "n/a" when no task returns it), and
+the task time by task. Then the DAG file's parse time and, with `--probe-lookups K`, what one connection
+look-up costs a task (a probe DAG looks up K of the tenants' connections, then each twice).
+
+Run: .venv/bin/python bench/nightly_scale.py [--tenants 1000] [--nights 2] [--transactions-per-day 100]
      .venv/bin/python bench/nightly_scale.py --initial-import 365 [--import-as run|backfill]
-     [--shard-size S] [--parallelism 4] [--timeout 3600]
+     [--shard-size S] [--parallelism 4] [--probe-lookups 1000] [--timeout 3600]
      [--pg-url postgresql+psycopg2://postgres@127.0.0.1:5432/postgres]
 """
 
@@ -26,9 +33,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import importlib
 import json
+import math
 import os
 import signal
 import subprocess
@@ -37,8 +46,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psutil
 import requests
@@ -53,12 +64,51 @@ from bookspot_devkit.airflow_cluster import (  # noqa: E402
     airflow_env,
     scratch_database,
 )
-from bookspot_devkit.local_night import import_tenants, local_night  # noqa: E402
+from bookspot_devkit.local_night import LocalNight, import_tenants, local_night  # noqa: E402
 
 PG_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 NIGHT = dt.date(2026, 11, 24)
 SEED = 7
+MAX_SHARDS = 64
+MIN_SHARD = 25
+MAX_SHARD = 64
 COMPONENTS = ("scheduler", "dag-processor", "api-server", "tasks", "emulator", "simulator", "postgres")
+AIRFLOW_PARTS = ("scheduler", "dag-processor", "api-server")
+LOOKUP = "path=/execution/connections/"
+PROBE_ID = "bookspot_connection_probe"
+PROBE_DAG = '''"""Connection look-ups through the Task SDK and the execution API (the scale bench's probe)."""
+
+import datetime as dt
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+
+@dag(
+    dag_id="bookspot_connection_probe",
+    schedule=None,
+    start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    catchup=False,
+    params={"conn_ids": Param([], type="array")},
+)
+def bookspot_connection_probe() -> None:
+    @task
+    def look_up() -> dict:
+        import time
+
+        from airflow.sdk.bases.hook import BaseHook
+
+        conn_ids = get_current_context()["params"]["conn_ids"]
+        cpu, wall = time.process_time(), time.perf_counter()
+        for conn_id in conn_ids:
+            BaseHook.get_connection(conn_id)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        return {"lookups": len(conn_ids), "cpu_s": cpu, "wall_s": wall}
+
+    look_up()
+
+
+bookspot_connection_probe()
+'''
 PARSE = """
 import json, sys, time
 from airflow.dag_processing.dagbag import DagBag
@@ -77,8 +127,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--tenants", type=int, default=1000)
+    parser.add_argument("--nights", type=int, default=2, help="the first night, then later nights")
     parser.add_argument(
-        "--initial-import", type=int, default=0, metavar="DAYS", help="one tenant, a backfill of DAYS days"
+        "--initial-import", type=int, default=0, metavar="DAYS", help="one tenant's first DAYS days"
     )
     parser.add_argument("--transactions-per-day", type=float, default=100)
     parser.add_argument("--parallelism", type=int, default=4)
@@ -89,11 +140,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the initial import as one run (every due day) or as a backfill of a run per day",
     )
     parser.add_argument("--max-active-runs", type=int, default=10, help="of the backfill (the UI's default)")
-    parser.add_argument("--shard-size", type=int, default=None, help="BOOKSPOT_SHARD_SIZE for the DAG")
+    parser.add_argument("--shard-size", type=int, default=None, help="the runs' shard_size param")
+    parser.add_argument(
+        "--probe-lookups", type=int, default=0, metavar="K", help="measure a connection look-up on K of them"
+    )
+    parser.add_argument(
+        "--connections",
+        choices=("metadata", "backend"),
+        default="metadata",
+        help="in Airflow's metadata database (tasks look them up through the API server) or in a secrets "
+        "backend the workers read (one file per connection, cached per process)",
+    )
     parser.add_argument("--pg-url", default=PG_URL)
-    parser.add_argument("--timeout", type=float, default=3600, help="seconds the runs may take")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds each night may take")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     return parser.parse_args(argv)
+
+
+def default_shard_size(tenants: int, parallelism: int) -> int:
+    """At least 25 tenants a shard and at most 64 shards; in between, two shards per task slot of at most
+    64 tenants: a task process's secrets masker costs more per tenant the more tenants it serves (it
+    compiles every secret seen so far for each new one), its start-up less."""
+    return max(
+        MIN_SHARD, math.ceil(tenants / MAX_SHARDS), min(MAX_SHARD, math.ceil(tenants / (2 * parallelism)))
+    )
 
 
 # ------------------------------------------------------------------------------------------ CPU
@@ -183,42 +253,42 @@ def parse_time(env: dict[str, str]) -> list[float]:
 # ------------------------------------------------------------------------------------------ figures
 
 
-def run_figures(metadata: Any, staging_url: str) -> dict[str, Any]:
-    from sqlalchemy import create_engine, text
+def run_figures(metadata: Any, run_ids: list[str]) -> dict[str, Any]:
+    """Wall time, task instances and task time of the runs, from Airflow's metadata."""
+    from sqlalchemy import bindparam, text
+
+    ids = {"d": DAG_ID, "r": run_ids}
+    where = "dag_id = :d AND run_id IN :r"
+
+    def query(sql: str) -> Any:
+        return text(sql).bindparams(bindparam("r", expanding=True))
 
     with metadata.connect() as conn:
         span = conn.execute(
-            text("SELECT min(queued_at), max(end_date), count(*) FROM dag_run WHERE dag_id = :d"),
-            {"d": DAG_ID},
+            query(f"SELECT min(queued_at), max(end_date) FROM dag_run WHERE {where}"), ids
         ).one()
+        run_states = conn.execute(
+            query(f"SELECT state, count(*) FROM dag_run WHERE {where} GROUP BY state"), ids
+        ).all()
         states = dict(
             conn.execute(
-                text("SELECT state, count(*) FROM task_instance WHERE dag_id = :d GROUP BY state"),
-                {"d": DAG_ID},
+                query(f"SELECT state, count(*) FROM task_instance WHERE {where} GROUP BY state"), ids
             ).all()
         )
         retried = conn.execute(
-            text("SELECT count(*) FROM task_instance WHERE dag_id = :d AND try_number > 1"), {"d": DAG_ID}
+            query(f"SELECT count(*) FROM task_instance WHERE {where} AND try_number > 1"), ids
         ).scalar_one()
         per_task = conn.execute(
-            text(
+            query(
                 "SELECT task_id, count(*), sum(duration), avg(duration),"
                 " avg(extract(epoch FROM start_date - queued_dttm))"
-                " FROM task_instance WHERE dag_id = :d GROUP BY task_id ORDER BY sum(duration) DESC"
+                f" FROM task_instance WHERE {where} GROUP BY task_id ORDER BY sum(duration) DESC"
             ),
-            {"d": DAG_ID},
+            ids,
         ).all()
-    staging = create_engine(staging_url)
-    with staging.connect() as conn:
-        vouchers = dict(conn.execute(text("SELECT status, count(*) FROM vouchers GROUP BY status")).all())
-        staged = conn.execute(text("SELECT count(*) FROM transactions")).scalar_one()
-        reconciled = conn.execute(
-            text("SELECT count(*), sum(days), sum(calls), sum(drafts_deleted) FROM reconcile_marks")
-        ).one()
-    staging.dispose()
     return {
-        "runs": span[2],
         "wall_s": (span[1] - span[0]).total_seconds() if span[1] else float("nan"),
+        "run_states": {str(k): v for k, v in run_states},
         "task_instances": sum(states.values()),
         "task_states": {str(k): v for k, v in states.items()},
         "retried": retried,
@@ -226,7 +296,27 @@ def run_figures(metadata: Any, staging_url: str) -> dict[str, Any]:
             {"task": t, "n": n, "sum_s": float(s or 0), "avg_s": float(a or 0), "avg_queued_s": float(q or 0)}
             for t, n, s, a, q in per_task
         ],
+    }
+
+
+def staging_figures(staging_url: str) -> dict[str, Any]:
+    """What staging holds: vouchers by status, vouchers Tripletex should hold, transactions."""
+    from sqlalchemy import create_engine, text
+
+    staging = create_engine(staging_url)
+    with staging.connect() as conn:
+        vouchers = dict(conn.execute(text("SELECT status, count(*) FROM vouchers GROUP BY status")).all())
+        in_tripletex = conn.execute(
+            text("SELECT count(tripletex_voucher_id) + count(reversal_id) FROM vouchers")
+        ).scalar_one()
+        staged = conn.execute(text("SELECT count(*) FROM transactions")).scalar_one()
+        reconciled = conn.execute(
+            text("SELECT count(*), sum(days), sum(calls), sum(drafts_deleted) FROM reconcile_marks")
+        ).one()
+    staging.dispose()
+    return {
         "vouchers": vouchers,
+        "in_tripletex": int(in_tripletex or 0),
         "transactions": staged,
         "reconciliation": {
             "tenants": reconciled[0],
@@ -243,78 +333,326 @@ def emulator_calls(url: str) -> Counter[str]:
     return Counter({f"{v['method']} {v['path']}": v["count"] for v in values})
 
 
-def report(args: argparse.Namespace, tenants: int, days: int, fig: dict[str, Any]) -> None:
-    tenant_days = tenants * days
+def step_cpu(values: list[dict[str, Any]]) -> dict[str, Any]:
+    """The CPU our step functions report (`cpu_s` in a task's return value), by task; `cpu_s` None when
+    no task instance reports it."""
+    by_task: Counter[str] = Counter()
+    reporting = 0
+    for v in values:
+        own = v["value"].get("cpu_s") if isinstance(v["value"], dict) else None
+        if isinstance(own, int | float):
+            by_task[v["task_id"]] += float(own)
+            reporting += 1
+    return {
+        "cpu_s": sum(by_task.values()) if reporting else None,
+        "by_task": dict(by_task),
+        "reporting": reporting,
+    }
+
+
+class Counters:
+    """Snapshots of what the bench counts over a phase: Tripletex calls, CPU by component, look-ups."""
+
+    def __init__(self, cluster: AirflowCluster, night: LocalNight, roots: dict[str, int]) -> None:
+        self.cluster, self.night, self.roots = cluster, night, roots
+        self.log = cluster.logs / "api-server.log"
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "calls": emulator_calls(self.night.emulator_url),
+            "cpu": cpu_by_component(self.roots),
+            "log_offset": self.log.stat().st_size,
+        }
+
+    def settle(self, timeout: float = 60) -> None:
+        """Until the executor's workers have reaped every task process (so their CPU is counted)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                workers = [
+                    p
+                    for p in psutil.Process(self.roots["scheduler"]).children(recursive=True)
+                    if "LocalExecutor" in " ".join(p.cmdline())
+                ]
+                if not any(w.children() for w in workers):
+                    return
+            except psutil.Error:
+                pass
+            time.sleep(0.5)
+
+    def since(self, before: dict[str, Any]) -> dict[str, Any]:
+        self.settle()
+        after = self.snapshot()
+        with self.log.open("rb") as handle:
+            handle.seek(before["log_offset"])
+            lookups = handle.read(after["log_offset"] - before["log_offset"]).count(LOOKUP.encode())
+        return {
+            "calls": after["calls"] - before["calls"],
+            "cpu_s": {k: after["cpu"][k] - before["cpu"][k] for k in COMPONENTS},
+            "lookups": lookups,
+        }
+
+
+@dataclasses.dataclass
+class Phase:
+    """One night (or the import): its runs, started by `start`."""
+
+    name: str
+    tenants: int
+    days: int
+    start: Callable[[], object]
+    runs: int = 1
+
+
+def run_phase(
+    phase: Phase,
+    cluster: AirflowCluster,
+    metadata: Any,
+    counters: Counters,
+    staging_url: str,
+    night: LocalNight,
+    timeout: float,
+) -> dict[str, Any]:
+    from sqlalchemy import text
+
+    def run_ids() -> set[str]:
+        with metadata.connect() as conn:
+            query = text("SELECT run_id FROM dag_run WHERE dag_id = :d")
+            return set(conn.execute(query, {"d": DAG_ID}).scalars())
+
+    known = run_ids()
+    print(f"{phase.name}: triggering", flush=True)
+    before = counters.snapshot()
+    started = time.perf_counter()
+    phase.start()
+    timed_out = False
+    try:
+        cluster.wait_runs(metadata, len(known) + phase.runs, timeout)
+    except TimeoutError as exc:
+        print(f"timed out: {exc}; the runs are stopped, figures so far follow", file=sys.stderr)
+        timed_out = True
+        for run_id in run_ids() - known:
+            cluster.api("PATCH", f"dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}", {"state": "failed"})
+    observed_s = time.perf_counter() - started
+    counted = counters.since(before)
+    ids = sorted(run_ids() - known)
+    fig = run_figures(metadata, ids)
+    values = [v for run_id in ids for v in cluster.return_values(run_id)]
+    fig.update(counted)
+    fig.update(staging_figures(staging_url))
+    fig.update(
+        name=phase.name,
+        tenants=phase.tenants,
+        days=phase.days,
+        run_ids=ids,
+        timed_out=timed_out,
+        observed_s=observed_s,
+        steps=step_cpu(values),
+        emulator_vouchers=night.emulator_vouchers(),
+    )
+    return fig
+
+
+def per(value: float | None, n: int, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value / n:.{digits}f}"
+
+
+def report_phase(fig: dict[str, Any]) -> bool:
+    """Print a phase's figures; False when the emulator's vouchers and staging's posted rows differ."""
+    tenant_days = fig["tenants"] * fig["days"]
     calls = sum(fig["calls"].values())
     cpu = fig["cpu_s"]
-    label = (
-        f"1 tenant x {days} days (initial import as {args.import_as})"
-        if args.initial_import
-        else f"{tenants} tenants x 1 day"
-    )
-    if "timed out" in fig["run_states"]:
+    ours = fig["steps"]["cpu_s"]
+    airflow = sum(cpu[k] for k in AIRFLOW_PARTS)
+    startup = None if ours is None else cpu["tasks"] - ours
+    label = f"{fig['name']}: {fig['tenants']} tenant(s) x {fig['days']} day(s)"
+    if fig["timed_out"]:
         posted = fig["vouchers"].get("posted", 0)
-        label += f" (TIMED OUT after {fig['observed_s']:.0f} s: {posted} of {tenant_days} tenant-days posted)"
+        label += f" (TIMED OUT after {fig['observed_s']:.0f} s: {posted} tenant-days posted so far)"
+    same = fig["emulator_vouchers"] == fig["in_tripletex"]
     print()
-    staged = f"{fig['transactions']} transactions ({fig['transactions'] / tenant_days:.0f} per tenant-day)"
-    print(f"runs: {fig['runs']}, task instances: {fig['task_instances']} {fig['task_states']}, "
-          f"retried: {fig['retried']}, vouchers in staging: {fig['vouchers']}, staged: {staged}")  # fmt: skip
+    print(f"== {label}")
+    print(f"runs: {len(fig['run_ids'])} {fig['run_states']}, task instances: {fig['task_instances']} "
+          f"{fig['task_states']}, retried: {fig['retried']}, vouchers in staging: {fig['vouchers']}, "
+          f"transactions staged: {fig['transactions']}")  # fmt: skip
     print(f"Tripletex calls: {calls} ({calls / tenant_days:.2f} per tenant-day): " + ", ".join(
         f"{k} x{v}" for k, v in fig["calls"].most_common()))  # fmt: skip
+    print(f"vouchers: the emulator holds {fig['emulator_vouchers']}, staging's posted rows (and reversals) "
+          f"{fig['in_tripletex']}: {'same' if same else 'MISMATCH'}")  # fmt: skip
     rec = fig["reconciliation"]
-    print(f"reconciliation (of those calls): {rec['calls']} Tripletex calls for {rec['tenants']} tenant(s) "
-          f"reconciled clean, {rec['days']} tenant-day(s) read back, {rec['drafts_deleted']} stray draft(s) "
-          "deleted (reconcile_marks)")  # fmt: skip
-    print("task time (sum of durations, avg duration, avg queued→started):")
+    print(f"reconciliation so far: {rec['calls']} Tripletex calls for {rec['tenants']} tenant(s) reconciled "
+          f"clean, {rec['days']} tenant-day(s) read back, {rec['drafts_deleted']} stray draft(s) "
+          "deleted")  # fmt: skip
+    print(f"connection look-ups (execution API): {fig['lookups']} ({fig['lookups'] / tenant_days:.2f} per "
+          "tenant-day)")  # fmt: skip
+    steps = fig["steps"]
+    print("task time (sum of durations, avg duration, avg queued→started, our cpu_s):")
     for t in fig["tasks"]:
         times = f"{t['sum_s']:9.1f} s  {t['avg_s']:6.2f} s  {t['avg_queued_s']:7.1f} s"
-        print(f"  {t['task']:<32} n={t['n']:<6} {times}")
-    print(f"DAG file parse: {', '.join(f'{s:.3f}' for s in fig['parse_s'])} s (three parses in one process)")
-    print(f"trigger (REST API): {fig['trigger_s']:.1f} s; until the scheduler saw every run finish: "
-          f"{fig['observed_s']:.1f} s")  # fmt: skip
+        own = steps["by_task"].get(t["task"])
+        print(f"  {t['task']:<32} n={t['n']:<6} {times}  {'n/a' if own is None else f'{own:.1f} s'}")
+    print(
+        f"CPU s per tenant-day: Airflow {per(None if startup is None else airflow + startup, tenant_days)} "
+        f"(scheduler {per(cpu['scheduler'], tenant_days)}, "
+        f"dag-processor {per(cpu['dag-processor'], tenant_days)}, "
+        f"api-server {per(cpu['api-server'], tenant_days)}, task start-up {per(startup, tenant_days)}), "
+        f"ours {per(ours, tenant_days)} ({steps['reporting']} of {fig['task_instances']} task instances "
+        f"report cpu_s); all task processes {per(cpu['tasks'], tenant_days)}; doubles: emulator "
+        f"{per(cpu['emulator'], tenant_days)}, simulator {per(cpu['simulator'], tenant_days)}, PostgreSQL "
+        f"(whole server) {per(cpu['postgres'], tenant_days)}"
+    )
     print(
         f"{label}: wall {fig['wall_s']:.0f} s, {fig['task_instances']} task instances, "
-        f"{calls / tenant_days:.2f} Tripletex calls per tenant-day, parse {min(fig['parse_s']):.3f} s, "
+        f"{calls / tenant_days:.2f} Tripletex calls per tenant-day, CPU s per tenant-day "
+        f"{per(airflow + cpu['tasks'], tenant_days)} (Airflow and ours; ours {per(ours, tenant_days)}), "
         f"CPU s "
         + ", ".join(f"{k} {cpu[k]:.0f}" for k in COMPONENTS)
-        + f" (of it our databases' backends >= {fig['postgres_ours_s']:.0f})"
-        + f" (total {sum(cpu.values()):.0f}; {psutil.cpu_count()} cores, parallelism {args.parallelism};"
-        f" load average {os.getloadavg()[0]:.1f} at the end)"
+        + f" (load average {os.getloadavg()[0]:.1f} at the end)"
     )
+    return same
+
+
+# ------------------------------------------------------------------------------------------ probe
+
+
+def probe_lookups(
+    cluster: AirflowCluster, metadata: Any, counters: Counters, conn_ids: list[str], timeout: float
+) -> dict[str, Any]:
+    """What a connection look-up costs: the probe DAG's task looks up none, then K connections, then each
+    of them twice; Airflow's CPU (scheduler, dag-processor, API server, task processes) over each run, and
+    the differences per look-up."""
+    runs = []
+    for done, ids in enumerate(([], conn_ids, conn_ids + conn_ids), start=1):
+        before = counters.snapshot()
+        run_id = cluster.trigger(None, dag_id=PROBE_ID, conf={"conn_ids": ids})
+        cluster.wait_runs(metadata, done, timeout, dag_id=PROBE_ID)
+        counted = counters.since(before)
+        task = [v["value"] for v in cluster.return_values(run_id, dag_id=PROBE_ID)]
+        cpu = counted["cpu_s"]
+        runs.append(
+            {
+                "lookups": len(ids),
+                "api_lookups": counted["lookups"],
+                "airflow_cpu_s": sum(cpu[k] for k in (*AIRFLOW_PARTS, "tasks")),
+                "api_server_cpu_s": cpu["api-server"],
+                "in_task": task[0] if task and isinstance(task[0], dict) else {},
+            }
+        )
+    none, first, twice = runs
+    k = max(1, len(conn_ids))
+    return {
+        "k": len(conn_ids),
+        "runs": runs,
+        "first_s": (first["airflow_cpu_s"] - none["airflow_cpu_s"]) / k,
+        "again_s": (twice["airflow_cpu_s"] - first["airflow_cpu_s"]) / k,
+        "first_in_task_s": float(first["in_task"].get("cpu_s", 0)) / k,
+    }
+
+
+def report_probe(probe: dict[str, Any], lookups_per_tenant_day: float) -> None:
+    print()
+    print(f"== connection look-ups: a probe task looks up {probe['k']} of the tenants' connections")
+    for run in probe["runs"]:
+        task = run["in_task"]
+        print(f"  {run['lookups']:>6} look-ups ({run['api_lookups']} at the API server): Airflow CPU "
+              f"{run['airflow_cpu_s']:.1f} s (api-server {run['api_server_cpu_s']:.1f} s), in the task "
+              f"{task.get('cpu_s', float('nan')):.1f} s CPU, "
+              f"{task.get('wall_s', float('nan')):.1f} s")  # fmt: skip
+    first, again = probe["first_s"], probe["again_s"]
+    print(f"one look-up: {1000 * first:.1f} ms CPU the first time in a process "
+          f"({1000 * probe['first_in_task_s']:.1f} ms of it in the task), "
+          f"{1000 * again:.1f} ms again")  # fmt: skip
+    if lookups_per_tenant_day:  # a tenant's BookSpot and Tripletex connections first, the rest again
+        cost = 2 * first + max(0.0, lookups_per_tenant_day - 2) * again
+        print(f"at {lookups_per_tenant_day:.2f} look-ups per tenant-day (the first night), two of them "
+              f"first in their process: about {cost:.3f} CPU s per tenant-day")  # fmt: skip
+    else:
+        print(f"the night's look-ups did not reach the API server (the workers' secrets backend): two first "
+              f"look-ups a tenant-day, about {2 * first:.3f} CPU s per tenant-day")  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ main
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def dags_folder(work: Path, probe: bool) -> Path:
+    """The nightly DAG's file (linked), and the probe DAG when asked for."""
+    folder = work / "dags"
+    folder.mkdir()
+    (folder / f"{DAG_ID}.py").symlink_to(ROOT / "dags" / f"{DAG_ID}.py")
+    if probe:
+        (folder / f"{PROBE_ID}.py").write_text(PROBE_DAG, encoding="utf-8")
+    return folder
+
+
+def phases_of(args: argparse.Namespace, cluster: AirflowCluster, first: dt.date, params: dict) -> list[Phase]:
+    """The import as one run or a backfill; or the nights, one run each."""
+
+    def night_of(day: dt.date) -> Callable[[], object]:
+        return lambda: cluster.trigger(f"{day.isoformat()}T00:00:00+01:00", conf=params)
+
+    def backfill() -> object:  # logical dates in [from, to): the Oslo midnights starting first..NIGHT
+        body = {
+            "dag_id": DAG_ID,
+            "from_date": f"{first - dt.timedelta(days=1)}T12:00:00Z",
+            "to_date": f"{NIGHT}T12:00:00Z",
+            "max_active_runs": args.max_active_runs,
+            "reprocess_behavior": "none",
+            "dag_run_conf": params,
+        }
+        return cluster.api("POST", "backfills", body)
+
+    if args.initial_import:
+        days = args.initial_import
+        by_backfill = args.import_as == "backfill"
+        start = backfill if by_backfill else night_of(NIGHT)
+        return [Phase(f"initial import as {args.import_as}", 1, days, start, days if by_backfill else 1)]
+    return [
+        Phase("first night" if n == 0 else "later night", args.tenants, 1, night_of(first + dt.timedelta(n)))
+        for n in range(max(1, args.nights))
+    ]
+
+
+def run(args: argparse.Namespace) -> bool:
+    """Every phase through one cluster; True when every run succeeded and every voucher count agreed."""
     from bookspot_devkit.simulator.generator import tenant_ids
 
-    days = args.initial_import or 1
-    count = 1 if args.initial_import else args.tenants
+    importing = bool(args.initial_import)
+    count = 1 if importing else args.tenants
     tenants = tenant_ids(count)
-    first = NIGHT - dt.timedelta(days=days - 1)
+    first = NIGHT - dt.timedelta(days=(args.initial_import if importing else max(1, args.nights)) - 1)
+    shard_size = args.shard_size or default_shard_size(count, args.parallelism)
     stamp = time.perf_counter()
+    figures: list[dict[str, Any]] = []
+    ok = True
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bookspot-scale-")))
         metadata_url = stack.enter_context(scratch_database(args.pg_url, "bench_airflow"))
         staging_url = stack.enter_context(scratch_database(args.pg_url, "bench_staging"))
-        shard_env = {"BOOKSPOT_SHARD_SIZE": str(args.shard_size)} if args.shard_size else {}
-        night = local_night(work / "data", tenants, first, NIGHT, args.transactions_per_day, SEED)
+        served_to = NIGHT if importing else first
+        night = local_night(work / "data", tenants, first, served_to, args.transactions_per_day, SEED)
         import_tenants(staging_url, night.tenant_files, first)
+        folder = dags_folder(work, args.probe_lookups > 0)
         env = airflow_env(
             work / "airflow",
             metadata_url,
             ROOT,
             parallelism=args.parallelism,
-            extra=night.airflow_env(staging_url) | shard_env,
+            extra=night.airflow_env(staging_url, args.connections)
+            | {"AIRFLOW__CORE__DAGS_FOLDER": str(folder)},
         )
         cluster = stack.enter_context(AirflowCluster(env))
-        print(f"set-up: {count} tenant(s), {days} day(s), staging and metadata on PostgreSQL", flush=True)
+        print(f"set-up: {count} tenant(s), shards of {shard_size}, staging and metadata on PostgreSQL, "
+              f"connections in the {args.connections}",
+              flush=True)  # fmt: skip
         cluster.cli("db", "migrate", timeout=600)
         imported = time.perf_counter()
-        connections = night.import_connections(cluster)
-        print(f"{connections:,} connections imported in {time.perf_counter() - imported:.0f} s", flush=True)
-        night.start_doubles(cluster)
+        if args.connections == "backend":
+            connections = night.write_connections()
+        else:
+            connections = night.insert_connections(metadata_url)
+        took = time.perf_counter() - imported
+        print(f"{connections:,} connections into the {args.connections} in {took:.0f} s", flush=True)
+        night.start_doubles(cluster, timeout=max(300, count / 10))
         parse_s = parse_time(env)
         cluster.start_components()
         metadata = cluster.metadata()
@@ -325,53 +663,46 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if pool:
             cluster.ensure_pool(pool, args.parallelism)
         cluster.unpause()
-        print(f"ready after {time.perf_counter() - stamp:.0f} s; triggering", flush=True)
+        if args.probe_lookups:
+            cluster.wait_dag(metadata, 300, dag_id=PROBE_ID)
+            cluster.unpause(PROBE_ID)
+        print(f"ready after {time.perf_counter() - stamp:.0f} s", flush=True)
 
         roots = {name: proc.pid for name, proc in cluster.processes.items()}
         roots["postgres"] = postmaster_pid(metadata)
-        cpu_before = cpu_by_component(roots)
+        counters = Counters(cluster, night, roots)
         databases = [make_url(u).database for u in (metadata_url, staging_url)]
         sampler = BackendSampler(metadata, databases)
         sampler.start()
         stack.callback(sampler.stop)
-        started = time.perf_counter()
-        backfill_runs = args.initial_import and args.import_as == "backfill"
-        if backfill_runs:  # logical dates in [from, to): the Oslo midnights starting first..NIGHT
-            backfill = {
-                "dag_id": DAG_ID,
-                "from_date": f"{first - dt.timedelta(days=1)}T12:00:00Z",
-                "to_date": f"{NIGHT}T12:00:00Z",
-                "max_active_runs": args.max_active_runs,
-                "reprocess_behavior": "none",
-            }
-            cluster.api("POST", "backfills", backfill)
-        else:
-            cluster.trigger(f"{NIGHT.isoformat()}T00:00:00+01:00")
-        trigger_s = time.perf_counter() - started
-        try:
-            states = cluster.wait_runs(metadata, days if backfill_runs else 1, args.timeout)
-        except TimeoutError as exc:
-            print(f"timed out: {exc}; figures so far follow", file=sys.stderr)
-            states = {"timed out": 1}
-        observed_s = time.perf_counter() - started
-        cpu_after = cpu_by_component(roots)
-        ours = sampler.stop()
-        fig = run_figures(metadata, staging_url)
-        fig.update(
-            run_states=states,
-            trigger_s=trigger_s,
-            observed_s=observed_s,
-            parse_s=parse_s,
-            calls=emulator_calls(night.emulator_url),
-            cpu_s={k: cpu_after[k] - cpu_before[k] for k in COMPONENTS},
-            postgres_ours_s=ours,
-        )
-        if fig["runs"] != (days if backfill_runs else 1):
-            print(f"warning: {fig['runs']} runs", file=sys.stderr)
-        report(args, count, days, fig)
+        for n, phase in enumerate(phases_of(args, cluster, first, {"shard_size": shard_size})):
+            if n:
+                day = first + dt.timedelta(days=n)
+                added = night.add_day(day, tenants, args.transactions_per_day, SEED)
+                print(f"{added:,} BookSpot records of {day} arrived in the simulator", flush=True)
+            fig = run_phase(phase, cluster, metadata, counters, staging_url, night, args.timeout)
+            ok = report_phase(fig) and not fig["timed_out"] and set(fig["run_states"]) == {"success"} and ok
+            figures.append(fig)
+        print(f"\nDAG file parse: {', '.join(f'{s:.3f}' for s in parse_s)} s (three parses in one process); "
+              f"our databases' backends >= {sampler.stop():.0f} CPU s over the nights")  # fmt: skip
+        probe = None
+        if args.probe_lookups:
+            ids = sorted(night.connections)
+            chosen = ids[:: max(1, len(ids) // args.probe_lookups)][: args.probe_lookups]
+            probe = probe_lookups(cluster, metadata, counters, chosen, args.timeout)
+            report_probe(probe, figures[0]["lookups"] / (figures[0]["tenants"] * figures[0]["days"]))
+        print(f"{psutil.cpu_count()} cores, parallelism {args.parallelism}, shards of {shard_size}; "
+              f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())} at the end")  # fmt: skip
         if args.json:
-            args.json.write_text(json.dumps({**vars(args), **fig}, default=str, indent=1))
-    return fig
+            record = {
+                **vars(args),
+                "shard_size": shard_size,
+                "parse_s": parse_s,
+                "phases": figures,
+                "probe": probe,
+            }
+            args.json.write_text(json.dumps(record, default=str, indent=1))
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -382,11 +713,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     try:
-        fig = run(args)
+        ok = run(args)
     except KeyboardInterrupt:
         print("interrupted: processes stopped, databases dropped", file=sys.stderr)
         return 130
-    return 0 if set(fig["run_states"]) == {"success"} else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import secrets
 import signal
@@ -16,6 +17,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from bookspot_devkit.httpserver import free_port
 
@@ -198,9 +200,40 @@ class AirflowCluster:
         except RuntimeError:
             self.api("POST", "pools", {"name": name, "slots": slots})
 
-    def trigger(self, logical_date: str, dag_id: str = DAG_ID) -> None:
-        """A manual run whose logical date is `logical_date` (ISO 8601 with offset)."""
-        self.api("POST", f"dags/{dag_id}/dagRuns", {"logical_date": logical_date})
+    def trigger(
+        self, logical_date: str | None, dag_id: str = DAG_ID, conf: Mapping[str, Any] | None = None
+    ) -> str:
+        """A manual run whose logical date is `logical_date` (ISO 8601 with offset; None: none), its
+        params overridden by `conf`; its run id."""
+        body: dict[str, Any] = {"logical_date": logical_date}
+        if conf:
+            body["conf"] = dict(conf)
+        return str(self.api("POST", f"dags/{dag_id}/dagRuns", body)["dag_run_id"])
+
+    def return_values(self, run_id: str, dag_id: str = DAG_ID, page: int = 100) -> list[dict[str, Any]]:
+        """Every task instance's return value (XCom `return_value`) of a run, read through the REST API:
+        `{"task_id", "map_index", "value"}` each (a value stored as JSON text is decoded)."""
+        run = quote(run_id, safe="")
+        entries: list[dict[str, Any]] = []
+        while True:
+            listed = self.api(
+                "GET",
+                f"dags/{dag_id}/dagRuns/{run}/taskInstances/~/xcomEntries"
+                f"?xcom_key=return_value&limit={page}&offset={len(entries)}",
+            )
+            entries += listed["xcom_entries"]
+            if not listed["xcom_entries"] or len(entries) >= listed["total_entries"]:
+                break
+        out = []
+        for entry in entries:
+            task, index = quote(entry["task_id"], safe=""), entry["map_index"]
+            path = f"dags/{dag_id}/dagRuns/{run}/taskInstances/{task}/xcomEntries/return_value"
+            value = self.api("GET", f"{path}?map_index={index}")["value"]
+            if isinstance(value, str):
+                with contextlib.suppress(ValueError):
+                    value = json.loads(value)
+            out.append({"task_id": entry["task_id"], "map_index": index, "value": value})
+        return out
 
     def metadata(self) -> Any:
         from sqlalchemy import create_engine

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from bookspot_devkit.emulator.server import EmulatorServer
 from bookspot_tripletex import pipeline
 from bookspot_tripletex.load.state import get_voucher, save_journal
+from bookspot_tripletex.staging.db import make_engine
 from bookspot_tripletex.staging.schema import vouchers
 from bookspot_tripletex.validation.store import (
     latest_report,
@@ -18,6 +19,7 @@ from bookspot_tripletex.validation.store import (
     render_report,
     report_history,
     stored_journal,
+    tripletex_link_for,
 )
 from helpers import read_jsonl, record, setup_tenant, stage
 from tripletex_support import make_client, vouchers_in
@@ -123,6 +125,35 @@ def test_refresh_shows_why_a_day_is_held_and_its_corrections(
         stored.html
     )
     assert "<b>" not in stored.html
+
+
+def test_the_tripletex_connection_is_read_for_the_first_link_only(
+    staging_engine, staging_url, example_tenant_file, example_feed, monkeypatch
+) -> None:
+    reads: list[str] = []
+
+    def web_base(conn_id: str) -> str:
+        reads.append(conn_id)
+        return "https://tripletex.example"
+
+    monkeypatch.setattr("bookspot_tripletex.tripletex.links.connection_web_base", web_base)
+    cfg = staged(staging_engine, example_tenant_file, example_feed)
+    pipeline.validate_day(staging_engine, TENANT, DAY)
+    assert reads == []  # no voucher in Tripletex yet: no link, no connection read
+    with staging_engine.connect() as conn:
+        link = tripletex_link_for(conn, TENANT)
+        assert link(11, 5) == "https://tripletex.example/execute/voucherMenu?voucherId=11&contextId=5"
+        assert link(12, None) == "https://tripletex.example/execute/voucherMenu?voucherId=12"
+        assert tripletex_link_for(conn, "no-such-tenant")(11, 5) is None
+    assert reads == [cfg.tripletex_conn_id]
+    with staging_engine.connect() as conn:  # later reports through the same engine: read once
+        assert tripletex_link_for(conn, TENANT)(13, 5) is not None
+    assert reads == [cfg.tripletex_conn_id]
+    other = make_engine(staging_url)
+    with other.connect() as conn:  # another engine reads it again
+        assert tripletex_link_for(conn, TENANT)(13, 5) is not None
+    other.dispose()
+    assert reads == [cfg.tripletex_conn_id] * 2
 
 
 def test_render_without_a_stored_report_uses_the_saved_journal(

@@ -4,13 +4,13 @@ empty days marked (for the report and the review screen)."""
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection
 
-from bookspot_tripletex.money import nok_text
-from bookspot_tripletex.timeutil import day_text
 from bookspot_tripletex.validation.history import DayFigures, recent_days
+from bookspot_tripletex.validation.text import day_text, nok_text
 
 WIDTH, HEIGHT = 760, 210
 LEFT, RIGHT, TOP, BOTTOM = 64, 752, 14, 44
@@ -92,4 +92,7 @@ def tenant_chart_svg(conn: Connection, tenant: str, end_day: dt.date, weeks: int
     from bookspot_tripletex.validation.page import environment
 
     days = recent_days(conn, tenant, end_day, weeks * 7)
-    return environment().get_template("chart.svg.j2").render(**chart_data(days, end_day, tenant))
+    data = chart_data(days, end_day, tenant)
+    for key in ("bars", "y_ticks", "x_ticks"):  # attributes: the template reads them without a miss
+        data[key] = [SimpleNamespace(**item) for item in data[key]]
+    return environment().get_template("chart.svg.j2").render(**data)

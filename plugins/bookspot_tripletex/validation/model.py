@@ -10,9 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bookspot_tripletex.domain import PAYMENT_METHOD_LABELS
 from bookspot_tripletex.journal.model import DayJournal
-from bookspot_tripletex.money import format_nok, nok_text
+from bookspot_tripletex.money import format_nok
 from bookspot_tripletex.tenants.config import TenantConfig
-from bookspot_tripletex.timeutil import day_text
 from bookspot_tripletex.validation.frames import (
     day_totals_frame,
     journal_totals,
@@ -22,6 +21,7 @@ from bookspot_tripletex.validation.frames import (
     vat_derivation_frame,
 )
 from bookspot_tripletex.validation.run import Check, ValidationResult
+from bookspot_tripletex.validation.text import day_text, nok_text
 
 REPORT_FORMAT = 2
 LISTED_FAILURES = 10

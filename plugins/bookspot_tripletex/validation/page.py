@@ -8,9 +8,9 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from bookspot_tripletex.timeutil import day_text
 from bookspot_tripletex.validation.model import STATUSES
 from bookspot_tripletex.validation.sections import MARKS, Section, sections, text
+from bookspot_tripletex.validation.text import day_text
 
 
 @functools.cache

@@ -7,9 +7,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bookspot_tripletex.money import nok_text
-from bookspot_tripletex.timeutil import day_text, moment_text
+from bookspot_tripletex.timeutil import moment_text
 from bookspot_tripletex.validation.model import Report, changes_text
+from bookspot_tripletex.validation.text import day_text, nok_text
 
 MARKS = {"PASS": "pass", "OK": "pass", "FAIL": "fail", "OVER": "fail"}
 KNOWN_KEYS = frozenset(Report.model_fields)

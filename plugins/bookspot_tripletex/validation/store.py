@@ -10,10 +10,12 @@ always shows where the day stands.
 from __future__ import annotations
 
 import datetime as dt
+import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from bookspot_tripletex.domain import VoucherStatus
 from bookspot_tripletex.journal.model import DayJournal
@@ -38,6 +40,12 @@ LIVE_STATUSES = frozenset(
 """Voucher states a report shows as they are; `draft`/`built` keep the status the report was made with."""
 EXPLAINED_STATUSES = ("held", "failed", "awaiting_approval")
 """States whose reason (the voucher row's `error`) the report shows."""
+WEB_BASE_TTL_S = 600.0
+"""How long a Tripletex connection's UI origin is kept for the reports made through one staging engine."""
+
+_web_bases: weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, str | None]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True)
@@ -122,18 +130,38 @@ def report_history(conn: Connection, tenant: str, day: dt.date) -> list[StoredRe
     return [StoredReport.from_row(r) for r in conn.execute(_history(tenant, day, None))]
 
 
-def tripletex_link_for(conn: Connection, tenant: str) -> Link | None:
-    """Links to the tenant's vouchers in Tripletex's UI, from its connection's host (None without it)."""
-    from bookspot_tripletex.tripletex.links import connection_web_base, voucher_link
+def _web_base(conn: Connection, conn_id: str) -> str | None:
+    """The UI origin of a Tripletex connection, read once per staging engine and WEB_BASE_TTL_S: a
+    night's reports of a tenant (validated, posted, reconciled) look its connection up once."""
+    from bookspot_tripletex.tripletex.links import connection_web_base
 
-    try:
-        conn_id = load_tenant(conn, tenant).tripletex_conn_id
-    except LookupError:
-        return None
-    base = connection_web_base(conn_id) if conn_id else None
-    if base is None:
-        return None
-    return lambda voucher_id, company_id: voucher_link(base, voucher_id, company_id)
+    known = _web_bases.setdefault(conn.engine, {})
+    now = time.monotonic()
+    hit = known.get(conn_id)
+    if hit is None or now - hit[0] > WEB_BASE_TTL_S:
+        hit = known[conn_id] = (now, connection_web_base(conn_id))
+    return hit[1]
+
+
+def tripletex_link_for(conn: Connection, tenant: str) -> Link:
+    """Links to the tenant's vouchers in Tripletex's UI, from its connection's host. The connection is
+    read when the first link is asked for (a day without a Tripletex voucher reads none); without it, or
+    without a host, every link is None."""
+    from bookspot_tripletex.tripletex.links import voucher_link
+
+    bases: list[str | None] = []
+
+    def link(voucher_id: int, company_id: int | None) -> str | None:
+        if not bases:
+            try:
+                conn_id = load_tenant(conn, tenant).tripletex_conn_id
+            except LookupError:
+                conn_id = None
+            bases.append(_web_base(conn, conn_id) if conn_id else None)
+        base = bases[0]
+        return None if base is None else voucher_link(base, voucher_id, company_id)
+
+    return link
 
 
 def current_state(conn: Connection, tenant: str, day: dt.date, version: int = 1) -> dict[str, Any]:
