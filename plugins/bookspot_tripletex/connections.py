@@ -24,10 +24,11 @@ def open_source(engine: Engine, tenant_id: str) -> TransactionSource:
     from bookspot_tripletex.feed.source import JsonlFileSource
 
     conn_id = bookspot_conn_id(engine, tenant_id)
-    feed_file = (BaseHook.get_connection(conn_id).extra_dejson or {}).get("feed_file")
+    connection = BaseHook.get_connection(conn_id)
+    feed_file = (connection.extra_dejson or {}).get("feed_file")
     if feed_file:
         return JsonlFileSource(feed_file)
-    return BookSpotHook(conn_id, tenant=tenant_id).get_conn()
+    return BookSpotHook(conn_id, tenant=tenant_id, connection=connection).get_conn()
 
 
 def tripletex_client(engine: Engine, tenant_id: str) -> Any:

@@ -123,3 +123,25 @@ def test_connection_type_matches_airflows_provider_schema() -> None:
         BookSpotHook.get_ui_field_behaviour(), _schema("customized_form_field_behaviours.schema.json")
     )
     assert "password" not in entry["ui-field-behaviour"]["hidden-fields"]
+
+
+def test_a_connection_already_looked_up_is_used_as_it_is(
+    server: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk import Connection
+
+    looked_up = Connection(
+        conn_id="bookspot_fk_given",
+        conn_type="bookspot",
+        host=server.url,
+        password=TOKEN,
+        login="fjord-kayak",
+    )
+
+    def no_lookup(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the hook looked the connection up again")
+
+    monkeypatch.setattr(BookSpotHook, "get_connection", classmethod(no_lookup))
+    client = BookSpotHook("bookspot_fk_given", tenant="fjord-kayak", connection=looked_up).get_conn()
+    assert (client.base_url, client.account_id) == (server.url, "fjord-kayak")
+    assert list(client.iter_records(*WINDOW))

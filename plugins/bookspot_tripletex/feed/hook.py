@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from airflow.sdk import Connection
 from airflow.sdk.bases.hook import BaseHook
 
 from bookspot_tripletex.connection_form import extra_field, ui_field_behaviour
@@ -25,7 +26,8 @@ class BookSpotHook(BaseHook):
     """BookSpot transactions of one account.
 
     Connection: host = base URL, password = the account's API token, login (or extra `account_id`) =
-    the BookSpot account id, defaulting to `tenant`; extras `timeout` and `max_retries`.
+    the BookSpot account id, defaulting to `tenant`; extras `timeout` and `max_retries`. A caller that
+    already looked the connection up passes it as `connection` (one look-up per tenant and night).
     """
 
     conn_name_attr = "bookspot_conn_id"
@@ -42,6 +44,7 @@ class BookSpotHook(BaseHook):
         max_retries: int | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        connection: Connection | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -52,6 +55,7 @@ class BookSpotHook(BaseHook):
         self._session = session
         self._sleep = sleep
         self._client: BookSpotClient | None = None
+        self._connection = connection
 
     def get_conn(self) -> BookSpotClient:
         """The client for this connection, created on first use and reused."""
@@ -74,7 +78,7 @@ class BookSpotHook(BaseHook):
         return True, f"Connected to BookSpot account {client.account_id!r} at {client.base_url}"
 
     def _build(self, max_retries: int | None) -> BookSpotClient:
-        conn = self.get_connection(self.bookspot_conn_id)
+        conn = self._connection or self.get_connection(self.bookspot_conn_id)
         extra = conn.extra_dejson
         if not conn.password:
             raise ValueError(f"connection {self.bookspot_conn_id!r} needs the account token as password")
