@@ -224,9 +224,12 @@ def activate_day(engine: Engine, tenant_id: str, day: dt.date, client: Any) -> d
     return ensure_activated(engine, tenant_id, day, client)
 
 
-def reconcile_tenant(engine: Engine, tenant_id: str, client: Any) -> dict[str, Any]:
-    """Read back from Tripletex every day of the tenant touched since its last reconciliation (and the
-    rolling pass); a day not in the ledger exactly once, as its journal says, raises ReconcileMismatch."""
+def reconcile_tenant(engine: Engine, tenant_id: str, client: Callable[[], Any]) -> dict[str, Any]:
+    """Check every day of the tenant touched since its last reconciliation (and the rolling pass) against
+    Tripletex; a day not in the ledger exactly once, as its journal says, raises ReconcileMismatch.
+
+    What the load step listed (`read_back_tenant`) is compared from staging; `client()` makes the
+    Tripletex client only when something is left to ask Tripletex."""
     from bookspot_tripletex.load.reconcile import reconcile
 
     with engine.connect() as conn:
@@ -236,6 +239,19 @@ def reconcile_tenant(engine: Engine, tenant_id: str, client: Any) -> dict[str, A
         return reconcile(engine, tenant, client)
     finally:
         refresh_touched(engine, tenant_id, since, "reconciled")
+
+
+def read_back_tenant(engine: Engine, tenant_id: str, client: Any) -> dict[str, Any]:
+    """The load step's end for a tenant: one listing (per run of nearby dates) of what this night's
+    reconciliation checks, with the load's session, saved in staging for the reconcile step. A failure
+    is logged: reconciliation then lists for itself."""
+    from bookspot_tripletex.load.ledger import read_for_reconcile
+
+    try:
+        return read_for_reconcile(engine, tenant_id, client)
+    except Exception as exc:  # reconciliation asks Tripletex itself
+        log.warning("%s: ledger not read for reconciliation (%s); it reads it itself", tenant_id, exc)
+        return {"tenant": tenant_id, "error": str(exc)}
 
 
 def refresh_touched(engine: Engine, tenant_id: str, since: dt.datetime, event: str) -> list[dt.date]:
@@ -402,6 +418,11 @@ class _Client:
         self.engine, self.tenant_id = engine, tenant_id
         self._client: Any = None
         self._error: Exception | None = None
+
+    @property
+    def made(self) -> bool:
+        """Whether a step of this night already used the client (its session is there)."""
+        return self._client is not None
 
     def get(self) -> Any:
         if self._error is not None:
@@ -676,6 +697,8 @@ def _run_batch(engine: Engine, batch: Sequence[str], night: Night, track: _Track
                 track.report(finished[-1])
         clean = all(o.outcome.done or o.outcome.waiting for o in finished)
         if night.reconcile and not night.dry_run and clean:
+            if client.made:
+                read_back_tenant(engine, tenant, client.get())
             for outcome in _reconciled(engine, tenant, client, night.until):
                 track.report(outcome)
 
@@ -688,7 +711,7 @@ def _reconciled(engine: Engine, tenant: str, client: _Client, until: dt.date) ->
     from bookspot_tripletex.triage import CLI
 
     try:
-        result = reconcile_tenant(engine, tenant, client.get())
+        result = reconcile_tenant(engine, tenant, client.get)
     except ReconcileMismatch as exc:
         if not exc.days:
             return [_failed(tenant, until, "reconcile", exc, {})]
