@@ -188,7 +188,9 @@ def _doubt(engine, tenant: str, day: dt.date) -> None:  # type: ignore[no-untype
         add_doubt(conn, get_voucher(conn, tenant, day), day, "draft_post")
 
 
-def test_a_day_without_a_doubt_about_a_draft_lists_no_drafts(staging_engine, staged_day, emulator, client) -> None:
+def test_a_day_without_a_doubt_about_a_draft_lists_no_drafts(
+    staging_engine, staged_day, emulator, client
+) -> None:
     cfg, day = staged_day
     post_day(staging_engine, cfg, day, client, "night-1")
     emulator.admin("DELETE", "requests")

@@ -91,6 +91,9 @@ def run_activation(
 
         record(engine, tenant_id, client, report.company_id, report.company, mapping.id)
     if not report.ok:
+        from bookspot_tripletex.load.binding import request_recheck
+
+        request_recheck(engine, tenant_id, "the activation check failed: " + "; ".join(report.messages))
         version = f"the mapping valid from {mapping.valid_from}"
         raise ActivationFailed(f"{tenant_id}: Tripletex activation check failed for {version}:\n{report}")
     return {"status": "activated", "company": report.company, "warnings": [p["message"] for p in problems]}

@@ -133,7 +133,7 @@ def reconcile(
     """Check every day touched since the last reconciliation (and the last `days` days, when given) plus
     the rolling pass; raise ReconcileMismatch naming each held day; record the mark when all agree."""
     from bookspot_tripletex.load.doubts import doubted_days
-    from bookspot_tripletex.load.ledger import saved_listings
+    from bookspot_tripletex.load.reads import saved_listings
 
     now = now or dt.datetime.now(dt.UTC)
     today = today or dt.date.today()
@@ -198,7 +198,7 @@ def reconcile(
     if held:
         raise ReconcileMismatch(f"{tenant.tenant}: " + "; ".join(result["problems"]), held, result)
     _save_mark(engine, tenant.tenant, now, rolling_after if rolling else None, result, mark is not None)
-    from bookspot_tripletex.load.ledger import forget_reads
+    from bookspot_tripletex.load.reads import forget_reads
 
     forget_reads(engine, tenant.tenant, now)
     return result
