@@ -257,3 +257,18 @@ def test_a_first_night_after_the_activation_check_makes_four_calls(
     calls, outcomes = night(staging_engine, emulator, START)
     assert outcomes == [f"{START} load posted"]
     assert calls == Counter({SESSION: 1, POST: 1, SEND: 1, LISTING: 1})
+
+
+def test_a_later_night_with_older_days_reads_the_rolling_pass_in_its_listing(
+    staging_engine, emulator, tenant, monkeypatch
+) -> None:
+    monkeypatch.setenv("BOOKSPOT_RECONCILE_SETTLE_SECONDS", "0")
+    night(staging_engine, emulator, START + dt.timedelta(days=9))  # ten days posted
+    later, outcomes = night(staging_engine, emulator, START + dt.timedelta(days=10))
+    assert outcomes == [f"{START + dt.timedelta(days=10)} load posted"]
+    # the rolling pass reads 7 older posted days (within a week of tonight's: the same listing) and,
+    # once per re-check schedule, the accounting periods (which of them are closed)
+    periods = ("GET", "/v2/ledger/accountingPeriod")
+    assert later == Counter({SESSION: 1, POST: 1, SEND: 1, LISTING: 1, periods: 1})
+    again, _ = night(staging_engine, emulator, START + dt.timedelta(days=11))
+    assert again == Counter({SESSION: 1, POST: 1, SEND: 1, LISTING: 1})
