@@ -91,7 +91,8 @@ def _fresh(at: dt.datetime | None, now: dt.datetime) -> bool:
     return at is not None and now - at < dt.timedelta(days=settings.tripletex_recheck_days())
 
 
-def _usable(binding: Binding | None, print_: str | None, now: dt.datetime) -> bool:
+def _usable(binding: Binding | None, print_: str | None) -> bool:
+    """The binding was made through this very connection and nothing asked for a re-check since."""
     return (
         binding is not None
         and print_ is not None
@@ -104,9 +105,8 @@ def company_current(engine: Engine, tenant: str, client: Any, now: dt.datetime |
     """The company staging's binding says this client reaches, when that needs no new check; else None."""
     now = now or dt.datetime.now(dt.UTC)
     binding = load_binding(engine, tenant)
-    if not _usable(binding, fingerprint(client), now) or not _fresh(binding.checked_at, now):  # type: ignore[union-attr]
+    if binding is None or not _usable(binding, fingerprint(client)) or not _fresh(binding.checked_at, now):
         return None
-    assert binding is not None
     return binding.company_id
 
 
@@ -118,8 +118,8 @@ def mapping_current(
     now = now or dt.datetime.now(dt.UTC)
     binding = load_binding(engine, tenant)
     return (
-        _usable(binding, fingerprint(client), now)
-        and binding is not None
+        binding is not None
+        and _usable(binding, fingerprint(client))
         and binding.mapping_version_id == mapping_version_id
         and _fresh(binding.mapping_checked_at, now)
         and _fresh(binding.checked_at, now)
