@@ -272,3 +272,43 @@ def test_a_later_night_with_older_days_reads_the_rolling_pass_in_its_listing(
     assert later == Counter({SESSION: 1, POST: 1, SEND: 1, LISTING: 1, periods: 1})
     again, _ = night(staging_engine, emulator, START + dt.timedelta(days=11))
     assert again == Counter({SESSION: 1, POST: 1, SEND: 1, LISTING: 1})
+
+
+def test_the_reconcile_step_compares_the_load_steps_listing_without_a_session(
+    staging_engine, staged_day, emulator
+) -> None:
+    """The DAG's load and reconcile steps run in separate processes: the load step lists once after the
+    tenant's days and saves it; reconciliation makes a client only for what that listing did not cover."""
+    from sqlalchemy import update as sql_update
+
+    from bookspot_tripletex.staging.schema import vouchers
+
+    cfg, day = staged_day
+    load_client = make_client(emulator)
+    assert pipeline.load_day(staging_engine, cfg.tenant, day, load_client, "load-task")["outcome"] == "posted"
+    read = pipeline.read_back_tenant(staging_engine, cfg.tenant, load_client)
+    assert read["calls"] == 1 and read["ranges"] == [
+        [day.isoformat(), (day + dt.timedelta(days=1)).isoformat()]
+    ]
+
+    def no_session() -> Any:
+        raise AssertionError("the reconcile step needed no client")
+
+    emulator.admin("DELETE", "requests")
+    result = pipeline.reconcile_tenant(staging_engine, cfg.tenant, no_session)
+    assert result["problems"] == [] and result["calls"] == 0 and result["listings_from_load"] == 1
+    assert emulator.admin("GET", "calls")["total"] == 0
+
+    # a day changed after the load's listing is listed again, with a client made for it
+    read = pipeline.read_back_tenant(staging_engine, cfg.tenant, load_client)
+    with staging_engine.begin() as conn:
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+        conn.execute(sql_update(vouchers).values(updated_at=later))
+    made: list[Any] = []
+
+    def reconcile_client() -> Any:
+        made.append(make_client(emulator))
+        return made[-1]
+
+    result = pipeline.reconcile_tenant(staging_engine, cfg.tenant, reconcile_client)
+    assert result["problems"] == [] and len(made) == 1 and result["calls_by_kind"] == {"list_vouchers": 1}
