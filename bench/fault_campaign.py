@@ -125,6 +125,9 @@ class Figures:
     mismatched_sums: int = 0
     stray_drafts_left: int = 0
     stray_drafts_deleted: int = 0
+    reconcile_from_load: int = 0
+    reconcile_own_client: int = 0
+    reconcile_calls: Counter[str] = field(default_factory=Counter)
     reversed_apart: int = 0
     corrections: int = 0
     refused: list[str] = field(default_factory=list)
@@ -143,6 +146,12 @@ class Figures:
         out.append(f"vouchers reversed (ours, apart from the count): {self.reversed_apart}")
         out.append(
             f"refusals: {len(self.refused)}" + (f" (first: {self.refused[0]})" if self.refused else "")
+        )
+        out.append(
+            "recovery's last reconciliation: ranges compared from the load's listing "
+            f"{self.reconcile_from_load}, tenants that needed a client of their own "
+            f"{self.reconcile_own_client}, calls "
+            + (", ".join(f"{k} {n}" for k, n in sorted(self.reconcile_calls.items())) or "none")
         )
         out.append(f"duplicates created: {self.duplicates_created}")
         out.append(f"duplicates reversed by reconciliation: {self.duplicates_reversed}")
@@ -594,6 +603,7 @@ class Campaign:
     def _recover(self, engine: Any, tenants: dict[str, Any]) -> None:
         """The next night: reconcile (queue vanished days), journal and load every day, reconcile again."""
         from bookspot_tripletex.load.errors import ReconcileMismatch
+        from bookspot_tripletex.load.ledger import read_for_reconcile
         from bookspot_tripletex.load.reconcile import reconcile
 
         backend = next(b for b, e in self.engines.items() if e is engine)
@@ -612,8 +622,23 @@ class Campaign:
                     if outcome in ("posted", "already_posted", "found_existing", "refused", "empty", "held"):
                         break
                     time.sleep(0.05)
+            # the load step's one listing, kept in staging; reconciliation compares with it and makes
+            # its own client only for what the listing did not cover
+            made: list[Any] = []
+
+            def factory(client: Any = client, made: list[Any] = made) -> Any:
+                made.append(client)
+                return client
+
             try:
-                result = reconcile(engine, tenants[tenant], client, days=7, today=TODAY)
+                read_for_reconcile(engine, tenant, client, today=TODAY, days=7)
+            except Exception as exc:  # reconciliation then lists for itself
+                self.figures.refused.append(f"listing for reconciliation: {exc}"[:300])
+            try:
+                result = reconcile(engine, tenants[tenant], factory, days=7, today=TODAY)
+                self.figures.reconcile_from_load += result.get("listings_from_load", 0)
+                self.figures.reconcile_own_client += bool(made)
+                self.figures.reconcile_calls.update(result.get("calls_by_kind") or {})
                 self.figures.duplicates_reversed += len(result["reversed_duplicates"])
                 self.figures.stray_drafts_deleted += result["drafts_deleted"]
             except ReconcileMismatch as exc:

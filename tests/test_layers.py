@@ -36,6 +36,9 @@ LOAD_ORDER = (
     "load.errors",
     "load.state",
     "load.claims",
+    "load.binding",
+    "load.doubts",
+    "load.reads",
     "load.ids",
     "load.periods",
     "load.approval",
@@ -46,6 +49,7 @@ LOAD_ORDER = (
     "load.corrections",
     "load.post",
     "load.reconcile",
+    "load.ledger",
 )
 """Inside `load`, a module imports only those before it: one voucher's protocol (`send`) under the
 corrections, the day (`post`) over its corrections, and reconciliation over both, never back."""

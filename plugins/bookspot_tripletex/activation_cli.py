@@ -1,9 +1,13 @@
-"""`activation-check`: the activation report of one tenant's current mapping, in the customer's words."""
+"""`activation-check`: the activation report of one tenant's current mapping, in the customer's words.
+
+A passing check is kept with the connection's fingerprint (`load/binding.py`): the tenant's next night
+posts without checking the company, the accounts and the VAT types again."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from bookspot_tripletex import settings
 from bookspot_tripletex.connections import tripletex_client
 from bookspot_tripletex.load.activation import ActivationFailed, run_activation
 from bookspot_tripletex.staging.day_mapping import mapping_for_day
@@ -36,4 +40,9 @@ def run_activation_check(tenant_id: str, staging_url: str | None = None, day: dt
     )
     for warning in result["warnings"]:
         print(f"WARNING: {warning}")
+    print(
+        "Kept in staging for the nights: checked again when the connection or the mapping changes, "
+        f"after a refusal naming an account, a VAT code or the company, and every "
+        f"{settings.tripletex_recheck_days():g} day(s)."
+    )
     return 0

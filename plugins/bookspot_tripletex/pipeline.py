@@ -29,6 +29,7 @@ from bookspot_tripletex.steps.load import (
     attach_report,
     corrections_posted,
     load_day,
+    read_back_tenant,
 )
 from bookspot_tripletex.steps.reconcile import _reconciled, reconcile_tenant, refresh_touched
 from bookspot_tripletex.steps.validate import _held_reason, _validate_batch, validate_day, validate_days
@@ -56,6 +57,7 @@ __all__ = [
     "extract_tenant",
     "journal_day",
     "load_day",
+    "read_back_tenant",
     "reconcile_tenant",
     "refresh_touched",
     "run_night",

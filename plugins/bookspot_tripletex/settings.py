@@ -64,3 +64,28 @@ def closed_period_text_match() -> bool:
     `BOOKSPOT_CLOSED_PERIOD_TEXT_MATCH` (default on; `0`, `false`, `no` or `off` turns it off)."""
     value = os.environ.get("BOOKSPOT_CLOSED_PERIOD_TEXT_MATCH", "1").strip().lower()
     return value not in ("0", "false", "no", "off")
+
+
+def tripletex_recheck_days() -> float:
+    """How long what was checked in a tenant's Tripletex company (the company `whoAmI` names, the
+    mapping's accounts and VAT types, the accounting periods) is trusted before it is checked again
+    although nothing changed: `BOOKSPOT_TRIPLETEX_RECHECK_DAYS` (default 7; 0 checks before every
+    night's first post)."""
+    return max(0.0, float(os.environ.get("BOOKSPOT_TRIPLETEX_RECHECK_DAYS", "7")))
+
+
+def connection_fingerprint_key() -> bytes:
+    """The key of the connections' fingerprints (HMAC-SHA256, `load/binding.py`):
+    `BOOKSPOT_FINGERPRINT_KEY`, else Airflow's Fernet key (`AIRFLOW__CORE__FERNET_KEY`), else a fixed
+    application key. Changing it only makes every tenant's next post check its company again."""
+    for name in ("BOOKSPOT_FINGERPRINT_KEY", "AIRFLOW__CORE__FERNET_KEY"):
+        value = os.environ.get(name)
+        if value:
+            return value.encode("utf-8")
+    return b"bookspot-tripletex-connection-fingerprint"
+
+
+def ledger_read_max_age_seconds() -> float:
+    """How old a listing the load step saved for reconciliation may be and still be used by it
+    (`BOOKSPOT_LEDGER_READ_MAX_AGE_SECONDS`, default 6 hours); an older one is listed again."""
+    return float(os.environ.get("BOOKSPOT_LEDGER_READ_MAX_AGE_SECONDS", str(6 * 3600)))

@@ -180,10 +180,29 @@ def test_a_repost_the_repair_could_not_finish_is_posted_by_the_next_run(
     assert reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)["problems"] == []
 
 
+def _doubt(engine, tenant: str, day: dt.date) -> None:  # type: ignore[no-untyped-def]
+    from bookspot_tripletex.load.doubts import add_doubt
+    from bookspot_tripletex.load.state import get_voucher
+
+    with engine.begin() as conn:
+        add_doubt(conn, get_voucher(conn, tenant, day), day, "draft_post")
+
+
+def test_a_day_without_a_doubt_about_a_draft_lists_no_drafts(
+    staging_engine, staged_day, emulator, client
+) -> None:
+    cfg, day = staged_day
+    post_day(staging_engine, cfg, day, client, "night-1")
+    emulator.admin("DELETE", "requests")
+    result = reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)
+    assert result["problems"] == [] and "non_posted_vouchers" not in result["calls_by_kind"]
+
+
 def test_our_stray_drafts_go_once_the_day_is_posted(staging_engine, staged_day, emulator, client) -> None:
     cfg, day = staged_day
     post_day(staging_engine, cfg, day, client, "night-1")
     stray = client.post_draft(_payload(staging_engine, cfg, day, client))
+    _doubt(staging_engine, cfg.tenant, day)  # what a draft POST whose answer was lost leaves
     theirs = {**_payload(staging_engine, cfg, day, client), "externalVoucherNumber": "theirs"}
     other = client.post_draft(theirs)
     result = reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)
@@ -254,6 +273,8 @@ def test_the_rolling_pass_reads_untouched_days_of_open_periods(
     closed = reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)
     assert closed["days"] == 0 and closed["calls_by_kind"] == {"accounting_periods": 1}
     emulator.admin("PUT", f"companies/{COMPANY_ID}/closed_periods", [])
+    # the periods are kept in staging for the re-check schedule; 0 reads them again at once
+    monkeypatch.setenv("BOOKSPOT_TRIPLETEX_RECHECK_DAYS", "0")
     with pytest.raises(ReconcileMismatch, match="gone from Tripletex") as caught:
         reconcile(staging_engine, cfg, make_client(emulator), today=TODAY)
     assert caught.value.result["rolling"] == 1 and caught.value.result["touched"] == 0

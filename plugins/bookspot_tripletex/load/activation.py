@@ -1,4 +1,6 @@
-"""Activation of a tenant's mapping against its Tripletex company, checked once per mapping version."""
+"""Activation of a tenant's mapping against its Tripletex company: checked for each mapping version, and
+again when the connection changes, Tripletex refused a posting naming the mapping or the company, or
+the check is older than the re-check schedule (`load/binding.py`)."""
 
 from __future__ import annotations
 
@@ -51,6 +53,18 @@ def run_activation(
     resolved = ResolvedIds(
         report.company_id, dict(report.account_ids), dict(report.vat_type_ids), dict(report.voucher_type_ids)
     )
+    if report.ok:
+        from bookspot_tripletex.load.binding import company_moved, load_binding
+        from bookspot_tripletex.tripletex.activation import Problem
+
+        moved = company_moved(load_binding(engine, tenant_id), report.company_id, company_id)
+        if moved is not None:
+            report.problems.append(
+                Problem(
+                    f"{moved[0].upper()}{moved[1:]}; connect the tenant's own company again, or name the new "
+                    "company (tripletex_company_id) in the tenant file and import it."
+                )
+            )
     problems = [
         {
             "severity": p.severity,
@@ -72,14 +86,33 @@ def run_activation(
                 resolved=resolved.as_json() if report.ok else None,
             )
         )
+    if report.ok:
+        from bookspot_tripletex.load.binding import record
+
+        record(engine, tenant_id, client, report.company_id, report.company, mapping.id)
     if not report.ok:
+        from bookspot_tripletex.load.binding import request_recheck
+
+        request_recheck(engine, tenant_id, "the activation check failed: " + "; ".join(report.messages))
         version = f"the mapping valid from {mapping.valid_from}"
         raise ActivationFailed(f"{tenant_id}: Tripletex activation check failed for {version}:\n{report}")
     return {"status": "activated", "company": report.company, "warnings": [p["message"] for p in problems]}
 
 
+def _still_current(engine: Engine, tenant_id: str, mapping_version_id: int, client: Any) -> bool:
+    """A passed check still holds: for a client that tells its connection's fingerprint, only while
+    staging's binding says this connection passed it for this version recently and nothing asked for a
+    re-check (`load/binding.py`); a client that cannot tell keeps the check of its mapping version."""
+    from bookspot_tripletex.load.binding import fingerprint, mapping_current
+
+    if fingerprint(client) is None:
+        return True
+    return mapping_current(engine, tenant_id, mapping_version_id, client)
+
+
 def ensure_activated(engine: Engine, tenant_id: str, day: dt.date, client: Any) -> dict[str, Any]:
-    """Before the first night of a mapping version: run the activation check unless it already passed."""
+    """Before a post: run the activation check unless it passed for this mapping version and still holds
+    (same connection, recent enough, no re-check asked)."""
     from bookspot_tripletex.tenants.store import load_tenant
 
     with engine.connect() as conn:
@@ -88,7 +121,7 @@ def ensure_activated(engine: Engine, tenant_id: str, day: dt.date, client: Any) 
     if mapping is None:
         return {"status": "no_mapping"}
     done = passed_activation(engine, tenant_id, mapping.id)
-    if done is not None:
+    if done is not None and _still_current(engine, tenant_id, mapping.id, client):
         return {"status": "already_activated", **done}
     return run_activation(
         engine, tenant_id, mapping, client, tenant.tripletex_company_id, tenant.voucher_type

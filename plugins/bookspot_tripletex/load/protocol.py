@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine
 
 from bookspot_tripletex.load.claims import Claim, ensure_lease, fenced
+from bookspot_tripletex.load.doubts import add_doubt, drop_doubt
 from bookspot_tripletex.load.errors import DayRefused, OutcomeUnclear
 from bookspot_tripletex.load.state import VoucherRow
 from bookspot_tripletex.tripletex.errors import (
@@ -87,6 +89,29 @@ def is_closed_period(exc: TripletexError) -> bool:
         return False
     text = " ".join([exc.message or "", *(str(m.get("message", "")) for m in exc.validation_messages)])
     return isinstance(exc, ValidationError) and any(w in text.lower() for w in CLOSED_WORDS)
+
+
+MAPPING_WORDS = re.compile(
+    r"account|konto|vat ?type|vat code|mva|voucher ?type|bilagstype|company|selskap|firma", re.IGNORECASE
+)
+
+
+def names_mapping(exc: BaseException) -> bool:
+    """Whether a refusal explains itself by an account, a VAT type, the voucher type or the company
+    (a 4xx from Tripletex, or our own check): what was checked in Tripletex is checked again."""
+    from bookspot_tripletex.load.errors import WrongCompany
+
+    if isinstance(exc, WrongCompany):
+        return True
+    cause = exc.__cause__
+    if isinstance(cause, TripletexError):
+        if cause.status is None or not 400 <= cause.status < 500 or isinstance(cause, RateLimited):
+            return False
+        bits = [cause.message or "", cause.developer_message or ""]
+        for m in cause.validation_messages:
+            bits += [str(m.get("field") or ""), str(m.get("message") or "")]
+        return bool(MAPPING_WORDS.search(" ".join(bits)))
+    return isinstance(exc, DayRefused) and bool(MAPPING_WORDS.search(str(exc)))
 
 
 def refusal(exc: TripletexError, what: str) -> DayRefused:
@@ -162,12 +187,13 @@ def _adopt_or_create(
             key=lambda v: int(v["id"]),
         )
         same = [v for v in ours if same_content(v, payload)]
-        delete_drafts(client, [v for v in ours if v not in same[:1]], ext)
+        delete_drafts(client, [v for v in ours if v not in same[:1]], ext, engine, row)
         if same:
             _record(engine, claim, same[0])
             return same[0]
     with engine.begin() as conn:
         fenced(conn, claim, dt.datetime.now(dt.UTC), draft_requested_at=dt.datetime.now(dt.UTC))
+        doubt = add_doubt(conn, row, dt.date.fromisoformat(payload["date"]), "draft_post")
     ensure_lease(engine, claim, write_budget(client))
     try:
         draft = client.post_draft(payload, VOUCHER_FIELDS)
@@ -177,9 +203,12 @@ def _adopt_or_create(
                 f"{ext}: the draft's POST got no clear answer ({exc}); next attempt looks"
             ) from exc
         if isinstance(exc, RateLimited):
+            drop_doubt(engine, doubt)  # a 429 made nothing
             raise
+        drop_doubt(engine, doubt)  # a refusal made nothing
         raise refusal(exc, f"the draft of {ext}") from exc
     _record(engine, claim, draft)
+    drop_doubt(engine, doubt)  # this POST's draft is the recorded one
     return draft
 
 
@@ -206,7 +235,7 @@ def _send(engine: Engine, claim: Claim, client: VoucherApi, row: VoucherRow, dra
             raise
         if not (unclear(exc) or isinstance(exc, Conflict) or _already_sent(exc)):
             if is_closed_period(exc):
-                delete_drafts(client, [draft], ext)
+                delete_drafts(client, [draft], ext, engine, row)
                 with engine.begin() as conn:
                     fenced(conn, claim, dt.datetime.now(dt.UTC), draft_id=None, draft_version=None)
             raise refusal(exc, f"sending {ext} to the ledger") from exc
@@ -226,8 +255,15 @@ def _already_sent(exc: TripletexError) -> bool:
     return isinstance(exc, ValidationError) and "allerede bokført" in str(exc)
 
 
-def delete_drafts(client: VoucherApi, drafts: list[dict[str, Any]], ext: str) -> int:
-    """Delete extra drafts of ours (never in the ledger); a failure leaves them for the next run."""
+def delete_drafts(
+    client: VoucherApi,
+    drafts: list[dict[str, Any]],
+    ext: str,
+    engine: Engine | None = None,
+    row: VoucherRow | None = None,
+) -> int:
+    """Delete extra drafts of ours (never in the ledger); a failure leaves them for the next run (and,
+    with `engine` and `row`, a doubt on the day, so that reconciliation lists its drafts)."""
     gone = 0
     for extra in drafts:
         try:
@@ -237,4 +273,13 @@ def delete_drafts(client: VoucherApi, drafts: list[dict[str, Any]], ext: str) ->
             log.warning(
                 "%s: extra draft %s not deleted (%s); the next run tries again", ext, extra["id"], exc
             )
+            if engine is not None and row is not None:
+                try:
+                    with engine.begin() as conn:
+                        day = str(extra.get("date") or "")[:10]
+                        add_doubt(
+                            conn, row, dt.date.fromisoformat(day) if day else row.effective_date, "delete"
+                        )
+                except Exception as note_exc:  # staging unreachable: the day's own doubt stays
+                    log.warning("%s: doubt not recorded (%s)", ext, note_exc)
     return gone

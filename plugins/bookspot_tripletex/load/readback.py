@@ -1,7 +1,8 @@
 """Read-back of one voucher: what Tripletex holds under a posted row's id against what was posted.
 
-Used right after each post (by id) and by reconciliation. A difference is said in words: the voucher
-gone, reversed by someone else, postings not those of the journal, or net amounts not balancing.
+Used right after each post (on the answer that put the voucher in the ledger) and by reconciliation.
+A difference is said in words: the voucher gone, reversed by someone else, postings not those of the
+journal, or net amounts not balancing.
 """
 
 from __future__ import annotations
@@ -65,9 +66,25 @@ def _words(lines: Counter[tuple[int, int, int]]) -> str:
     )
 
 
-def check_voucher(engine: Engine, client: Any, row: VoucherRow) -> None:
-    """Read one just-posted voucher back by id; raise ReconcileMismatch if it is not what was posted."""
+def check_voucher(engine: Engine, client: Any, row: VoucherRow, answer: dict[str, Any] | None = None) -> None:
+    """Read one just-posted voucher back; raise ReconcileMismatch if it is not what was posted.
+
+    `answer`: the voucher as Tripletex answered the call that put it in the ledger (`PUT :sendToLedger`,
+    or the read by id or listing that found it there), with its postings: that answer is the read-back,
+    no `GET` by id is made. Without an answer carrying this voucher's postings, it is read by id."""
     assert row.tripletex_voucher_id is not None
-    problems = differences(row, client.get_voucher(row.tripletex_voucher_id, VOUCHER_FIELDS))
+    voucher = answer if _readable(answer, row) else None
+    if voucher is None:
+        voucher = client.get_voucher(row.tripletex_voucher_id, VOUCHER_FIELDS)
+    problems = differences(row, voucher)
     if problems:
         raise ReconcileMismatch("; ".join(problems))
+
+
+def _readable(answer: dict[str, Any] | None, row: VoucherRow) -> bool:
+    return (
+        isinstance(answer, dict)
+        and isinstance(answer.get("postings"), list)
+        and answer.get("id") is not None
+        and int(answer["id"]) == row.tripletex_voucher_id
+    )

@@ -25,7 +25,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
 from bookspot_tripletex.domain import VoucherStatus, external_number
 from bookspot_tripletex.load.corrections import build_correction, journal_totals, posted_totals
@@ -64,14 +64,27 @@ def reconcile_days_setting() -> int:
 
 
 class _Counting:
-    """The client, counting the Tripletex calls reconciliation makes (a listing's pages count once)."""
+    """The client, counting the Tripletex calls reconciliation makes (a listing's pages count once).
+
+    `client` may be a zero-argument callable that makes the client: it is called on the first call
+    reconciliation needs, so that a night whose load step read everything makes no session at all."""
 
     def __init__(self, client: Any) -> None:
-        self._client = client
+        self._factory = client if _is_factory(client) else None
+        self._client = None if self._factory is not None else client
         self.calls: Counter[str] = Counter()
 
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            assert self._factory is not None
+            self._client = self._factory()
+        return self._client
+
     def __getattr__(self, name: str) -> Any:
-        target = getattr(self._client, name)
+        if name.startswith("_"):
+            raise AttributeError(name)
+        target = getattr(self.client, name)
         if not callable(target):
             return target
 
@@ -80,6 +93,11 @@ class _Counting:
             return target(*args, **kwargs)
 
         return counted
+
+
+def _is_factory(client: Any) -> bool:
+    """A zero-argument callable that makes the client, rather than a client."""
+    return callable(client) and not hasattr(client, "list_vouchers")
 
 
 @dataclass
@@ -114,37 +132,37 @@ def reconcile(
 ) -> dict[str, Any]:
     """Check every day touched since the last reconciliation (and the last `days` days, when given) plus
     the rolling pass; raise ReconcileMismatch naming each held day; record the mark when all agree."""
+    from bookspot_tripletex.load.doubts import doubted_days
+    from bookspot_tripletex.load.reads import saved_listings
+
     now = now or dt.datetime.now(dt.UTC)
     today = today or dt.date.today()
     counting = _Counting(client)
     with engine.connect() as conn:
-        mark = conn.execute(
-            select(reconcile_marks).where(reconcile_marks.c.tenant_id == tenant.tenant)
-        ).first()
-        since = mark.touched_to if mark is not None else now - dt.timedelta(days=reconcile_days_setting())
-        since = _aware(since) - dt.timedelta(
-            seconds=_setting("BOOKSPOT_RECONCILE_SETTLE_SECONDS", SETTLE_SECONDS)
-        )
-        touched = touched_days(conn, tenant.tenant, since)
-        if days is not None:
-            touched |= _days_from(conn, tenant.tenant, today - dt.timedelta(days=days))
-        rolling, rolling_after = _rolling(conn, counting, tenant.tenant, today, mark, touched)
+        mark = _mark(conn, tenant.tenant)
+        touched, rolling, rolling_after = _plan(engine, conn, counting, tenant.tenant, today, mark, now, days)
         checked = sorted(touched | set(rolling))
         state = {d: _Day(d) for d in checked}
         for row in _rows(conn, tenant.tenant, checked):
             state[row.date].rows.append(row)
+        changed = _changed_at(conn, tenant.tenant, checked)
         pending = _pending_days(conn, tenant.tenant, checked)
+        doubts = doubted_days(conn, tenant.tenant)
+        listings = saved_listings(conn, tenant.tenant, now)
     drafts_deleted: dict[str, int] = {}
     reversed_extras: list[int] = []
     reposted: list[dict[str, Any]] = []
+    saved_used = 0
     if state:
-        _read_ledger(counting, tenant.tenant, state)
+        saved_used = _read_ledger(counting, tenant.tenant, state, listings, changed)
         for day in state.values():
             _check_day(engine, tenant, day, day.date in pending)
             if repair:
                 reversed_extras += _reverse_extras(engine, counting, day)
                 reposted += _repost_lost(engine, tenant, counting, day)
-        drafts_deleted = _delete_stray_drafts(counting, tenant.tenant, {d: state[d] for d in touched})
+        drafts_deleted = _delete_stray_drafts(
+            engine, counting, tenant.tenant, {d: state[d] for d in touched if d in doubts}, doubts
+        )
     held = {d.date: d.problems for d in state.values() if d.problems}
     result = {
         "tenant": tenant.tenant,
@@ -155,6 +173,7 @@ def reconcile(
         "touched": len(touched),
         "rolling": len(rolling),
         "vouchers": sum(len(d.found) for d in state.values()),
+        "listings_from_load": saved_used,
         "confirmed_by_id": counting.calls["get_voucher"],
         "calls": sum(counting.calls.values()),
         "calls_by_kind": dict(counting.calls),
@@ -179,7 +198,69 @@ def reconcile(
     if held:
         raise ReconcileMismatch(f"{tenant.tenant}: " + "; ".join(result["problems"]), held, result)
     _save_mark(engine, tenant.tenant, now, rolling_after if rolling else None, result, mark is not None)
+    from bookspot_tripletex.load.reads import forget_reads
+
+    forget_reads(engine, tenant.tenant, now)
     return result
+
+
+def _mark(conn: Connection, tenant: str) -> Any:
+    return conn.execute(select(reconcile_marks).where(reconcile_marks.c.tenant_id == tenant)).first()
+
+
+def _plan(
+    engine: Engine,
+    conn: Connection,
+    client: Any,
+    tenant: str,
+    today: dt.date,
+    mark: Any,
+    now: dt.datetime,
+    days: int | None = None,
+) -> tuple[set[dt.date], list[dt.date], dt.date | None]:
+    """The days a reconciliation at `now` checks: touched since the mark (less the settling margin),
+    days with a doubt about a draft, the last `days` days when asked, and the rolling pass."""
+    from bookspot_tripletex.load.doubts import doubted_days
+
+    since = mark.touched_to if mark is not None else now - dt.timedelta(days=reconcile_days_setting())
+    since = _aware(since) - dt.timedelta(
+        seconds=_setting("BOOKSPOT_RECONCILE_SETTLE_SECONDS", SETTLE_SECONDS)
+    )
+    touched = touched_days(conn, tenant, since) | set(doubted_days(conn, tenant))
+    if days is not None:
+        touched |= _days_from(conn, tenant, today - dt.timedelta(days=days))
+    rolling, rolling_after = _rolling(conn, client, tenant, today, mark, touched, engine)
+    return touched, rolling, rolling_after
+
+
+def plan_for_tonight(
+    engine: Engine, tenant: str, client: Any, today: dt.date, now: dt.datetime, days: int | None = None
+) -> tuple[list[tuple[dt.date, dt.date]], int]:
+    """The listings this night's reconciliation of the tenant needs (the load step makes them), and the
+    Tripletex calls planning them took (the accounting periods, when not kept in staging)."""
+    counting = _Counting(client)
+    with engine.connect() as conn:
+        mark = _mark(conn, tenant)
+        touched, rolling, _ = _plan(engine, conn, counting, tenant, today, mark, now, days)
+        checked = sorted(touched | set(rolling))
+        state = {d: _Day(d) for d in checked}
+        for row in _rows(conn, tenant, checked):
+            state[row.date].rows.append(row)
+    return (ranges(_dates(state)) if state else []), sum(counting.calls.values())
+
+
+def _changed_at(conn: Connection, tenant: str, days: list[dt.date]) -> dict[dt.date, dt.datetime]:
+    """The last change staging recorded to each day's vouchers (a listing older than it is not used)."""
+    out: dict[dt.date, dt.datetime] = {}
+    for i in range(0, len(days), CHUNK):
+        for day, at in conn.execute(
+            select(vouchers.c.local_date, func.max(vouchers.c.updated_at))
+            .where(vouchers.c.tenant_id == tenant, vouchers.c.local_date.in_(days[i : i + CHUNK]))
+            .group_by(vouchers.c.local_date)
+        ):
+            if at is not None:
+                out[day] = _aware(at)
+    return out
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -230,6 +311,7 @@ def _rolling(
     today: dt.date,
     mark: Any,
     touched: set[dt.date],
+    engine: Engine | None = None,
 ) -> tuple[list[dt.date], dt.date | None]:
     """The next posted days in open periods after the rolling cursor (wrapping round), and the new cursor."""
     size = _setting("BOOKSPOT_RECONCILE_ROLLING_DAYS", ROLLING_DAYS)
@@ -249,7 +331,7 @@ def _rolling(
     candidates = [d for d in posted if d not in touched]
     if not candidates:
         return [], None
-    closed = _closed_periods(client, candidates[0], today)
+    closed = _closed_periods(client, candidates[0], today, engine, tenant)
     open_days = [d for d in candidates if not any(start <= d < end for start, end in closed)]
     after = mark.rolling_after if mark is not None else None
     ahead = [d for d in open_days if after is None or d > after]
@@ -257,12 +339,46 @@ def _rolling(
     return chosen, (chosen[-1] if chosen else None)
 
 
-def _closed_periods(client: Any, first: dt.date, today: dt.date) -> list[tuple[dt.date, dt.date]]:
-    """The closed periods around today, read once per client and night with the corrections' look-up
-    (`load.periods`); days older than what they cover count as open."""
+def _closed_periods(
+    client: Any, first: dt.date, today: dt.date, engine: Engine | None = None, tenant: str | None = None
+) -> list[tuple[dt.date, dt.date]]:
+    """The closed periods around today: as kept in staging when read within the re-check schedule
+    (`load/binding.py`), else read (once per client and night, with the corrections' look-up,
+    `load.periods`) and kept; days older than what they cover count as open."""
     from bookspot_tripletex.load.periods import periods
 
-    return [(p.start, p.end) for p in periods(client, today) if p.closed and p.end > first]
+    kept = None
+    if engine is not None and tenant is not None:
+        from bookspot_tripletex.load.binding import saved_periods
+
+        kept = saved_periods(engine, tenant)
+    if kept is not None and _window_of(kept, today):
+        found = [
+            (dt.date.fromisoformat(p["start"]), dt.date.fromisoformat(p["end"]), p["closed"])
+            for p in kept
+            if "start" in p
+        ]
+    else:
+        read = periods(client, today)
+        found = [(p.start, p.end, p.closed) for p in read]
+        if engine is not None and tenant is not None:
+            from bookspot_tripletex.load.binding import save_periods
+
+            save_periods(
+                engine,
+                tenant,
+                [
+                    {"start": a.isoformat(), "end": b.isoformat(), "closed": c, "for": today.year}
+                    for a, b, c in found
+                ]
+                or [{"for": today.year}],
+            )
+    return [(start, end) for start, end, closed in found if closed and end > first]
+
+
+def _window_of(kept: list[dict[str, Any]], today: dt.date) -> bool:
+    """Whether the kept periods were read for this year (the look-up reads around today's year)."""
+    return bool(kept) and all(p.get("for") == today.year for p in kept)
 
 
 def _rows(conn: Connection, tenant: str, days: list[dt.date]) -> list[VoucherRow]:
@@ -321,10 +437,28 @@ def _dates(state: dict[dt.date, _Day]) -> set[dt.date]:
     return {d for day in state.values() for d in {day.date, *(r.effective_date for r in day.rows)}}
 
 
-def _read_ledger(client: Any, tenant: str, state: dict[dt.date, _Day]) -> None:
-    """List our vouchers of the days; read by id each posted one a (lagging) listing left out."""
+def _read_ledger(
+    client: Any,
+    tenant: str,
+    state: dict[dt.date, _Day],
+    listings: list[Any] | None = None,
+    changed: dict[dt.date, dt.datetime] | None = None,
+) -> int:
+    """List our vouchers of the days; read by id each posted one a (lagging) listing left out.
+
+    A range the load step already listed (`load/ledger.py`) after the last change to its days is taken
+    from staging instead of Tripletex; how many ranges were, is returned."""
+    used = 0
     for start, end in ranges(_dates(state)):
-        for voucher in client.list_vouchers(start, end, fields=VOUCHER_FIELDS):
+        listing = _saved_for(listings or [], state, changed or {}, start, end)
+        if listing is not None:
+            used += 1
+            listed = [
+                v for v in listing.vouchers if start.isoformat() <= str(v.get("date"))[:10] < end.isoformat()
+            ]
+        else:
+            listed = client.list_vouchers(start, end, fields=VOUCHER_FIELDS)
+        for voucher in listed:
             day = day_of(tenant, voucher.get("externalVoucherNumber"))
             if day in state:
                 state[day].found[int(voucher["id"])] = voucher
@@ -338,6 +472,28 @@ def _read_ledger(client: Any, tenant: str, state: dict[dt.date, _Day]) -> None:
                 day.gone.add(vid)
             else:
                 day.found[vid] = voucher
+    return used
+
+
+def _saved_for(
+    listings: list[Any],
+    state: dict[dt.date, _Day],
+    changed: dict[dt.date, dt.datetime],
+    start: dt.date,
+    end: dt.date,
+) -> Any:
+    """The newest saved listing covering [start, end) made after every change staging recorded to the
+    days whose vouchers fall in it, else None (then Tripletex is asked)."""
+    days = [
+        d.date
+        for d in state.values()
+        if any(start <= x < end for x in {d.date, *(r.effective_date for r in d.rows)})
+    ]
+    last = max((changed[d] for d in days if d in changed), default=None)
+    for listing in listings:
+        if listing.covers(start, end) and (last is None or listing.read_at >= last):
+            return listing
+    return None
 
 
 def _check_day(engine: Engine, tenant: TenantConfig, day: _Day, pending: bool) -> None:
@@ -476,14 +632,29 @@ def _repost_lost(engine: Engine, tenant: TenantConfig, client: Any, day: _Day) -
     return [posted]
 
 
-def _delete_stray_drafts(client: Any, tenant: str, state: dict[dt.date, _Day]) -> dict[str, int]:
-    """Our drafts of touched days that have their effective voucher and nothing in flight: deleted,
-    counted (drafts land only around a post, and the settling margin reads those days again)."""
+def _delete_stray_drafts(
+    engine: Engine,
+    client: Any,
+    tenant: str,
+    state: dict[dt.date, _Day],
+    doubts: dict[dt.date, set[dt.date]] | None = None,
+) -> dict[str, int]:
+    """Our drafts of days with a doubt (`load/doubts.py`: a draft POST whose answer was never recorded,
+    a draft not deleted) that have their effective voucher and nothing in flight: listed, deleted,
+    counted. A day none of whose draft POSTs went unanswered cannot have a stray draft and is not
+    listed. Doubts older than the settling margin are cleared once the listing left no draft of ours."""
+    from bookspot_tripletex.load.doubts import clear_doubts
+
     settled = {d for d, day in state.items() if not day.problems and not day.in_flight and day.live()}
     if not settled:
         return {}
-    dates = {x for d in settled for x in {d, *(r.effective_date for r in state[d].rows)}}
+    doubts = doubts or {}
+    dates = {
+        x for d in settled for x in {d, *(r.effective_date for r in state[d].rows), *doubts.get(d, set())}
+    }
     deleted: dict[str, int] = {}
+    left: set[dt.date] = set()
+    listed_at = dt.datetime.now(dt.UTC)
     for start, end in ranges(dates):
         for draft in client.non_posted_vouchers(start, end, VOUCHER_FIELDS):
             ext = draft.get("externalVoucherNumber")
@@ -491,6 +662,11 @@ def _delete_stray_drafts(client: Any, tenant: str, state: dict[dt.date, _Day]) -
             if day in settled and not in_ledger(draft):
                 if delete_drafts(client, [draft], ext or ""):
                     deleted[day.isoformat()] = deleted.get(day.isoformat(), 0) + 1
+                else:
+                    left.add(day)
+    settle = dt.timedelta(seconds=_setting("BOOKSPOT_RECONCILE_SETTLE_SECONDS", SETTLE_SECONDS))
+    with engine.begin() as conn:
+        clear_doubts(conn, tenant, settled - left, listed_at - settle)
     return deleted
 
 

@@ -20,7 +20,7 @@ from bookspot_tripletex.journal.model import Voucher
 from bookspot_tripletex.load import claims
 from bookspot_tripletex.load.errors import ClaimLost, DayRefused, VoucherBusy, WrongCompany
 from bookspot_tripletex.load.ids import resolved_ids
-from bookspot_tripletex.load.protocol import ClosedPeriod, Sent, post_once, write_budget
+from bookspot_tripletex.load.protocol import ClosedPeriod, Sent, names_mapping, post_once, write_budget
 from bookspot_tripletex.load.state import VoucherRow, day_versions, get_voucher_by_id
 from bookspot_tripletex.money import format_nok
 from bookspot_tripletex.tenants.config import TenantConfig
@@ -115,7 +115,13 @@ def post_row(
         return summary(row, "dry_run")
     if client is None:
         raise ValueError("a Tripletex client is required unless dry_run")
-    company_id = check_company(tenant, client, row)
+    try:
+        company_id = check_company(tenant, client, row, engine)
+    except WrongCompany as exc:
+        from bookspot_tripletex.load.binding import request_recheck
+
+        request_recheck(engine, tenant.tenant, str(exc))
+        raise
     budget = write_budget(client)  # type: ignore[arg-type]
     if claims.lease().total_seconds() < 2 * budget:
         raise ValueError(
@@ -137,6 +143,10 @@ def post_row(
     except ClaimLost:
         raise
     except DayRefused as exc:
+        if names_mapping(exc):
+            from bookspot_tripletex.load.binding import request_recheck
+
+            request_recheck(engine, tenant.tenant, str(exc))
         _drop_draft(engine, claim, client)
         _fail(engine, claim, str(exc))
         raise
@@ -152,7 +162,7 @@ def post_row(
     if reconcile:
         from bookspot_tripletex.load.readback import check_voucher
 
-        check_voucher(engine, client, done)
+        check_voucher(engine, client, done, sent.voucher)
     return result
 
 
@@ -174,8 +184,23 @@ def chain_refusal(rows: list[VoucherRow], row: VoucherRow) -> str | None:
     return None
 
 
-def check_company(tenant: TenantConfig, client: Any, row: VoucherRow | None = None) -> int | None:
-    """The company the connection reaches; refused when it is not the tenant's (or the row's earlier one)."""
+def check_company(
+    tenant: TenantConfig, client: Any, row: VoucherRow | None = None, engine: Engine | None = None
+) -> int | None:
+    """The company the connection reaches; refused when it is not the tenant's (or the row's earlier one).
+
+    With `engine`, what staging's binding kept is used while the same connection was checked recently
+    and nothing asked for a re-check (`load/binding.py`); otherwise `whoAmI` is asked (and kept)."""
+    if engine is not None:
+        from bookspot_tripletex.load.binding import ensure_company
+
+        return ensure_company(
+            engine,
+            tenant,
+            client,
+            row.company_id if row is not None else None,
+            row.external_number if row is not None else None,
+        )
     me = client.who_am_i(fields="companyId")
     actual = me.get("companyId")
     actual = int(actual) if actual is not None else None
@@ -242,7 +267,11 @@ def _post_claimed(
             moved += 1
             row = _move(engine, claim, row, str(exc))
             continue
-        except DayRefused:
+        except DayRefused as exc:
+            if names_mapping(exc):
+                from bookspot_tripletex.load.binding import request_recheck
+
+                request_recheck(engine, tenant.tenant, str(exc))
             if refreshed:
                 raise
             refreshed = True  # ids from staging may be stale (chart changed): resolve once more
@@ -333,7 +362,7 @@ def _drop_draft(engine: Engine, claim: claims.Claim, client: Any) -> None:
     with engine.begin() as conn:
         row = get_voucher_by_id(conn, claim.voucher_id)
     if row is not None and row.draft_id is not None and row.claim_token == claim.token:
-        delete_drafts(client, [{"id": row.draft_id}], row.external_number)
+        delete_drafts(client, [{"id": row.draft_id}], row.external_number, engine, row)
 
 
 def _fail(engine: Engine, claim: claims.Claim, reason: str) -> None:

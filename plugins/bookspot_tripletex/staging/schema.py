@@ -28,7 +28,9 @@ from bookspot_tripletex.tenants.tables import mapping_accounts, mapping_versions
 __all__ = [
     "activations",
     "approvals",
+    "draft_doubts",
     "extract_watermarks",
+    "ledger_reads",
     "mapping_accounts",
     "mapping_versions",
     "metadata",
@@ -39,6 +41,7 @@ __all__ = [
     "tenants",
     "transaction_lines",
     "transactions",
+    "tripletex_bindings",
     "vouchers",
 ]
 
@@ -292,3 +295,64 @@ the night takes the rows the step before left `ready`, and leaves them `ready` f
 (held, refused or to retry: its outcome is in `day_outcomes`) or `done`; `idle` marks a tenant extracted
 with nothing due. `detail` carries what a later step needs of an earlier one (the journal's counts, the
 validation's status and report), never records or vouchers."""
+
+tripletex_bindings = Table(
+    "tripletex_bindings",
+    metadata,
+    Column("tenant_id", String(TENANT_ID_LENGTH), ForeignKey("tenants.tenant_id"), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("company_id", BigInteger),
+    Column("company", String(300)),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+    Column("mapping_version_id", Integer, ForeignKey("mapping_versions.id")),
+    Column("mapping_checked_at", DateTime(timezone=True)),
+    Column("recheck", Text),
+    Column("periods", JSON),
+    Column("periods_read_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+"""What was last checked in each tenant's Tripletex company (written by `load/binding.py`): the
+connection it was checked through (`fingerprint`: an HMAC-SHA256 of the connection's base URL, company
+id and tokens under the deployment's key, never a token itself), the company `whoAmI` named then
+(`company_id`, `checked_at`), the mapping version whose accounts and VAT types the activation check
+passed with that connection (`mapping_version_id`, `mapping_checked_at`), and the accounting periods
+last read (`periods`, `periods_read_at`; the rolling reconciliation skips closed ones). `recheck` holds
+the reason a re-check is due before the next post (Tripletex refused a posting naming an account, a VAT
+type or the company). A changed fingerprint, a new mapping version, a `recheck` or an age over
+`BOOKSPOT_TRIPLETEX_RECHECK_DAYS` makes the next post check again."""
+
+ledger_reads = Table(
+    "ledger_reads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(TENANT_ID_LENGTH), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("date_from", Date, nullable=False),
+    Column("date_to", Date, nullable=False),
+    Column("read_at", DateTime(timezone=True), nullable=False),
+    Column("vouchers", JSON, nullable=False),
+    Index("ix_ledger_reads_tenant", "tenant_id", "read_at"),
+)
+"""What the load step read from Tripletex for reconciliation (`load/ledger.py`), so that reconciliation,
+in another process, compares without a session of its own: `kind` `listing` is one `GET /ledger/voucher`
+of [`date_from`, `date_to`) (our vouchers in it, as listed). `read_at` is taken before the request was
+sent.
+Reconciliation uses a read only when it is younger than the last change to the days it covers and than
+`BOOKSPOT_LEDGER_READ_MAX_AGE_SECONDS`; a clean reconciliation deletes the tenant's reads up to its mark."""
+
+draft_doubts = Table(
+    "draft_doubts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(TENANT_ID_LENGTH), nullable=False),
+    Column("local_date", Date, nullable=False),
+    Column("posting_date", Date, nullable=False),
+    Column("external_number", String(70), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_draft_doubts_tenant_day", "tenant_id", "local_date"),
+)
+"""Where a draft of ours may be left in Tripletex's non-posted list (`load/protocol.py`): a row is
+written before each draft `POST` and deleted once that POST's answer is recorded, and written when a
+draft could not be deleted. Reconciliation lists a day's drafts (`>nonPosted`) only while it has a
+doubt, and clears doubts older than the settling margin once that listing found no draft of ours left."""

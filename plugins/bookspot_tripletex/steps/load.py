@@ -104,6 +104,19 @@ def attach_report(engine: Engine, client: Any, posted: dict[str, Any]) -> str:
     return filename
 
 
+def read_back_tenant(engine: Engine, tenant_id: str, client: Any) -> dict[str, Any]:
+    """The load step's end for a tenant: one listing (per run of nearby dates) of what this night's
+    reconciliation checks, with the load's session, saved in staging for the reconcile step. A failure
+    is logged: reconciliation then lists for itself."""
+    from bookspot_tripletex.load.ledger import read_for_reconcile
+
+    try:
+        return read_for_reconcile(engine, tenant_id, client)
+    except Exception as exc:  # reconciliation asks Tripletex itself
+        log.warning("%s: ledger not read for reconciliation (%s); it reads it itself", tenant_id, exc)
+        return {"tenant": tenant_id, "error": str(exc)}
+
+
 class _Client:
     """A tenant's Tripletex client, made on first use; a failure to make it is every later day's too."""
 
@@ -111,6 +124,11 @@ class _Client:
         self.engine, self.tenant_id = engine, tenant_id
         self._client: Any = None
         self._error: Exception | None = None
+
+    @property
+    def made(self) -> bool:
+        """Whether a step of this night already used the client (its session is there)."""
+        return self._client is not None
 
     def get(self) -> Any:
         if self._error is not None:
@@ -258,5 +276,8 @@ def run(engine: Engine, night: Night, tenants: Sequence[str], track: Reporter) -
             outcomes.append(outcome)
             out.append(finished(row, STEP, outcome))
         save(engine, night.run_id, STEP, out, outcomes, retried=taken)
+        clean = all(o.outcome.done or o.outcome.waiting for o in outcomes)
+        if night.reconcile and not night.dry_run and clean and client.made:
+            read_back_tenant(engine, tenant, client.get())
         result.outcomes += outcomes
     return result

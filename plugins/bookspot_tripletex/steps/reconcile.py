@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from itertools import groupby
 from typing import Any
 
@@ -23,9 +23,12 @@ log = logging.getLogger("bookspot_tripletex.pipeline")
 STEP = "reconcile"
 
 
-def reconcile_tenant(engine: Engine, tenant_id: str, client: Any) -> dict[str, Any]:
-    """Read back from Tripletex every day of the tenant touched since its last reconciliation (and the
-    rolling pass); a day not in the ledger exactly once, as its journal says, raises ReconcileMismatch."""
+def reconcile_tenant(engine: Engine, tenant_id: str, client: Callable[[], Any]) -> dict[str, Any]:
+    """Check every day of the tenant touched since its last reconciliation (and the rolling pass) against
+    Tripletex; a day not in the ledger exactly once, as its journal says, raises ReconcileMismatch.
+
+    What the load step listed (`steps.load.read_back_tenant`) is compared from staging; `client()` makes
+    the Tripletex client only when something is left to ask Tripletex."""
     from bookspot_tripletex.load.reconcile import reconcile
 
     with engine.connect() as conn:
@@ -74,7 +77,7 @@ def _reconciled(
     from bookspot_tripletex.triage import CLI
 
     try:
-        result = reconcile_tenant(engine, tenant, client.get())
+        result = reconcile_tenant(engine, tenant, client.get)
     except ReconcileMismatch as exc:
         if not exc.days:
             return [_failed(tenant, until, "reconcile", exc, {})]

@@ -7,6 +7,8 @@ time budget, 429 after `X-Rate-Limit-Reset`, 5xx and lost connections only for i
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
 import json
 import logging
 import random
@@ -112,6 +114,14 @@ class TripletexClient:
         return self.retry.max_call_seconds(self.timeout)
 
     __str__ = __repr__
+
+    def connection_fingerprint(self, key: bytes) -> str:
+        """HMAC-SHA256 (hex) under `key` of what identifies this connection: base URL, company id and
+        both tokens. Equal fingerprints mean the same connection; the tokens cannot be read from it."""
+        identity = "\n".join(
+            [self.base_url, str(self.company_id), self._consumer_token, self._employee_token]
+        )
+        return hmac.new(key, identity.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def close(self) -> None:
         self._session.close()
