@@ -198,7 +198,9 @@ def phase_stage(url: str, path: Path, meta: dict[str, Any], workers: int) -> dic
     if workers <= 1:
         out = _stage_tenants(url, path, meta, tenants)
         out.pop("maxrss_kb")
-        extra_rss = 0
+        # On SQLite a file's chunks are prepared by forked children (staging.children): the largest
+        # one's peak counted in full, although most of its pages are the parent's, shared.
+        extra_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     else:
         from concurrent.futures import ProcessPoolExecutor
 
