@@ -13,12 +13,13 @@ import io
 import json
 import sqlite3
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import Connection
 
 from bookspot_tripletex.feed.model import NO_DAY
@@ -225,43 +226,58 @@ class SqliteRows:
 
 
 def sqlite_rows(tenant_id: str, now: str, frame: Frame) -> SqliteRows:
-    """A Frame's rows for SqliteWriter (`now`: its staged_at text), its raw texts packed."""
-    rec = frame.rec
+    """A Frame's rows for SqliteWriter (`now`: its staged_at text), its raw texts packed. Equal values of
+    the columns with few distinct ones are one object each (`_shared`): pickled once per chunk when a
+    child process sends the rows, bound the same."""
+    rec, line = frame.rec, frame.line
     blob, offsets, lengths = pack(rec["raw"])
-    n = len(frame)
+    n, m = len(frame), len(line["owner"])
     tx = list(
         zip(
             repeat(tenant_id, n),
             rec["id"].tolist(),
-            rec["kind"].tolist(),
-            rec["status"].tolist(),
+            _shared(rec["kind"]),
+            _shared(rec["status"]),
             rec["booking_id"].tolist(),
             _time_texts(rec["occurred"]).tolist(),
             _time_texts(rec["updated"]).tolist(),
-            _day_texts(rec["local_day"]),
-            rec["currency"].tolist(),
+            _shared_day_texts(rec["local_day"]),
+            _shared(rec["currency"]),
             rec["amount"].tolist(),
-            rec["method"].tolist(),
+            _shared(rec["method"]),
             rec["fee"].tolist(),
-            rec["gift"].tolist(),
+            _shared(rec["gift"]),
             offsets.tolist(),
             lengths.tolist(),
             repeat(now, n),
             strict=True,
         )
     )
-    return SqliteRows(blob, n, tx, list(_line_rows(tenant_id, frame)))
-
-
-def _line_rows(tenant_id: str, frame: Frame) -> Iterable[tuple[Any, ...]]:
-    line = frame.line
-    m = len(line["owner"])
-    return zip(
-        repeat(tenant_id, m), frame.rec["id"][line["owner"]].tolist(), line["line_no"].tolist(),
-        line["product_id"].tolist(), line["product_name"].tolist(), line["category"].tolist(),
-        line["quantity"].tolist(), line["gross"].tolist(), line["vat_rate"].tolist(), line["vat"].tolist(),
-        _day_texts(line["service_day"]), strict=True,
+    lines = list(
+        zip(
+            repeat(tenant_id, m), rec["id"][line["owner"]].tolist(), line["line_no"].tolist(),
+            _shared(line["product_id"]), _shared(line["product_name"]), _shared(line["category"]),
+            line["quantity"].tolist(), line["gross"].tolist(), _shared(line["vat_rate"]),
+            line["vat"].tolist(), _shared_day_texts(line["service_day"]), strict=True,
+        )
     )  # fmt: skip
+    return SqliteRows(blob, n, tx, lines)
+
+
+def _shared(values: np.ndarray) -> list[Any]:
+    """An object column (strings, None) as a list in which equal values are the same object."""
+    if not len(values):
+        return []
+    codes, uniques = pd.factorize(values)
+    return np.append(uniques.astype(object), None)[codes].tolist()
+
+
+def _shared_day_texts(days: np.ndarray) -> list[str | None]:
+    """`_day_texts`, each day's text one object."""
+    if not len(days):
+        return []
+    unique, index = np.unique(days, return_inverse=True)
+    return np.array(_day_texts(unique), dtype=object)[index].tolist()
 
 
 STAGE_TABLE = "bulk_stage_transactions"
