@@ -61,13 +61,19 @@ def _feed_limits(environment: tuple[str | None, ...]) -> FeedLimits:
 class StagingWorkers(BaseSettings):
     """How a JSON Lines file is staged (an initial import): `workers` child processes read, decode and
     check its chunks while this process writes them to the staging database (SQLite), for a range of at
-    least `min_bytes`; 0 workers, a smaller range, PostgreSQL or any other source stage in this process.
+    least `min_bytes`; 0 workers, a smaller range, a process bound to one CPU, PostgreSQL or any other
+    source stage in this process.
     Read from `BOOKSPOT_STAGE_WORKERS` and `BOOKSPOT_STAGE_MIN_BYTES`."""
 
     model_config = SettingsConfigDict(env_prefix="BOOKSPOT_STAGE_", frozen=True)
 
     workers: int = Field(1, ge=0, le=32, description="child processes preparing a file's chunks")
-    min_bytes: int = Field(1 << 20, ge=0, description="smallest file range staged with child processes")
+    min_bytes: int = Field(
+        4 << 20,
+        ge=0,
+        description="smallest file range staged with child processes (a chunk of 5,000 records is about "
+        "3.4 MiB; a range of one chunk has nothing to overlap)",
+    )
 
 
 def staging_workers() -> StagingWorkers:

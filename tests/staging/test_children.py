@@ -22,6 +22,10 @@ from bookspot_tripletex.staging.schema import raw_batches, transactions, voucher
 from bookspot_tripletex.tenants.config import TenantConfig
 from helpers import record, setup_tenant
 
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="staging uses child processes only where more than one CPU may run it",
+)
 NOW = dt.datetime(2026, 11, 25, 2, tzinfo=dt.UTC)
 TABLES = ("transactions", "transaction_lines", "raw_batches", "quarantine", "pending_corrections")
 POSTED = dt.date(2026, 11, 20)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import os
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +34,8 @@ class StagingWorkerError(RuntimeError):
 
 def children_for(records: Any) -> int:
     """How many children should prepare these records: 0 (prepare here) unless they are an untouched
-    JSON Lines range at least `min_bytes` long, workers are configured and this process may fork."""
+    JSON Lines range at least `min_bytes` long, workers are configured, this process may fork and it
+    may run on more than one CPU."""
     if type(records) is not JsonlRecords or not records.untouched:
         return 0
     settings = staging_workers()
@@ -41,6 +43,8 @@ def children_for(records: Any) -> int:
         return 0
     if multiprocessing.current_process().daemon:  # a daemonic process may not have children
         return 0
+    if hasattr(os, "sched_getaffinity") and len(os.sched_getaffinity(0)) < 2:
+        return 0  # one CPU: nothing would overlap
     try:
         size = records.size()
     except OSError:
