@@ -18,6 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import pickle
+import queue
+import signal
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -52,6 +56,10 @@ def children_for(records: Any) -> int:
     return settings.workers if size >= settings.min_bytes else 0
 
 
+AHEAD = 2
+"""Messages of one child this process holds before the child waits to send the next."""
+
+
 @contextmanager
 def prepared_in_children(
     records: JsonlRecords, tenant: TenantConfig, now: dt.datetime, workers: int
@@ -60,7 +68,7 @@ def prepared_in_children(
     on leaving, every child has ended (killed if the pass stops early)."""
     context = multiprocessing.get_context("fork")
     source = records.source
-    readers: list[Any] = []
+    drains: list[_Drain] = []
     children: list[Any] = []
     try:
         for worker in range(workers):
@@ -71,32 +79,64 @@ def prepared_in_children(
                 name=f"stage-prepare-{worker}",
                 daemon=True,
             )
-            readers.append(reader)
+            drain = _Drain(reader, worker)
+            drains.append(drain)
             child.start()
             children.append(child)
             writer.close()  # the child holds the only writing end: its end (or death) is EOF here
-        yield _received(readers, children)
+            drain.start()
+        yield _received(drains, children)
     finally:
         for child in children:
             if child.is_alive():
                 child.kill()
         for child in children:
             child.join()
-        for reader in readers:
-            reader.close()
+        for drain in drains:
+            drain.stop.set()
+            if drain.is_alive():
+                drain.join()
+            drain.reader.close()
 
 
-def _received(readers: list[Any], children: list[Any]) -> Iterator[Any]:
+class _Drain(threading.Thread):
+    """Reads one child's messages as they come, so that the child never waits for this process to ask
+    (a pipe holds 64 KiB, a chunk's message about 1.7 MiB): `recv_bytes` waits without the GIL while
+    this process writes to SQLite. EOF (the child ended or died) is the last item."""
+
+    def __init__(self, reader: Any, worker: int) -> None:
+        super().__init__(name=f"stage-drain-{worker}", daemon=True)
+        self.reader = reader
+        self.items: queue.Queue[bytes | BaseException] = queue.Queue(AHEAD)
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                item: bytes | BaseException = self.reader.recv_bytes()
+            except (EOFError, OSError) as exc:
+                item = exc
+            while not self.stop.is_set():
+                try:
+                    self.items.put(item, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(item, BaseException):
+                return
+
+
+def _received(drains: list[_Drain], children: list[Any]) -> Iterator[Any]:
     number = 0
     while True:
-        worker = number % len(readers)
-        try:
-            kind, value = readers[worker].recv()
-        except (EOFError, OSError) as exc:
+        worker = number % len(drains)
+        item = drains[worker].items.get()
+        if isinstance(item, BaseException):
             children[worker].join(5)
             raise StagingWorkerError(
                 f"staging worker {worker} ended without its chunks (exit code {children[worker].exitcode})"
-            ) from exc
+            ) from item
+        kind, value = pickle.loads(item)
         if kind == "end":
             return
         if kind == "error":
@@ -118,6 +158,8 @@ def _child(
     from bookspot_tripletex.feed.source import JsonlFileSource
     from bookspot_tripletex.staging.stage import BATCH, _chunks, _for_sqlite, _prepare
 
+    for number in (signal.SIGTERM, signal.SIGINT):  # not the handlers of the process it was forked from
+        signal.signal(number, signal.SIG_DFL)
     try:
         lines = JsonlFileSource(path, start, end).iter_records()
         for number, chunk in enumerate(_chunks(lines, BATCH)):
