@@ -114,7 +114,7 @@ class _Drain(threading.Thread):
         while not self.stop.is_set():
             try:
                 item: bytes | BaseException = self.reader.recv_bytes()
-            except (EOFError, OSError) as exc:
+            except BaseException as exc:  # noqa: BLE001  (EOF above all; whatever it is, the writer raises)
                 item = exc
             while not self.stop.is_set():
                 try:
