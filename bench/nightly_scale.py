@@ -10,8 +10,8 @@ shards, at most 64 tenants a shard, two shards per task slot in between). A nigh
 stopped (its runs marked failed) and reported with what it did so far.
 
 Before the first night every tenant is onboarded as an operator onboards one, once: `activation-check
---all` checks each company, its accounts and VAT types and keeps the result in staging (its calls are
-printed apart; `--no-onboarding` leaves the checks to the first night).
+--tenant …` checks each company, its accounts and VAT types and keeps the result in staging (its calls
+are printed apart; `--no-onboarding` leaves the checks to the first night).
 
 `--tenants N` runs `--nights` nights for the same tenants: the first night (the tenants' first day), then
 each later night after the next day's records arrived in the simulator. `--initial-import D` runs one
@@ -158,7 +158,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-onboarding",
         action="store_true",
-        help="skip the onboarding check (`activation-check --all`) before the first night; the first night "
+        help="skip the onboarding check (`activation-check`) before the first night; the first night "
         "then checks the company, the accounts and the VAT types itself",
     )
     parser.add_argument("--pg-url", default=PG_URL)
@@ -522,30 +522,51 @@ def report_phase(fig: dict[str, Any]) -> bool:
     return same
 
 
-def onboard(env: dict[str, str], night: LocalNight, staging_url: str, day: dt.date) -> dict[str, Any]:
-    """Onboarding as an operator does it, once per new tenant: `activation-check --all` in one process,
-    reading the connections from the organisation's secrets backend (one file each here); its calls."""
+ONBOARD_CHUNK = 100
+
+
+def onboard(
+    env: dict[str, str],
+    night: LocalNight,
+    staging_url: str,
+    day: dt.date,
+    tenants: list[str],
+    workers: int = 2,
+) -> dict[str, Any]:
+    """Onboarding as an operator does it, once per new tenant: `activation-check --tenant …` for up to
+    100 tenants a process (each process's secrets masker grows with every connection it reads), `workers`
+    processes at a time, reading the connections from the organisation's secrets backend (one file each
+    here); its calls."""
+    from concurrent.futures import ThreadPoolExecutor
+
     night.write_connections()
     backend = {
         "AIRFLOW__SECRETS__BACKEND": "bookspot_devkit.secrets_dir.DirectorySecretsBackend",
         "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps({"connections_dir": str(night.connections_folder)}),
     }
+    argv = [sys.executable, "-m", "bookspot_tripletex", "activation-check", "--date", str(day)]
+    argv += ["--staging-url", staging_url]
+
+    def check(chunk: list[str]) -> None:
+        command = argv + [arg for tenant in chunk for arg in ("--tenant", tenant)]
+        proc = subprocess.run(command, env={**env, **backend}, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"onboarding failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+
     before = emulator_calls(night.emulator_url)
     started = time.perf_counter()
-    argv = [sys.executable, "-m", "bookspot_tripletex", "activation-check", "--all", "--date", str(day)]
-    proc = subprocess.run(
-        [*argv, "--staging-url", staging_url], env={**env, **backend}, capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"onboarding failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+    chunks = [tenants[i : i + ONBOARD_CHUNK] for i in range(0, len(tenants), ONBOARD_CHUNK)]
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(check, chunks))
     took = time.perf_counter() - started
-    return {"calls": emulator_calls(night.emulator_url) - before, "seconds": took}
+    return {"calls": emulator_calls(night.emulator_url) - before, "seconds": took, "processes": len(chunks)}
 
 
 def report_onboarding(onboarding: dict[str, Any], tenants: int) -> None:
     calls = sum(onboarding["calls"].values())
-    print(f"onboarding (activation-check --all, once per new tenant): {calls} Tripletex calls "
-          f"({calls / tenants:.2f} per tenant) in {onboarding['seconds']:.0f} s: "
+    print(f"onboarding (activation-check, once per new tenant): {calls} Tripletex calls "
+          f"({calls / tenants:.2f} per tenant) in {onboarding['seconds']:.0f} s, "
+          f"{onboarding['processes']} process(es): "
           + ", ".join(f"{k} x{v}" for k, v in onboarding["calls"].most_common()), flush=True)  # fmt: skip
 
 
@@ -692,7 +713,7 @@ def run(args: argparse.Namespace) -> bool:
         night.start_doubles(cluster, timeout=max(300, count / 10))
         onboarding = None
         if not args.no_onboarding:
-            onboarding = onboard(env, night, staging_url, first)
+            onboarding = onboard(env, night, staging_url, first, tenants)
             report_onboarding(onboarding, count)
         parse_s = parse_time(env)
         cluster.start_components()
