@@ -46,7 +46,7 @@ def mappings_for_days(
         )
         .order_by(vouchers.c.local_date, vouchers.c.version)
     ):
-        posted.setdefault(row.local_date, []).append((row.status, int(row.mapping_version_id)))
+        posted.setdefault(row.local_date, []).append((row.status, row.mapping_version_id))
     versions = conn.execute(
         select(mapping_versions.c.id, mapping_versions.c.valid_from, mapping_versions.c.revision)
         .where(mapping_versions.c.tenant_id == tenant, mapping_versions.c.valid_from <= wanted[-1])
@@ -54,10 +54,8 @@ def mappings_for_days(
     ).all()
     ids: dict[dt.date, int | None] = {}
     for day in wanted:
-        rows = posted.get(day)
-        if rows:
-            live = [mapping_id for status, mapping_id in rows if status != VoucherStatus.REVERSED]
-            ids[day] = live[0] if live else rows[-1][1]
+        if day in posted:
+            ids[day] = _posted_with(posted[day])
             continue
         # The newest revision of the latest valid_from on or before the day (as `mapping_in_force`).
         latest = [v for v in versions if v.valid_from <= day]
@@ -87,7 +85,11 @@ def posted_mapping_id(conn: Connection, tenant: str, day: dt.date) -> int | None
         )
         .order_by(vouchers.c.version)
     ).all()
-    live = [r.mapping_version_id for r in rows if r.status != VoucherStatus.REVERSED]
-    if live:
-        return int(live[0])
-    return int(rows[-1].mapping_version_id) if rows else None
+    return _posted_with([(r.status, r.mapping_version_id) for r in rows]) if rows else None
+
+
+def _posted_with(rows: list[tuple[str, int]]) -> int:
+    """Of a day's posted voucher rows (status, mapping version id) in version order, the mapping version
+    it was posted with: the first live one's, else the last reversed one's."""
+    live = [mapping_id for status, mapping_id in rows if status != VoucherStatus.REVERSED]
+    return int(live[0] if live else rows[-1][1])
