@@ -9,6 +9,10 @@ REST API, with the DAG's `shard_size` param (`--shard-size`; by default at least
 shards, at most 64 tenants a shard, two shards per task slot in between). A night that times out is
 stopped (its runs marked failed) and reported with what it did so far.
 
+Before the first night every tenant is onboarded as an operator onboards one, once: `activation-check
+--tenant …` checks each company, its accounts and VAT types and keeps the result in staging (its calls
+are printed apart; `--no-onboarding` leaves the checks to the first night).
+
 `--tenants N` runs `--nights` nights for the same tenants: the first night (the tenants' first day), then
 each later night after the next day's records arrived in the simulator. `--initial-import D` runs one
 tenant's first D days: one manual run that takes every due day (`--import-as run`, the default) or a
@@ -150,6 +154,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default="metadata",
         help="in Airflow's metadata database (tasks look them up through the API server) or in a secrets "
         "backend the workers read (one file per connection, cached per process)",
+    )
+    parser.add_argument(
+        "--no-onboarding",
+        action="store_true",
+        help="skip the onboarding check (`activation-check`) before the first night; the first night "
+        "then checks the company, the accounts and the VAT types itself",
     )
     parser.add_argument("--pg-url", default=PG_URL)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds each night may take")
@@ -512,6 +522,54 @@ def report_phase(fig: dict[str, Any]) -> bool:
     return same
 
 
+ONBOARD_CHUNK = 100
+
+
+def onboard(
+    env: dict[str, str],
+    night: LocalNight,
+    staging_url: str,
+    day: dt.date,
+    tenants: list[str],
+    workers: int = 2,
+) -> dict[str, Any]:
+    """Onboarding as an operator does it, once per new tenant: `activation-check --tenant …` for up to
+    100 tenants a process (each process's secrets masker grows with every connection it reads), `workers`
+    processes at a time, reading the connections from the organisation's secrets backend (one file each
+    here); its calls."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    night.write_connections()
+    backend = {
+        "AIRFLOW__SECRETS__BACKEND": "bookspot_devkit.secrets_dir.DirectorySecretsBackend",
+        "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps({"connections_dir": str(night.connections_folder)}),
+    }
+    argv = [sys.executable, "-m", "bookspot_tripletex", "activation-check", "--date", str(day)]
+    argv += ["--staging-url", staging_url]
+
+    def check(chunk: list[str]) -> None:
+        command = argv + [arg for tenant in chunk for arg in ("--tenant", tenant)]
+        proc = subprocess.run(command, env={**env, **backend}, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"onboarding failed:\n{(proc.stdout + proc.stderr)[-3000:]}")
+
+    before = emulator_calls(night.emulator_url)
+    started = time.perf_counter()
+    chunks = [tenants[i : i + ONBOARD_CHUNK] for i in range(0, len(tenants), ONBOARD_CHUNK)]
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(check, chunks))
+    took = time.perf_counter() - started
+    return {"calls": emulator_calls(night.emulator_url) - before, "seconds": took, "processes": len(chunks)}
+
+
+def report_onboarding(onboarding: dict[str, Any], tenants: int) -> None:
+    calls = sum(onboarding["calls"].values())
+    print(f"onboarding (activation-check, once per new tenant): {calls} Tripletex calls "
+          f"({calls / tenants:.2f} per tenant) in {onboarding['seconds']:.0f} s, "
+          f"{onboarding['processes']} process(es): "
+          + ", ".join(f"{k} x{v}" for k, v in onboarding["calls"].most_common()), flush=True)  # fmt: skip
+
+
 # ------------------------------------------------------------------------------------------ probe
 
 
@@ -653,6 +711,10 @@ def run(args: argparse.Namespace) -> bool:
         took = time.perf_counter() - imported
         print(f"{connections:,} connections into the {args.connections} in {took:.0f} s", flush=True)
         night.start_doubles(cluster, timeout=max(300, count / 10))
+        onboarding = None
+        if not args.no_onboarding:
+            onboarding = onboard(env, night, staging_url, first, tenants)
+            report_onboarding(onboarding, count)
         parse_s = parse_time(env)
         cluster.start_components()
         metadata = cluster.metadata()
@@ -700,6 +762,7 @@ def run(args: argparse.Namespace) -> bool:
                 "parse_s": parse_s,
                 "phases": figures,
                 "probe": probe,
+                "onboarding": onboarding,
             }
             args.json.write_text(json.dumps(record, default=str, indent=1))
     return ok

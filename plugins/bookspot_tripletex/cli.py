@@ -189,9 +189,12 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _activation(args: argparse.Namespace) -> int:
-    from bookspot_tripletex.activation_cli import run_activation_check
+    from bookspot_tripletex.activation_cli import run_activation_checks
 
-    return run_activation_check(args.tenant, args.staging_url)
+    if bool(args.tenant) == args.all:
+        print("activation-check: give --tenant (repeatable) or --all, not both", file=sys.stderr)
+        return 2
+    return run_activation_checks(None if args.all else args.tenant, args.staging_url, args.date)
 
 
 def _mappings(args: argparse.Namespace) -> int:
@@ -365,8 +368,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--staging-url", default=None)
     p.set_defaults(func=_release_day)
 
-    p = sub.add_parser("activation-check", help="check a tenant's Tripletex key and mapped accounts")
-    p.add_argument("--tenant", required=True)
+    p = sub.add_parser("activation-check", help="check tenants' Tripletex keys and mapped accounts")
+    p.add_argument("--tenant", action="append", help="repeat for several tenants")
+    p.add_argument("--all", action="store_true", help="every active tenant (onboarding, a rotated key)")
+    p.add_argument(
+        "--date", type=dt.date.fromisoformat, help="the mapping in force on this day (default: today)"
+    )
     p.add_argument("--staging-url", default=None)
     p.set_defaults(func=_activation)
 

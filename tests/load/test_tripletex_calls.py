@@ -259,6 +259,31 @@ def test_a_first_night_after_the_activation_check_makes_four_calls(
     assert calls == Counter({SESSION: 1, POST: 1, SEND: 1, LISTING: 1})
 
 
+def test_onboarding_checks_every_active_tenant_once_then_its_first_night_makes_four_calls(
+    staging_engine, emulator, tenant, capsys
+) -> None:
+    from bookspot_tripletex.cli import main
+
+    url = staging_engine.url.render_as_string(hide_password=False)
+    emulator.admin("DELETE", "requests")
+    assert main(["activation-check", "--all", "--date", str(START), "--staging-url", url]) == 0
+    assert "fjord-kayak: the API key works" in capsys.readouterr().out
+    values = emulator.admin("GET", "calls")["values"]
+    onboarding = Counter({(v["method"], v["path"]): v["count"] for v in values})
+    assert onboarding == Counter({SESSION: 1, **CHECKS})
+    calls, outcomes = night(staging_engine, emulator, START)
+    assert outcomes == [f"{START} load posted"]
+    assert calls == Counter({SESSION: 1, POST: 1, SEND: 1, LISTING: 1})
+
+
+@pytest.mark.parametrize("argv", [["activation-check"], ["activation-check", "--all", "--tenant", "x"]])
+def test_activation_check_wants_tenants_or_all(argv: list[str], capsys) -> None:
+    from bookspot_tripletex.cli import main
+
+    assert main(argv) == 2
+    assert "give --tenant (repeatable) or --all" in capsys.readouterr().err
+
+
 def test_a_later_night_with_older_days_reads_the_rolling_pass_in_its_listing(
     staging_engine, emulator, tenant, monkeypatch
 ) -> None:

@@ -51,3 +51,39 @@ def test_upgrade_from_the_first_revision_keeps_data(staging_url: str, example_te
         assert conn.execute(text("SELECT tenant_id, attach_report FROM tenants")).one() == ("t", False)
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     engine.dispose()
+
+
+def test_staging_keys_compare_in_byte_order_on_postgresql(staging_engine) -> None:  # type: ignore[no-untyped-def]
+    """Migration 0014: the text keys of the bulk tables are COLLATE "C" on PostgreSQL (their B-trees
+    compare with memcmp, not the database's locale); SQLite's columns have no collation."""
+    from sqlalchemy import inspect
+
+    keys = {"tenant_id", "transaction_id"}
+    for table in ("transactions", "transaction_lines"):
+        columns = {c["name"]: c for c in inspect(staging_engine).get_columns(table)}
+        for name in keys:
+            collation = getattr(columns[name]["type"], "collation", None)
+            assert collation == ("C" if staging_engine.dialect.name == "postgresql" else None), (table, name)
+        others = [c for n, c in columns.items() if n not in keys and getattr(c["type"], "collation", None)]
+        assert others == [], table
+
+
+def test_staging_keys_collation_downgrades(staging_url: str) -> None:
+    """0014 down and up again: the keys go back to the database's collation and return to "C"."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from bookspot_tripletex.staging.db import alembic_config, make_engine
+
+    engine = make_engine(staging_url)
+    migrate(engine)
+    cfg = alembic_config(staging_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0013")
+    columns = {c["name"]: c for c in inspect(engine).get_columns("transactions")}
+    assert getattr(columns["transaction_id"]["type"], "collation", None) is None
+    migrate(engine)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    engine.dispose()

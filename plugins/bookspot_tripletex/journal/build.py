@@ -22,7 +22,7 @@ from bookspot_tripletex.domain import (
 )
 from bookspot_tripletex.journal.model import DayJournal, JournalLine, Posting, Voucher
 from bookspot_tripletex.sqlfiles import sql
-from bookspot_tripletex.staging.day_mapping import mapping_for_day
+from bookspot_tripletex.staging.day_mapping import mapping_for_day, mappings_for_days
 from bookspot_tripletex.staging.schema import quarantine, transactions
 from bookspot_tripletex.tenants.config import TenantConfig
 from bookspot_tripletex.tenants.store import StoredMapping
@@ -124,8 +124,10 @@ def releases(conn: Connection, tenant: str, day: dt.date) -> list[JournalLine]:
     """Earlier days' prepaid lines delivered on `day`, each under its payment day's mapping version."""
     out: list[JournalLine] = []
     params = {"tenant_id": tenant, "local_date": day}
-    for payment_date in conn.execute(sql("journal_release_days"), params).scalars().all():
-        mapping = mapping_for_day(conn, tenant, payment_date)
+    payment_dates = conn.execute(sql("journal_release_days"), params).scalars().all()
+    mappings = mappings_for_days(conn, tenant, payment_dates)
+    for payment_date in payment_dates:
+        mapping = mappings[payment_date]
         if mapping is not None and mapping.revenue_on_delivery:
             out += prepayment_lines(conn, tenant, payment_date, mapping, day, day, -1)
     return out

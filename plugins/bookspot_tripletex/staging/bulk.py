@@ -282,6 +282,9 @@ def _shared_day_texts(days: np.ndarray) -> list[str | None]:
 
 STAGE_TABLE = "bulk_stage_transactions"
 NULL = "\\N"
+CHUNK_CONSTANTS = ("tenant_id", "raw_batch_id", "staged_at")
+COPY_TX_COLUMNS = (*CHUNK_CONSTANTS, *(c for c in TX_COLUMNS if c not in CHUNK_CONSTANTS))
+"""The transactions' columns in the order their COPY text has them: a chunk's constants first."""
 
 
 class PostgresWriter:
@@ -323,32 +326,27 @@ class PostgresWriter:
         }
 
     def _tx_text(self, frame: Frame, batch_id: int, offsets: np.ndarray, lengths: np.ndarray) -> str:
-        rec, n = frame.rec, len(frame)
-        if not n:
-            return ""
+        """COPY text of `frame`'s transactions, in `COPY_TX_COLUMNS` order."""
+        rec = frame.rec
         columns = [
-            repeat(self.tenant_text, n), _copy_texts(rec["id"]), rec["kind"], rec["status"],
-            _copy_texts(rec["booking_id"]), np.char.add(_time_texts(rec["occurred"]), "+00"),
-            np.char.add(_time_texts(rec["updated"]), "+00"), _day_texts(rec["local_day"]),
-            _copy_texts(rec["currency"]), map(str, rec["amount"].tolist()), rec["method"],
-            map(str, rec["fee"].tolist()), _copy_texts(rec["gift"]), repeat(str(batch_id), n),
-            map(str, offsets.tolist()), map(str, lengths.tolist()), repeat(self.now, n),
+            _copy_texts(rec["id"]), rec["kind"].tolist(), rec["status"].tolist(),
+            _copy_texts(rec["booking_id"]), _utc_texts(rec["occurred"]), _utc_texts(rec["updated"]),
+            _date_texts(rec["local_day"]), _copy_texts(rec["currency"]), _int_texts(rec["amount"]),
+            rec["method"].tolist(), _int_texts(rec["fee"]), _copy_texts(rec["gift"]), _int_texts(offsets),
+            _int_texts(lengths),
         ]  # fmt: skip
-        return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
+        return _copy_rows(f"{self.tenant_text}\t{batch_id}\t{self.now}", columns, len(frame))
 
     def _lines_text(self, frame: Frame) -> str:
+        """COPY text of `frame`'s lines, in `LINE_COLUMNS` order."""
         line = frame.line
-        m = len(line["owner"])
-        if not m:
-            return ""
         columns = [
-            repeat(self.tenant_text, m), _copy_texts(frame.rec["id"][line["owner"]]),
-            map(str, line["line_no"].tolist()), _copy_texts(line["product_id"]),
-            _copy_texts(line["product_name"]), line["category"], map(str, line["quantity"].tolist()),
-            map(str, line["gross"].tolist()), line["vat_rate"], map(str, line["vat"].tolist()),
-            [NULL if day is None else day for day in _day_texts(line["service_day"])],
+            _copy_texts(frame.rec["id"][line["owner"]]), _int_texts(line["line_no"]),
+            _copy_texts(line["product_id"]), _copy_texts(line["product_name"]), line["category"].tolist(),
+            _int_texts(line["quantity"]), _int_texts(line["gross"]), line["vat_rate"].tolist(),
+            _int_texts(line["vat"]), _date_texts(line["service_day"]),
         ]  # fmt: skip
-        return "\n".join(map("\t".join, zip(*columns, strict=True))) + "\n"
+        return _copy_rows(self.tenant_text, columns, len(line["owner"]))
 
     def write(self, frame: Frame, replaced: Sequence[str]) -> None:
         blob, offsets, lengths = pack(frame.rec["raw"])
@@ -367,11 +365,11 @@ class PostgresWriter:
             index = np.flatnonzero(~again)
             self._copy(
                 "transactions",
-                TX_COLUMNS,
+                COPY_TX_COLUMNS,
                 self._tx_text(frame.take(index), batch_id, offsets[index], lengths[index]),
             )
         else:
-            self._copy("transactions", TX_COLUMNS, self._tx_text(frame, batch_id, offsets, lengths))
+            self._copy("transactions", COPY_TX_COLUMNS, self._tx_text(frame, batch_id, offsets, lengths))
         self._copy("transaction_lines", LINE_COLUMNS, self._lines_text(frame))
 
     def _upsert(self, text: str) -> None:
@@ -382,7 +380,7 @@ class PostgresWriter:
             )
             self.temp_ready = True
         self.cursor.execute(f"TRUNCATE {STAGE_TABLE}")
-        self._copy(STAGE_TABLE, TX_COLUMNS, text)
+        self._copy(STAGE_TABLE, COPY_TX_COLUMNS, text)
         self.cursor.execute(_upsert_sql(f"SELECT {', '.join(TX_COLUMNS)} FROM {STAGE_TABLE}"))
 
     def held(self, ids: Sequence[str]) -> list[Held]:
@@ -405,6 +403,48 @@ def _copy_text(value: str) -> str:
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
         value = value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     return value
+
+
+def _copy_rows(prefix: str, columns: Sequence[list[str]], n: int) -> str:
+    """COPY text of `n` rows: the fields of `prefix` (the same in every row, tab-separated), then one
+    field of each column. One `str.join` over all fields: the last field of each row carries the
+    newline and the next row's prefix."""
+    if not n:
+        return ""
+    k = len(columns)
+    fields: list[str] = [""] * (n * k)
+    for j, column in enumerate(columns[:-1]):
+        fields[j::k] = column
+    tail = "\n" + prefix
+    fields[k - 1 :: k] = [value + tail for value in columns[-1]]
+    text = "\t".join(fields)
+    return prefix + "\t" + text[: len(text) - len(prefix)]
+
+
+def _utc_texts(us: np.ndarray) -> list[str]:
+    """`YYYY-MM-DDTHH:MM:SS.ffffffZ` of UTC microseconds (timestamptz input)."""
+    return np.datetime_as_string(us.astype("datetime64[us]"), unit="us", timezone="UTC").tolist()
+
+
+def _date_texts(days: np.ndarray) -> list[str]:
+    """`YYYY-MM-DD` of days since the epoch, \\N for NO_DAY (each distinct day formatted once: a chunk
+    spans a few dozen)."""
+    distinct, index = np.unique(days, return_inverse=True)
+    none = distinct == NO_DAY
+    text = np.datetime_as_string(np.where(none, 0, distinct).astype("datetime64[D]")).astype(object)
+    text[none] = NULL
+    return text[index].tolist()
+
+
+_SMALL_INTS = np.array([str(i) for i in range(1 << 16)], dtype=object)
+"""The decimal texts of 0..65535: line numbers, quantities, most fees and VAT amounts are taken from it
+(an array take instead of a `str` call each)."""
+
+
+def _int_texts(values: np.ndarray) -> list[str]:
+    if len(values) and 0 <= values.min() and values.max() < len(_SMALL_INTS):
+        return _SMALL_INTS[values].tolist()
+    return list(map(str, values.tolist()))
 
 
 def _copy_texts(values: np.ndarray) -> list[str]:

@@ -45,11 +45,18 @@ __all__ = [
     "vouchers",
 ]
 
+
+def key_text(length: int) -> String:
+    """A text key of the staging bulk tables: `COLLATE "C"` on PostgreSQL (byte order, as SQLite's BINARY
+    compares), so their B-trees compare with memcmp rather than the database's locale (migration 0014)."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
+
 transactions = Table(
     "transactions",
     metadata,
-    Column("tenant_id", String(TENANT_ID_LENGTH), primary_key=True),
-    Column("transaction_id", String(200), primary_key=True),
+    Column("tenant_id", key_text(TENANT_ID_LENGTH), primary_key=True),
+    Column("transaction_id", key_text(200), primary_key=True),
     Column("kind", String(16), nullable=False),
     Column("status", String(16), nullable=False),
     Column("booking_id", String(200)),
@@ -83,8 +90,8 @@ zlib-compressed. A transaction's text is bytes [raw_offset, raw_offset + raw_len
 transaction_lines = Table(
     "transaction_lines",
     metadata,
-    Column("tenant_id", String(TENANT_ID_LENGTH), primary_key=True),
-    Column("transaction_id", String(200), primary_key=True),
+    Column("tenant_id", key_text(TENANT_ID_LENGTH), primary_key=True),
+    Column("transaction_id", key_text(200), primary_key=True),
     Column("line_no", Integer, primary_key=True),
     Column("product_id", String(200), nullable=False),
     Column("product_name", String(500), nullable=False),
