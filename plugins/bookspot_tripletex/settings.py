@@ -58,6 +58,36 @@ def _feed_limits(environment: tuple[str | None, ...]) -> FeedLimits:
     return FeedLimits()
 
 
+class StagingWorkers(BaseSettings):
+    """How a JSON Lines file is staged (an initial import): `workers` child processes read, decode and
+    check its chunks while this process writes them to the staging database (SQLite), for a range of at
+    least `min_bytes`; 0 workers, a smaller range, a process bound to one CPU, PostgreSQL or any other
+    source stage in this process.
+    Read from `BOOKSPOT_STAGE_WORKERS` and `BOOKSPOT_STAGE_MIN_BYTES`."""
+
+    model_config = SettingsConfigDict(env_prefix="BOOKSPOT_STAGE_", frozen=True)
+
+    workers: int = Field(1, ge=0, le=32, description="child processes preparing a file's chunks")
+    min_bytes: int = Field(
+        4 << 20,
+        ge=0,
+        description="smallest file range staged with child processes (a chunk of 5,000 records is about "
+        "3.4 MiB; a range of one chunk has nothing to overlap)",
+    )
+
+
+def staging_workers() -> StagingWorkers:
+    """The staging worker settings in force now (read again whenever their environment variables change)."""
+    return _staging_workers(
+        tuple(os.environ.get(f"BOOKSPOT_STAGE_{name.upper()}") for name in StagingWorkers.model_fields)
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _staging_workers(environment: tuple[str | None, ...]) -> StagingWorkers:
+    return StagingWorkers()
+
+
 def closed_period_text_match() -> bool:
     """Whether a refusal whose text names a closed period ("stengt", "closed", "låst periode") is read as
     one, the fallback when Tripletex's accounting periods could not be read beforehand:

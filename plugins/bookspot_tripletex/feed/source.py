@@ -120,7 +120,11 @@ class JsonlFileSource:
 
     def iter_records(
         self, updated_from: dt.datetime | None = None, updated_to: dt.datetime | None = None
-    ) -> Iterator[Any]:
+    ) -> JsonlRecords:
+        return JsonlRecords(self)
+
+    def lines(self) -> Iterator[JsonLine]:
+        """Every non-blank line of the range, numbered."""
         line_no = 1
         with self.path.open("rb") as fh:
             fh.seek(self.start)
@@ -145,6 +149,34 @@ class JsonlFileSource:
                 position += len(line)
             yield taken
             return
+
+
+class JsonlRecords:
+    """What `JsonlFileSource.iter_records` returns: an iterator of the range's `JsonLine`s that still names
+    its file and range, so that staging may read and check the range in child processes instead
+    (`staging.stage`) as long as nothing was taken from it yet (`untouched`)."""
+
+    def __init__(self, source: JsonlFileSource) -> None:
+        self.source = source
+        self._lines: Iterator[JsonLine] | None = None
+
+    @property
+    def untouched(self) -> bool:
+        return self._lines is None
+
+    def size(self) -> int:
+        """Bytes of the range (of the file as it is now)."""
+        total = self.source.path.stat().st_size
+        end = total if self.source.end is None else min(self.source.end, total)
+        return max(0, end - self.source.start)
+
+    def __iter__(self) -> JsonlRecords:
+        return self
+
+    def __next__(self) -> JsonLine:
+        if self._lines is None:
+            self._lines = self.source.lines()
+        return next(self._lines)
 
 
 BLOCK = 1 << 20

@@ -12,12 +12,14 @@ import datetime as dt
 import io
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
+import pandas as pd
 from sqlalchemy import Connection
 
 from bookspot_tripletex.feed.model import NO_DAY
@@ -87,6 +89,11 @@ def day_of(days: int) -> dt.date:
     return EPOCH_DAY + dt.timedelta(days=int(days))
 
 
+def sqlite_time(value: dt.datetime) -> str:
+    """An instant as SQLAlchemy's SQLite DATETIME stores it (in UTC)."""
+    return value.astimezone(dt.UTC).isoformat(" ", "microseconds")[:26]
+
+
 def _time_texts(us: np.ndarray) -> np.ndarray:
     """`YYYY-MM-DD HH:MM:SS.ffffff` of UTC microseconds (SQLAlchemy's SQLite DATETIME storage)."""
     text = np.datetime_as_string(us.astype("datetime64[us]"), unit="us")
@@ -125,12 +132,11 @@ class SqliteWriter:
 
     def __init__(self, conn: Connection, tenant_id: str, now: dt.datetime) -> None:
         self.tenant_id = tenant_id
-        self.now = now.astimezone(dt.UTC).isoformat(" ", "microseconds")[:26]
+        self.now = sqlite_time(now)
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
         self.cursor = dbapi.cursor()
         self.max_params = dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 2
-        self.upsert = _upsert_sql(f"VALUES ({', '.join('?' * len(TX_COLUMNS))})")
         self.insert_lines = (
             f"INSERT INTO transaction_lines ({', '.join(LINE_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(LINE_COLUMNS))})"
@@ -160,39 +166,18 @@ class SqliteWriter:
         }
 
     def write(self, frame: Frame, replaced: Sequence[str]) -> None:
-        rec = frame.rec
-        blob, offsets, lengths = pack(rec["raw"])
-        self.cursor.execute(RAW_BATCH_SQL.format("?"), (self.tenant_id, len(frame), blob, self.now))
+        self.write_rows(sqlite_rows(self.tenant_id, self.now, frame), replaced)
+
+    def write_rows(self, rows: SqliteRows, replaced: Sequence[str]) -> None:
+        """Store a chunk's rows (`sqlite_rows`, made here or by a child process)."""
+        self.cursor.execute(RAW_BATCH_SQL.format("?"), (self.tenant_id, rows.count, rows.blob, self.now))
         batch_id = self.cursor.lastrowid
-        occurred = _time_texts(rec["occurred"]).tolist()
-        updated = _time_texts(rec["updated"]).tolist()
-        n = len(frame)
-        self.cursor.executemany(
-            self.upsert,
-            zip(
-                repeat(self.tenant_id, n),
-                rec["id"].tolist(),
-                rec["kind"].tolist(),
-                rec["status"].tolist(),
-                rec["booking_id"].tolist(),
-                occurred,
-                updated,
-                _day_texts(rec["local_day"]),
-                rec["currency"].tolist(),
-                rec["amount"].tolist(),
-                rec["method"].tolist(),
-                rec["fee"].tolist(),
-                rec["gift"].tolist(),
-                repeat(batch_id, n),
-                offsets.tolist(),
-                lengths.tolist(),
-                repeat(self.now, n),
-                strict=True,
-            ),
-        )
+        values = ["?"] * len(TX_COLUMNS)
+        values[TX_BATCH] = str(int(batch_id))  # one literal for the whole chunk: rows leave it out
+        self.cursor.executemany(_upsert_sql(f"VALUES ({', '.join(values)})"), rows.tx)
         if replaced:
             self._in("DELETE FROM transaction_lines WHERE tenant_id = ? AND transaction_id IN ({})", replaced)
-        self.cursor.executemany(self.insert_lines, _line_rows(self.tenant_id, frame))
+        self.cursor.executemany(self.insert_lines, rows.lines)
 
     def held(self, ids: Sequence[str]) -> list[Held]:
         rows = self._in(
@@ -203,15 +188,96 @@ class SqliteWriter:
         return [Held(*row) for row in rows]
 
 
-def _line_rows(tenant_id: str, frame: Frame) -> Iterable[tuple[Any, ...]]:
-    line = frame.line
-    m = len(line["owner"])
-    return zip(
-        repeat(tenant_id, m), frame.rec["id"][line["owner"]].tolist(), line["line_no"].tolist(),
-        line["product_id"].tolist(), line["product_name"].tolist(), line["category"].tolist(),
-        line["quantity"].tolist(), line["gross"].tolist(), line["vat_rate"].tolist(), line["vat"].tolist(),
-        _day_texts(line["service_day"]), strict=True,
+TX_BATCH = TX_COLUMNS.index("raw_batch_id")
+TX_OFFSET = TX_BATCH
+"""In a transaction's row of `SqliteRows` (no batch id): where raw_offset is (raw_length follows)."""
+
+
+@dataclass
+class SqliteRows:
+    """A chunk's rows as SqliteWriter stores them: the raw batch (its compressed blob, `count` texts),
+    the transactions' rows in TX_COLUMNS order without raw_batch_id (the writer adds it), the lines' rows
+    in LINE_COLUMNS order. A child process may make them (`sqlite_rows`) while the writer stores others."""
+
+    blob: bytes
+    count: int
+    tx: list[tuple[Any, ...]]
+    lines: list[tuple[Any, ...]]
+
+    def raws(self) -> list[bytes]:
+        """Each transaction's raw text, in order."""
+        data = zlib.decompress(self.blob)
+        return [data[row[TX_OFFSET] : row[TX_OFFSET] + row[TX_OFFSET + 1]] for row in self.tx]
+
+    def take(self, index: np.ndarray, owners: np.ndarray) -> SqliteRows:
+        """The rows of the transactions at `index` (ascending) and their lines (`owners`: each line's
+        transaction), as `sqlite_rows` makes them of the Frame's same `take`."""
+        kept = index.tolist()
+        raws = self.raws()
+        blob, offsets, lengths = pack([raws[i] for i in kept])
+        tx = [
+            (*row[:TX_OFFSET], offset, length, *row[TX_OFFSET + 2 :])
+            for row, offset, length in zip(
+                [self.tx[i] for i in kept], offsets.tolist(), lengths.tolist(), strict=True
+            )
+        ]
+        lines = [self.lines[j] for j in np.flatnonzero(np.isin(owners, index)).tolist()]
+        return SqliteRows(blob, len(kept), tx, lines)
+
+
+def sqlite_rows(tenant_id: str, now: str, frame: Frame) -> SqliteRows:
+    """A Frame's rows for SqliteWriter (`now`: its staged_at text), its raw texts packed. Equal values of
+    the columns with few distinct ones are one object each (`_shared`): pickled once per chunk when a
+    child process sends the rows, bound the same."""
+    rec, line = frame.rec, frame.line
+    blob, offsets, lengths = pack(rec["raw"])
+    n, m = len(frame), len(line["owner"])
+    tx = list(
+        zip(
+            repeat(tenant_id, n),
+            rec["id"].tolist(),
+            _shared(rec["kind"]),
+            _shared(rec["status"]),
+            rec["booking_id"].tolist(),
+            _time_texts(rec["occurred"]).tolist(),
+            _time_texts(rec["updated"]).tolist(),
+            _shared_day_texts(rec["local_day"]),
+            _shared(rec["currency"]),
+            rec["amount"].tolist(),
+            _shared(rec["method"]),
+            rec["fee"].tolist(),
+            _shared(rec["gift"]),
+            offsets.tolist(),
+            lengths.tolist(),
+            repeat(now, n),
+            strict=True,
+        )
+    )
+    lines = list(
+        zip(
+            repeat(tenant_id, m), rec["id"][line["owner"]].tolist(), line["line_no"].tolist(),
+            _shared(line["product_id"]), _shared(line["product_name"]), _shared(line["category"]),
+            line["quantity"].tolist(), line["gross"].tolist(), _shared(line["vat_rate"]),
+            line["vat"].tolist(), _shared_day_texts(line["service_day"]), strict=True,
+        )
     )  # fmt: skip
+    return SqliteRows(blob, n, tx, lines)
+
+
+def _shared(values: np.ndarray) -> list[Any]:
+    """An object column (strings, None) as a list in which equal values are the same object."""
+    if not len(values):
+        return []
+    codes, uniques = pd.factorize(values)
+    return np.append(uniques.astype(object), None)[codes].tolist()
+
+
+def _shared_day_texts(days: np.ndarray) -> list[str | None]:
+    """`_day_texts`, each day's text one object."""
+    if not len(days):
+        return []
+    unique, index = np.unique(days, return_inverse=True)
+    return np.array(_day_texts(unique), dtype=object)[index].tolist()
 
 
 STAGE_TABLE = "bulk_stage_transactions"

@@ -38,7 +38,18 @@ from bookspot_tripletex.feed.model import (
 from bookspot_tripletex.feed.nesting import max_depth
 from bookspot_tripletex.feed.source import KEPT_BYTES, JsonLine, UndecodableLine, decoded
 from bookspot_tripletex.settings import feed_limits
-from bookspot_tripletex.staging.bulk import EPOCH_DAY, Frame, Writer, day_of, instant, micros, writer_for
+from bookspot_tripletex.staging.bulk import (
+    EPOCH_DAY,
+    Frame,
+    SqliteRows,
+    Writer,
+    day_of,
+    instant,
+    micros,
+    sqlite_rows,
+    sqlite_time,
+    writer_for,
+)
 from bookspot_tripletex.staging.limits import raw_json, safe_text, storable, storable_id, storage_violations
 from bookspot_tripletex.staging.schema import (
     mapping_versions,
@@ -186,17 +197,26 @@ def stage_records(
     pass atomic.
 
     Memory holds a chunk or two, whatever the feed's length. On PostgreSQL a writer thread stores one
-    chunk while the next is checked.
+    chunk while the next is checked. On SQLite a JSON Lines file's chunks are checked by child processes
+    while this one stores them (`children`).
     """
+    from bookspot_tripletex.staging.children import children_for, prepared_in_children
+
     now = now or dt.datetime.now(dt.UTC)
     writer = writer_for(conn, tenant.tenant, now)
-    prepared = (_prepare(tenant, chunk, now) for chunk in _chunks(records, BATCH))
     total = StageResult()
     with _few_collections():
         if not writer.threaded:
-            for chunk in prepared:
-                total.merge(_apply(conn, tenant, writer, chunk, now))
+            workers = children_for(records)
+            if workers:
+                with prepared_in_children(records, tenant, now, workers) as chunks:
+                    for chunk in chunks:
+                        total.merge(_apply(conn, tenant, writer, chunk, now))
+                return total
+            for chunk in _chunks(records, BATCH):
+                total.merge(_apply(conn, tenant, writer, _prepare(tenant, chunk, now), now))
             return total
+        prepared = (_prepare(tenant, chunk, now) for chunk in _chunks(records, BATCH))
         with ThreadPoolExecutor(1, thread_name_prefix="stage-writer") as pool:
             pending: Future[StageResult] | None = None
             for chunk in prepared:
@@ -234,12 +254,28 @@ def _few_collections() -> Iterator[None]:
 
 @dataclass
 class _Prepared:
-    """A checked chunk: quarantine rows, the latest valid version per id, and what was skipped."""
+    """A checked chunk: quarantine rows, the latest valid version per id, and what was skipped. With
+    `rows` (made by `_for_sqlite`), `latest` keeps only the columns staging reads besides the rows."""
 
     bad: list[dict[str, Any]] = field(default_factory=list)
     latest: Frame | None = None
     before_start: int = 0
     days: set[dt.date] = field(default_factory=set)
+    rows: SqliteRows | None = None
+
+
+SLIM_REC = ("id", "status", "updated", "local_day")
+SLIM_LINE = ("owner", "service_day")
+
+
+def _for_sqlite(chunk: _Prepared, tenant_id: str, now: dt.datetime) -> _Prepared:
+    """The chunk with its SqliteWriter rows made (raw texts compressed) and its Frame slimmed to what
+    `_stage_valid` reads besides them: what a child process sends the writing process."""
+    frame = chunk.latest
+    if frame is not None and len(frame):
+        chunk.rows = sqlite_rows(tenant_id, sqlite_time(now), frame)
+        chunk.latest = Frame({k: frame.rec[k] for k in SLIM_REC}, {k: frame.line[k] for k in SLIM_LINE})
+    return chunk
 
 
 def _schema_record(item: Any) -> TransactionRecord | None:
@@ -430,7 +466,7 @@ def _apply(
         insert_ignore(conn, quarantine, chunk.bad, ["tenant_id", "raw_hash"])
         result.quarantined += len(chunk.bad)
     if chunk.latest is not None and len(chunk.latest):
-        _stage_valid(conn, tenant, writer, chunk.latest, now, result)
+        _stage_valid(conn, tenant, writer, chunk.latest, now, result, chunk.rows)
     return result
 
 
@@ -441,6 +477,7 @@ def _stage_valid(
     frame: Frame,
     now: dt.datetime,
     result: StageResult,
+    rows: SqliteRows | None = None,
 ) -> None:
     rec = frame.rec
     ids = rec["id"].tolist()
@@ -454,6 +491,8 @@ def _stage_valid(
     if not len(fresh_index):
         return
     fresh = frame.take(fresh_index)
+    if rows is not None and fresh is not frame:
+        rows = rows.take(fresh_index, frame.line["owner"])
     fresh_ids = fresh.rec["id"].tolist()
     replaced = [tx_id for tx_id in fresh_ids if tx_id in existing]
     day_numbers = set(np.unique(fresh.rec["local_day"]).tolist()) | {existing[i].local_day for i in replaced}
@@ -461,9 +500,15 @@ def _stage_valid(
     served = _service_days(conn, tenant.tenant, fresh, replaced)
     days |= set().union(*served.values())
     posted_days = _posted_days(conn, tenant.tenant, days)
+    if posted_days and rows is not None:
+        fresh.rec["raw"] = np.empty(len(fresh), dtype=object)
+        fresh.rec["raw"][:] = rows.raws()
     corrections = _corrections(tenant, fresh, existing, posted_days, now, served) if posted_days else []
     result.days |= days
-    writer.write(fresh, replaced)
+    if rows is None:
+        writer.write(fresh, replaced)
+    else:
+        writer.write_rows(rows, replaced)
     if corrections:
         conn.execute(pending_corrections.insert(), corrections)
         result.corrections += len(corrections)
