@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,16 +47,23 @@ class FeedLimits(BaseSettings):
     max_page_bytes: int = Field(64 << 20, ge=1 << 16, description="bytes of one API page's body")
 
 
+_Settings = TypeVar("_Settings", bound=BaseSettings)
+
+
 def feed_limits() -> FeedLimits:
-    """The feed limits in force now (read again whenever their environment variables change)."""
-    return _feed_limits(
-        tuple(os.environ.get(f"BOOKSPOT_FEED_{name.upper()}") for name in FeedLimits.model_fields)
-    )
+    """The feed limits in force now."""
+    return _in_force(FeedLimits)
 
 
-@functools.lru_cache(maxsize=4)
-def _feed_limits(environment: tuple[str | None, ...]) -> FeedLimits:
-    return FeedLimits()
+def _in_force(model: type[_Settings]) -> _Settings:
+    """`model` as its environment variables say now (built again only when one of them changed)."""
+    prefix = model.model_config["env_prefix"]
+    return _built(model, tuple(os.environ.get(f"{prefix}{name}".upper()) for name in model.model_fields))
+
+
+@functools.lru_cache(maxsize=8)
+def _built(model: type[_Settings], environment: tuple[str | None, ...]) -> _Settings:
+    return model()
 
 
 class StagingWorkers(BaseSettings):
@@ -77,15 +85,8 @@ class StagingWorkers(BaseSettings):
 
 
 def staging_workers() -> StagingWorkers:
-    """The staging worker settings in force now (read again whenever their environment variables change)."""
-    return _staging_workers(
-        tuple(os.environ.get(f"BOOKSPOT_STAGE_{name.upper()}") for name in StagingWorkers.model_fields)
-    )
-
-
-@functools.lru_cache(maxsize=4)
-def _staging_workers(environment: tuple[str | None, ...]) -> StagingWorkers:
-    return StagingWorkers()
+    """The staging worker settings in force now."""
+    return _in_force(StagingWorkers)
 
 
 def closed_period_text_match() -> bool:
