@@ -11,7 +11,17 @@ from pathlib import Path
 PACKAGE = "bookspot_tripletex"
 ROOT = Path(__file__).resolve().parents[1] / "plugins" / PACKAGE
 
-BOTTOM = {PACKAGE, "domain", "money", "settings", "timeutil", "sqlfiles", "connection_form", "retry"}
+BOTTOM = {
+    PACKAGE,
+    "domain",
+    "money",
+    "settings",
+    "timeutil",
+    "sqlfiles",
+    "connection_form",
+    "retry",
+    "masking",
+}
 """Facts and small utilities: they import only each other."""
 BELOW_PIPELINE = ("tenants", "tripletex")
 """Tenant settings and the Tripletex client: above the bottom, below every pipeline stage."""

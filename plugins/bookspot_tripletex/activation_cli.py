@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from bookspot_tripletex import settings
 from bookspot_tripletex.connections import tripletex_client
 from bookspot_tripletex.load.activation import ActivationFailed, run_activation
+from bookspot_tripletex.masking import compile_on_use
 from bookspot_tripletex.staging.day_mapping import mapping_for_day
 from bookspot_tripletex.staging.db import make_engine, require_head
 from bookspot_tripletex.tenants.store import active_tenants, load_tenant
@@ -27,6 +28,7 @@ def run_activation_checks(
     tenant_ids: Sequence[str] | None, staging_url: str | None = None, day: dt.date | None = None
 ) -> int:
     """Check each tenant (every active one when `tenant_ids` is None); 0 when every check passed."""
+    compile_on_use()
     engine = make_engine(staging_url)
     require_head(engine)
     day = day or dt.date.today()

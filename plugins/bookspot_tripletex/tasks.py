@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from bookspot_tripletex.masking import compile_on_use
 from bookspot_tripletex.staging.db import make_engine
 
 if TYPE_CHECKING:
@@ -156,6 +157,7 @@ def run_step(
     from airflow.sdk.exceptions import AirflowFailException
 
     started = time.process_time()
+    compile_on_use()
     module = importlib.import_module(f"bookspot_tripletex.steps.{step}")
     from bookspot_tripletex.steps.base import LogReporter, NightResult, stopped_at
 
