@@ -39,6 +39,9 @@ def test_each_tenant_gets_an_account_a_company_and_connections(tmp_path: Path) -
         tripletex = connections[tenant.tripletex_conn_id]
         assert tripletex["extra"]["consumer_token"] == companies[ids[tenant.tenant]].consumer_token
         assert "login" not in tripletex
+    consumers = {c.consumer_token for c in companies.values()}
+    assert len(consumers) == 1, "one consumer token serves every company, as BookSpot's does"
+    assert len({c.employee_token for c in companies.values()}) == 3
     for name in ("simulator.yaml", "emulator.yaml", "connections.json"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
     for path in files[1:]:
@@ -49,3 +52,4 @@ def test_each_tenant_gets_an_account_a_company_and_connections(tmp_path: Path) -
     again = SimulatorConfig.from_file(tmp_path / "simulator.yaml")
     assert {t: again.tokens[t] for t in TENANTS} == dict(sim.tokens) and "tenant-003" in again.tokens
     assert {t: company_ids(tmp_path)[t] for t in TENANTS} == ids
+    assert {c.consumer_token for c in load_config(tmp_path / "emulator.yaml").companies} == consumers

@@ -44,12 +44,16 @@ def organization_number(company_id: int) -> str:
     raise AssertionError("unreachable: the prefixes differ by a weight-7 digit")
 
 
-def _company(company_id: int, name: str) -> CompanyConfig:
+def _consumer_token() -> str:
+    return f"demo-consumer-{secrets.token_hex(16)}"
+
+
+def _company(company_id: int, name: str, consumer_token: str | None = None) -> CompanyConfig:
     return CompanyConfig(
         id=company_id,
         name=name,
         organization_number=organization_number(company_id),
-        consumer_token=f"demo-consumer-{secrets.token_hex(16)}",
+        consumer_token=consumer_token or _consumer_token(),
         employee_token=f"demo-employee-{secrets.token_hex(16)}",
         extra_accounts=[
             AccountSpec(number=1580, name="Stripe clearing"),
@@ -131,13 +135,14 @@ def _companies(
 ) -> EmulatorConfig:
     cfg = load_config(path) if path.exists() else EmulatorConfig()
     by_id = {c.id: c for c in cfg.companies}
+    consumer = cfg.companies[0].consumer_token if cfg.companies else _consumer_token()
     next_id = max([DEMO_COMPANY_ID - 1, *by_id]) + 1
     for tenant in tenants:
         if known.get(tenant) in by_id:
             continue
         company_id = DEMO_COMPANY_ID if tenant == DEMO_TENANT and DEMO_COMPANY_ID not in by_id else next_id
         next_id = max(next_id, company_id + 1)
-        by_id[company_id] = _company(company_id, names[tenant])
+        by_id[company_id] = _company(company_id, names[tenant], consumer)
         known[tenant] = company_id
     cfg = EmulatorConfig(companies=sorted(by_id.values(), key=lambda c: c.id))
     write_config(path, cfg)
@@ -173,7 +178,8 @@ def setup_simulator_demo(
     """Several tenants read over HTTP from the BookSpot simulator, one emulator company each.
 
     Writes into the data folder: `simulator.yaml` (its accounts, a week of data up to `day`, and one
-    random token per account), `emulator.yaml` (a company per tenant), `connections.json` (a bookspot
+    random token per account), `emulator.yaml` (a company per tenant; one consumer token serves them all,
+    as BookSpot's serves every company in production), `connections.json` (a bookspot
     connection to the simulator and a tripletex connection per tenant), `demo-tenants.json` (tenant ->
     company id) and a tenant file for each tenant but the worked example's; returns the tenant files to
     import. Tokens are made on the first run and kept; they never leave the data folder.
