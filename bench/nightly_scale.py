@@ -75,7 +75,7 @@ NIGHT = dt.date(2026, 11, 24)
 SEED = 7
 MAX_SHARDS = 64
 MIN_SHARD = 25
-MAX_SHARD = 64
+MAX_SHARD = 125
 COMPONENTS = ("scheduler", "dag-processor", "api-server", "tasks", "emulator", "simulator", "postgres")
 AIRFLOW_PARTS = ("scheduler", "dag-processor", "api-server")
 LOOKUP = "path=/execution/connections/"

@@ -290,3 +290,36 @@ def test_posted_day_keeps_its_mapping_after_a_change(
     assert journal_day(staging_engine, cfg.tenant, day)["status"] == "posted"
     with staging_engine.connect() as conn:
         assert 1580 in {p.account for p in get_voucher(conn, cfg.tenant, day).postings}
+
+
+def test_posting_reads_the_days_journal_only_where_it_is_used(
+    staging_engine, staged_day, emulator, client
+) -> None:
+    """The voucher rows the posting protocol reads again and again leave out the journal, the largest
+    column; the voucher posted is the same."""
+    from sqlalchemy import event
+
+    from bookspot_tripletex.load.state import ROW_COLUMNS, day_versions, get_voucher_by_id
+
+    cfg, day = staged_day
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(staging_engine, "before_cursor_execute", seen)
+    try:
+        with staging_engine.connect() as conn:
+            row = get_voucher(conn, cfg.tenant, day)
+            assert row is not None and get_voucher_by_id(conn, row.id) == row
+            assert day_versions(conn, cfg.tenant, day) == [row]
+        assert len(statements) == 3
+        assert not any("journal" in s.split("FROM")[0] for s in statements), statements
+        assert "journal" not in {c.name for c in ROW_COLUMNS}
+        statements.clear()
+        result = post_day(staging_engine, cfg, day, client, "run-1")
+    finally:
+        event.remove(staging_engine, "before_cursor_execute", seen)
+    assert result["outcome"] == "posted"
+    voucher_reads = [s.split("FROM")[0] for s in statements if "FROM vouchers" in s]
+    assert voucher_reads and not any("vouchers.journal" in s for s in voucher_reads)

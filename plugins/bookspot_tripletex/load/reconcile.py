@@ -33,7 +33,7 @@ from bookspot_tripletex.load.errors import ReconcileMismatch
 from bookspot_tripletex.load.protocol import VOUCHER_FIELDS, delete_drafts, in_ledger
 from bookspot_tripletex.load.readback import differences, ledger_lines
 from bookspot_tripletex.load.send import POSTED_OR_REVERSED, post_row
-from bookspot_tripletex.load.state import VoucherRow
+from bookspot_tripletex.load.state import ROW_COLUMNS, VoucherRow
 from bookspot_tripletex.money import format_nok
 from bookspot_tripletex.staging.schema import pending_corrections, reconcile_marks, vouchers
 from bookspot_tripletex.staging.upsert import insert_ignore
@@ -388,7 +388,7 @@ def _rows(conn: Connection, tenant: str, days: list[dt.date]) -> list[VoucherRow
         rows += [
             VoucherRow.from_row(r)
             for r in conn.execute(
-                select(vouchers)
+                select(*ROW_COLUMNS)
                 .where(vouchers.c.tenant_id == tenant, vouchers.c.local_date.in_(part))
                 .order_by(vouchers.c.local_date, vouchers.c.version)
             )

@@ -20,6 +20,9 @@ from bookspot_tripletex.staging.schema import vouchers
 from bookspot_tripletex.staging.upsert import insert_ignore
 
 LOCKED = tuple(LOCKED_STATUSES)
+ROW_COLUMNS = tuple(c for c in vouchers.c if c.name != "journal")
+"""What a `VoucherRow` is read from: every column but the day's journal, the largest, which only the
+report's version history (`validation.versions`) and the corrections read."""
 
 
 @dataclass(frozen=True)
@@ -92,14 +95,14 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def get_voucher_by_id(conn: Connection, voucher_id: int) -> VoucherRow | None:
-    row = conn.execute(select(vouchers).where(vouchers.c.id == voucher_id)).first()
+    row = conn.execute(select(*ROW_COLUMNS).where(vouchers.c.id == voucher_id)).first()
     return None if row is None else VoucherRow.from_row(row)
 
 
 def day_versions(conn: Connection, tenant: str, day: dt.date) -> list[VoucherRow]:
     """All vouchers of a tenant-day, the day first, then its corrections in order."""
     rows = conn.execute(
-        select(vouchers)
+        select(*ROW_COLUMNS)
         .where(vouchers.c.tenant_id == tenant, vouchers.c.local_date == day)
         .order_by(vouchers.c.version)
     ).all()
@@ -117,7 +120,7 @@ def next_version(conn: Connection, tenant: str, day: dt.date) -> int:
 
 def get_voucher(conn: Connection, tenant: str, day: dt.date, version: int = 1) -> VoucherRow | None:
     row = conn.execute(
-        select(vouchers).where(
+        select(*ROW_COLUMNS).where(
             vouchers.c.tenant_id == tenant, vouchers.c.local_date == day, vouchers.c.version == version
         )
     ).first()
