@@ -144,3 +144,21 @@ def test_external_number_is_deterministic_and_short(tenant: str) -> None:
     a = external_number(tenant, DAY, 1)
     assert a == external_number(tenant, DAY, 1) != external_number(tenant, DAY, 2)
     assert len(a) <= 70
+
+
+def test_the_stored_journal_round_trips(
+    staging_engine, example_tenant_file: Path, example_feed: Path
+) -> None:
+    """`as_record` keeps every field of every line (as `dataclasses.asdict` would) and `from_record`
+    gives the same journal back."""
+    from dataclasses import asdict
+
+    from bookspot_tripletex.journal.model import DayJournal
+
+    cfg = setup_tenant(staging_engine, example_tenant_file)
+    stage(staging_engine, cfg, read_jsonl(example_feed))
+    with staging_engine.connect() as conn:
+        journal = build_day(conn, cfg, DAY)
+    record_ = journal.as_record()
+    assert record_["lines"] == [asdict(line) for line in journal.lines] and len(record_["lines"]) > 6
+    assert DayJournal.from_record(record_) == journal

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from bookspot_tripletex.domain import MAX_EXTERNAL_NUMBER, external_number  # noqa: F401  (re-exported)
@@ -25,6 +25,13 @@ class JournalLine:
     """Deferral and release legs (VAT type 0): the VAT rate of the sale whose revenue they move."""
     sale_vat_type: int | None = None
     """... and its Tripletex VAT type under the payment day's mapping."""
+
+    def as_record(self) -> dict[str, Any]:
+        """The line as JSON-ready data (every field is a plain value, so no deep copy is needed)."""
+        return {name: getattr(self, name) for name in LINE_FIELDS}
+
+
+LINE_FIELDS = tuple(f.name for f in fields(JournalLine))
 
 
 @dataclass(frozen=True)
@@ -129,7 +136,7 @@ class DayJournal:
             "tenant": self.tenant,
             "date": self.date.isoformat(),
             "status": self.status,
-            "lines": [asdict(line) for line in self.lines],
+            "lines": [line.as_record() for line in self.lines],
             "voucher": None
             if voucher is None
             else {
