@@ -51,7 +51,8 @@ class TripletexHook(BaseHook):
         """The client for this connection, created on first use and reused."""
         if self._client is None:
             conn = self.get_connection(self.tripletex_conn_id)
-            consumer = consumer_token(self.tripletex_conn_id, conn.login, conn.extra_dejson)
+            extra = conn.extra_dejson  # each read masks the extra again (in this process and Airflow's)
+            consumer = consumer_token(self.tripletex_conn_id, conn.login, extra)
             if not consumer or not conn.password:
                 raise ValueError(
                     f"connection {self.tripletex_conn_id!r} needs the consumer token in the extra "
@@ -59,10 +60,10 @@ class TripletexHook(BaseHook):
                 )
             _mask(consumer)
             self._client = TripletexClient(
-                base_url=base_url(conn.host, conn.schema, conn.port, conn.extra_dejson),
+                base_url=base_url(conn.host, conn.schema, conn.port, extra),
                 consumer_token=consumer,
                 employee_token=conn.password,
-                company_id=company_id(conn.extra_dejson),
+                company_id=company_id(extra),
                 timeout=self.timeout,
                 retry=self.retry,
                 on_new_token=_mask,
