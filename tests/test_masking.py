@@ -121,3 +121,16 @@ def test_the_task_sdks_masker_through_airflows_own_calls(task_masker) -> None:
     line = redact("session-token-of-a-tenant consumer-of-a-tenant kept")
     assert line == "*** *** kept"
     assert isinstance(task_masker.replacer, masking.OnUsePattern)
+
+
+def test_a_masker_of_another_kind_is_left_as_it_is(caplog) -> None:
+    class Other:
+        patterns: set[str] = set()
+
+        def add_mask(self, secret, name=None):  # type: ignore[no-untyped-def]
+            self.patterns.add(secret)
+
+    other = Other()
+    with caplog.at_level("WARNING", logger="bookspot_tripletex.masking"):
+        assert masking.compile_on_use(other) is other
+    assert type(other) is Other and "left as it is" in caplog.text

@@ -11,12 +11,15 @@ Tripletex session, so it masks a few secrets per tenant: with N tenants that is 
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["compile_on_use"]
+
+log = logging.getLogger(__name__)
 
 
 class OnUsePattern:
@@ -75,19 +78,30 @@ class _CompileOnUse:
             masker.replacer = OnUsePattern(masker.patterns)
 
 
-def compile_on_use(masker: Any | None = None) -> Any:
-    """Make `masker` (by default the task SDK's masker of this process) compile on use; idempotent."""
-    if masker is None:
-        from airflow.sdk._shared.secrets_masker import _secrets_masker
+NEEDED = ("patterns", "replacer", "min_length_to_mask", "_adaptations", "should_hide_value_for_key")
+"""What `_CompileOnUse` reads of Airflow's masker; a masker without them is left as it is."""
 
+
+def compile_on_use(masker: Any | None = None) -> Any:
+    """Make `masker` (by default the task SDK's masker of this process) compile on use; idempotent.
+    A masker that is not the kind this was written for (another Airflow version) is left as it is, with
+    a warning: it then costs what it costs, but masks as Airflow does."""
+    if masker is None:
+        try:
+            from airflow.sdk._shared.secrets_masker import _secrets_masker
+        except ImportError as exc:
+            log.warning("secrets masker left as it is: %s", exc)
+            return None
         masker = _secrets_masker()
     base = type(masker)
-    if not issubclass(base, _CompileOnUse):
-        masker.__class__ = type(
-            f"{base.__name__}CompileOnUse",
-            (_CompileOnUse, base),
-            {"masker_module": sys.modules[base.__module__]},
-        )
-        if masker.patterns:
-            masker.replacer = OnUsePattern(masker.patterns)
+    if issubclass(base, _CompileOnUse):
+        return masker
+    module = sys.modules.get(base.__module__)
+    missing = [name for name in NEEDED if not hasattr(masker, name)]
+    if missing or not hasattr(module, "SECRETS_TO_SKIP_MASKING"):
+        log.warning("secrets masker %s left as it is (no %s)", base.__name__, missing or "skip list")
+        return masker
+    masker.__class__ = type(f"{base.__name__}CompileOnUse", (_CompileOnUse, base), {"masker_module": module})
+    if masker.patterns:
+        masker.replacer = OnUsePattern(masker.patterns)
     return masker
