@@ -21,8 +21,8 @@ from bookspot_tripletex.staging.upsert import insert_ignore
 
 LOCKED = tuple(LOCKED_STATUSES)
 ROW_COLUMNS = tuple(c for c in vouchers.c if c.name != "journal")
-"""What a `VoucherRow` is read from: every column but the day's journal, the largest, which only the
-report's version history (`validation.versions`) and the corrections read."""
+"""What a `VoucherRow` is read from: every column but the day's journal, the largest, which a
+`VoucherRow` never holds (the reports' version history and the review screen read it themselves)."""
 
 
 @dataclass(frozen=True)
