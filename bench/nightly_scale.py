@@ -171,8 +171,8 @@ def default_shard_size(tenants: int, parallelism: int) -> int:
     """At least 25 tenants a shard and at most 64 shards; in between, two shards per task slot of at most
     125 tenants. A shard's task start-up and Great Expectations' import are paid once per shard, while
     Airflow's secrets masker in the task's supervisor still compiles every secret seen so far for each
-    new one (our task process compiles on use, `bookspot_tripletex.masking`): at 1,000 tenants, shards
-    of 125 took 123-130 s, of 64 (before the masker compiled on use) 212 s, of 250 143 s."""
+    new one (our task process compiles on use, `bookspot_tripletex.masking`); the figures per shard size
+    are in docs/deploy.md ("Shards against workers")."""
     return max(
         MIN_SHARD, math.ceil(tenants / MAX_SHARDS), min(MAX_SHARD, math.ceil(tenants / (2 * parallelism)))
     )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable
 from typing import Any
 
 __all__ = ["compile_on_use"]
@@ -46,17 +45,14 @@ class OnUsePattern:
 
 
 class _CompileOnUse:
-    """`add_mask` as in Airflow's `SecretsMasker` (same checks, same patterns), without the compile."""
+    """`add_mask` as in Airflow's `SecretsMasker` (same checks, same patterns), without the compile: a
+    text is added here; dicts and lists go to Airflow's, which calls this one for each of their texts."""
 
     def add_mask(self, secret: Any, name: str | None = None) -> None:
-        if isinstance(secret, dict):
-            for key, value in secret.items():
-                self.add_mask(value, key)
-        elif isinstance(secret, str):
+        if isinstance(secret, str):
             self._add_text(secret, name)
-        elif isinstance(secret, Iterable):
-            for value in secret:
-                self.add_mask(value, name)
+        else:
+            super().add_mask(secret, name)  # type: ignore[misc]
 
     def _add_text(self, secret: str, name: str | None) -> None:
         masker: Any = self
